@@ -1,0 +1,26 @@
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+
+namespace NatFramework.Generators.Model;
+
+/// <summary>Where a diagnostic points, as plain data (a <see cref="Location"/> would hold the syntax tree alive and defeat caching).</summary>
+internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
+{
+    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+
+    public static LocationInfo? From(Location? location)
+    {
+        if (location is null || location.SourceTree is null) return null;
+        return new LocationInfo(location.SourceTree.FilePath, location.SourceSpan, location.GetLineSpan().Span);
+    }
+}
+
+/// <summary>A diagnostic as plain data: descriptor id, location and message arguments.</summary>
+internal sealed record DiagnosticInfo(string Id, LocationInfo? Location, EquatableArray<string> Arguments)
+{
+    public static DiagnosticInfo Create(DiagnosticDescriptor descriptor, Location? location, params string[] arguments)
+        => new(descriptor.Id, LocationInfo.From(location), new EquatableArray<string>(arguments));
+}
+
+/// <summary>The parser's output for one attributed class: a model when it can be generated, and diagnostics.</summary>
+internal sealed record ParseResult(TranslatorModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);

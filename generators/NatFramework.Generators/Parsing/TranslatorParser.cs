@@ -1,0 +1,148 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using NatFramework.Generators.Diagnostics;
+using NatFramework.Generators.Model;
+
+namespace NatFramework.Generators.Parsing;
+
+/// <summary>Turns one <c>[NatTranslator]</c> class into a <see cref="TranslatorModel"/> and diagnostics. Symbols stay here.</summary>
+internal static class TranslatorParser
+{
+    private static readonly SymbolDisplayFormat TypeFormat = SymbolDisplayFormat.FullyQualifiedFormat;
+
+    public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        var diagnostics = new List<DiagnosticInfo>();
+        var translator = (INamedTypeSymbol)context.TargetSymbol;
+        var declaration = (ClassDeclarationSyntax)context.TargetNode;
+        var nameLocation = declaration.Identifier.GetLocation();
+        bool canGenerate = true;
+
+        if (context.Attributes.Length > 1)
+        {
+            var second = context.Attributes[1].ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation();
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateAttribute, second ?? nameLocation,
+                translator.Name, context.Attributes.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            canGenerate = false;
+        }
+        if (!declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TranslatorNotPartial, nameLocation, translator.Name));
+            canGenerate = false;
+        }
+        if (translator.ContainingType is { } container)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TranslatorNested, nameLocation, translator.Name, container.Name));
+            canGenerate = false;
+        }
+        if (translator.TypeParameters.Length > 0)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TranslatorGeneric, nameLocation, translator.Name));
+            canGenerate = false;
+        }
+
+        // A typeof that does not bind is already a compiler error; nothing more to say.
+        var attribute = context.Attributes[0];
+        if (attribute.ConstructorArguments.Length != 1 || attribute.ConstructorArguments[0].Value is not INamedTypeSymbol store || store.TypeKind == TypeKind.Error)
+            return new ParseResult(null, ToArray(diagnostics));
+
+        var attributeLocation = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation() ?? nameLocation;
+        var compilation = context.SemanticModel.Compilation;
+        var syncContract = compilation.GetTypeByMetadataName(KnownTypes.SyncStore);
+        var asyncContract = compilation.GetTypeByMetadataName(KnownTypes.AsyncStore);
+        bool isSync = Implements(store, syncContract);
+        bool isAsync = Implements(store, asyncContract);
+        string storeName = store.ToDisplayString();
+
+        if (isSync && isAsync)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StoreWithBothContracts, attributeLocation, storeName));
+            return new ParseResult(null, ToArray(diagnostics));
+        }
+        if (!isSync && !isAsync)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StoreWithoutContract, attributeLocation, storeName));
+            return new ParseResult(null, ToArray(diagnostics));
+        }
+        if (!(store.TypeKind == TypeKind.Class && store.IsSealed) && store.TypeKind != TypeKind.Struct)
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StoreNotSealed, attributeLocation, storeName));
+
+        var contract = ContractAccess(store, isSync ? syncContract! : asyncContract!);
+        var batch = CapabilityAccess(store, isSync ? Capability.BatchLookup : Capability.AsyncBatchLookup, compilation, attributeLocation, diagnostics, ref canGenerate);
+        var hostIndex = CapabilityAccess(store, isSync ? Capability.HostIndex : Capability.AsyncHostIndex, compilation, attributeLocation, diagnostics, ref canGenerate);
+        var expiry = CapabilityAccess(store, Capability.NativeExpiry, compilation, attributeLocation, diagnostics, ref canGenerate);
+
+        if (!canGenerate) return new ParseResult(null, ToArray(diagnostics));
+
+        var model = new TranslatorModel(
+            Namespace: translator.ContainingNamespace.IsGlobalNamespace ? "" : translator.ContainingNamespace.ToDisplayString(),
+            ClassName: translator.Name,
+            Accessibility: translator.DeclaredAccessibility == Accessibility.Public ? "public" : "internal",
+            StoreType: store.ToDisplayString(TypeFormat),
+            IsAsync: isAsync,
+            Contract: contract,
+            BatchLookup: batch,
+            HostIndex: hostIndex,
+            NativeExpiry: expiry);
+        return new ParseResult(model, ToArray(diagnostics));
+    }
+
+    private static EquatableArray<DiagnosticInfo> ToArray(List<DiagnosticInfo> diagnostics) => new(diagnostics.ToArray());
+
+    private static bool Implements(INamedTypeSymbol type, INamedTypeSymbol? contract)
+        => contract is not null && type.AllInterfaces.Contains(contract, SymbolEqualityComparer.Default);
+
+    /// <summary>Direct when every contract member is implemented by a public member of the same name (not explicitly).</summary>
+    private static MemberAccess ContractAccess(INamedTypeSymbol store, INamedTypeSymbol contract)
+    {
+        foreach (var member in contract.GetMembers())
+        {
+            var implementation = store.FindImplementationForInterfaceMember(member);
+            if (implementation is null || implementation.DeclaredAccessibility != Accessibility.Public || implementation.Name != member.Name)
+                return MemberAccess.ViaInterface;
+        }
+        return MemberAccess.Direct;
+    }
+
+    private static MemberAccess CapabilityAccess(INamedTypeSymbol store, Capability capability, Compilation compilation,
+        Location location, List<DiagnosticInfo> diagnostics, ref bool canGenerate)
+    {
+        var candidates = PublicInstanceMethods(store, capability.MemberName).ToList();
+        if (candidates.Any(m => Matches(m, capability))) return MemberAccess.Direct;
+        if (Implements(store, compilation.GetTypeByMetadataName(capability.InterfaceName))) return MemberAccess.ViaInterface;
+        if (candidates.Count > 0)
+        {
+            var wrong = candidates[0];
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.CapabilityWrongShape, wrong.Locations.FirstOrDefault(l => l.IsInSource) ?? location,
+                store.ToDisplayString(), wrong.ToDisplayString(SymbolDisplayFormat.MinimallyQualifiedFormat), capability.Name, capability.Display));
+            canGenerate = false;
+        }
+        return MemberAccess.Absent;
+    }
+
+    private static IEnumerable<IMethodSymbol> PublicInstanceMethods(INamedTypeSymbol type, string name)
+    {
+        for (var current = type; current is not null; current = current.BaseType)
+            foreach (var member in current.GetMembers(name))
+                if (member is IMethodSymbol { IsStatic: false, DeclaredAccessibility: Accessibility.Public, MethodKind: MethodKind.Ordinary } method)
+                    yield return method;
+    }
+
+    private static bool Matches(IMethodSymbol method, Capability capability)
+    {
+        if (method.TypeParameters.Length != 0 || method.Parameters.Length != capability.Parameters.Length) return false;
+        if (method.ReturnType.ToDisplayString(TypeFormat) != capability.ReturnType || method.ReturnsByRef) return false;
+        for (int i = 0; i < method.Parameters.Length; i++)
+        {
+            var parameter = method.Parameters[i];
+            string prefix = parameter.RefKind switch { RefKind.In => "in ", RefKind.Ref => "ref ", RefKind.Out => "out ", _ => "" };
+            var type = parameter.Type.WithNullableAnnotation(NullableAnnotation.NotAnnotated);
+            if (prefix + type.ToDisplayString(TypeFormat) != capability.Parameters[i]) return false;
+        }
+        return true;
+    }
+}

@@ -1,0 +1,22 @@
+namespace NatFramework;
+
+/// <summary>What a store did with an insert of both directions of a connection.</summary>
+public enum NatInsertStatus : byte
+{
+    /// <summary>Both keys were free (or held only by expired connections, now replaced); both directions are stored.</summary>
+    Inserted,
+    /// <summary>
+    /// The outbound key belongs to a live connection, returned as <c>existing</c>; nothing was written.
+    /// A different port cannot help: the translator decides whether that connection is the one asked for.
+    /// </summary>
+    OutboundTaken,
+    /// <summary>The reply key belongs to another live connection; nothing was written. Another port may succeed.</summary>
+    ReplyTaken,
+    /// <summary>The store is full and cannot evict; nothing was written.</summary>
+    TableFull,
+}
+
+/// <summary>An asynchronous store's insert answer: the status and, for <see cref="NatInsertStatus.OutboundTaken"/>, the existing connection.</summary>
+/// <param name="Status">What the store did.</param>
+/// <param name="Existing">The connection holding the outbound key, when <see cref="NatInsertStatus.OutboundTaken"/>.</param>
+public readonly record struct NatInsertOutcome(NatInsertStatus Status, NatLookup Existing);

@@ -1,0 +1,50 @@
+namespace NatFramework;
+
+/// <summary>
+/// Optional capability of a synchronous store: look up many keys at once, so the store can hash ahead
+/// and prefetch table slots. The generated translator's batch path uses it; without it, it loops over
+/// <see cref="INatStore.TryLookup"/>.
+/// </summary>
+public interface INatBatchLookup
+{
+    /// <summary>Looks up each key; <c>results[i]</c> is <c>default</c> when <c>keys[i]</c> has no live connection.</summary>
+    void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results);
+}
+
+/// <summary>Optional capability of an asynchronous store: many lookups in one round trip.</summary>
+public interface IAsyncNatBatchLookup
+{
+    /// <summary>Looks up each key; <c>results.Span[i]</c> is <c>default</c> when none.</summary>
+    ValueTask LookupBatchAsync(ReadOnlyMemory<FlowKey> keys, ExpiryCutoffs expiry, Memory<NatLookup> results, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// Optional capability: an index from host to connections, so removing a host's connections costs
+/// O(connections of that host) rather than a scan of the table.
+/// </summary>
+public interface INatHostIndex
+{
+    /// <summary>
+    /// Removes every connection for which <see cref="NatConnection.Involves"/> is true, both directions,
+    /// and adds each removed connection to <paramref name="removed"/>. Returns how many were removed.
+    /// </summary>
+    int RemoveConnections(Ipv4Address host, List<NatConnection> removed);
+}
+
+/// <summary>Optional capability of an asynchronous store: a host index (see <see cref="INatHostIndex"/>).</summary>
+public interface IAsyncNatHostIndex
+{
+    /// <summary>Removes every connection involving <paramref name="host"/>, adding each to <paramref name="removed"/>.</summary>
+    ValueTask<int> RemoveConnectionsAsync(Ipv4Address host, List<NatConnection> removed, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// Optional capability: the store expires idle connections itself (for example with Redis key expiry).
+/// The translator hands it the timeouts once, at construction, and then passes <see cref="long.MinValue"/>
+/// as <c>expiredBefore</c>; <c>Touch</c> calls still arrive once per refresh interval and must extend the lifetime.
+/// </summary>
+public interface INatNativeExpiry
+{
+    /// <summary>Called once by the translator with the idle timeouts to apply (or <c>null</c> when expiry is disabled).</summary>
+    void ConfigureExpiry(NatTimeouts? timeouts);
+}

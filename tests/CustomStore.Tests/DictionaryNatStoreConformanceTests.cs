@@ -1,0 +1,11 @@
+using NatFramework;
+using NatFramework.StoreConformance;
+
+namespace CustomStore.Tests;
+
+/// <summary>The custom-store sample passes the conformance suite through its generated synchronous translator.</summary>
+public sealed class DictionaryNatStoreConformanceTests : NatStoreConformanceTests
+{
+    protected override INatTranslator CreateTranslator(NatOptions options, TimeProvider timeProvider)
+        => new DictionaryNatTranslator(new DictionaryNatStore(), options, timeProvider);
+}

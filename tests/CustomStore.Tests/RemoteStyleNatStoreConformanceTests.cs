@@ -1,0 +1,11 @@
+using NatFramework;
+using NatFramework.StoreConformance;
+
+namespace CustomStore.Tests;
+
+/// <summary>The asynchronous custom-store sample passes the same suite through its generated asynchronous translator.</summary>
+public sealed class RemoteStyleNatStoreConformanceTests : NatStoreConformanceTests
+{
+    protected override INatTranslator CreateTranslator(NatOptions options, TimeProvider timeProvider)
+        => new RemoteStyleNatTranslator(new RemoteStyleNatStore(), options, timeProvider);
+}
