@@ -1,0 +1,95 @@
+namespace NatFramework.Tests.Translation;
+
+/// <summary>
+/// A store that records how the generated translator calls it. Its capabilities are public methods of the exact
+/// shape (no capability interfaces), so these tests also show the generator detecting capabilities by shape.
+/// </summary>
+public sealed class RecordingStore : INatStore
+{
+    private readonly Dictionary<FlowKey, NatConnection> _byKey = new();
+
+    public int Touches { get; private set; }
+    public int Lookups { get; private set; }
+    public int BatchLookups { get; private set; }
+    public int HostIndexRemovals { get; private set; }
+    public NatTimeouts? ConfiguredExpiry { get; private set; }
+    public bool ConfigureExpiryCalled { get; private set; }
+
+    public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)
+    {
+        Lookups++;
+        if (_byKey.TryGetValue(key, out var c) && c.LastSeen >= expiredBefore)
+        {
+            lookup = new NatLookup(c, key.Equals(c.OutboundKey) ? FlowDirection.Outbound : FlowDirection.Reply);
+            return true;
+        }
+        lookup = default;
+        return false;
+    }
+
+    public void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results)
+    {
+        BatchLookups++;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            TryLookup(keys[i], expiry.For(keys[i].Protocol), out results[i]);
+            Lookups--;
+        }
+    }
+
+    public int RemoveConnections(Ipv4Address host, List<NatConnection> removed)
+    {
+        HostIndexRemovals++;
+        foreach (var c in Connections.Where(c => c.Involves(host)).ToList())
+        {
+            _byKey.Remove(c.OutboundKey);
+            _byKey.Remove(c.ReplyKey);
+            removed.Add(c);
+        }
+        return removed.Count;
+    }
+
+    public void ConfigureExpiry(NatTimeouts? timeouts)
+    {
+        ConfigureExpiryCalled = true;
+        ConfiguredExpiry = timeouts;
+    }
+
+    public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
+    {
+        existing = default;
+        if (_byKey.TryGetValue(connection.OutboundKey, out var held) && held.LastSeen >= expiredBefore)
+        {
+            existing = new NatLookup(held, connection.OutboundKey.Equals(held.OutboundKey) ? FlowDirection.Outbound : FlowDirection.Reply);
+            return NatInsertStatus.OutboundTaken;
+        }
+        if (_byKey.TryGetValue(connection.ReplyKey, out held) && held.LastSeen >= expiredBefore) return NatInsertStatus.ReplyTaken;
+        _byKey[connection.OutboundKey] = connection;
+        _byKey[connection.ReplyKey] = connection;
+        return NatInsertStatus.Inserted;
+    }
+
+    public void Touch(in FlowKey key, long now)
+    {
+        Touches++;
+        if (!_byKey.TryGetValue(key, out var c)) return;
+        _byKey[c.OutboundKey] = _byKey[c.ReplyKey] = c.WithLastSeen(now);
+    }
+
+    public bool Remove(in FlowKey key, out NatConnection removed)
+    {
+        if (!_byKey.Remove(key, out removed)) return false;
+        _byKey.Remove(removed.OutboundKey);
+        _byKey.Remove(removed.ReplyKey);
+        return true;
+    }
+
+    public bool Contains(in FlowKey key, long expiredBefore) => _byKey.TryGetValue(key, out var c) && c.LastSeen >= expiredBefore;
+
+    public void Clear() => _byKey.Clear();
+
+    public IEnumerable<NatConnection> Connections => _byKey.Where(p => p.Key.Equals(p.Value.OutboundKey)).Select(p => p.Value).ToList();
+}
+
+[NatTranslator(typeof(RecordingStore))]
+public sealed partial class RecordingTranslator;
