@@ -254,7 +254,7 @@ internal static class TranslatorEmitter
             ? $$"""
                     // No host index: collect a snapshot's matches, then remove each (both directions go together).
                     var selected = new global::System.Collections.Generic.List<{{Ns}}.NatConnection>();
-                    await foreach (var connection in {{s}}.GetConnectionsAsync(cancellationToken).ConfigureAwait(false))
+                    await foreach (var connection in global::System.Threading.Tasks.TaskAsyncEnumerableExtensions.ConfigureAwait({{s}}.GetConnectionsAsync(cancellationToken), false))
                         if (connection.Involves(host)) selected.Add(connection);
                     foreach (var connection in selected)
                     {

@@ -1,0 +1,150 @@
+using Microsoft.CodeAnalysis;
+
+namespace NatFramework.Generators.Tests;
+
+/// <summary>Each diagnostic fires on the mistake it names, says how to fix it, and blocks generation when it is an error.</summary>
+public sealed class DiagnosticTests
+{
+    private const string Usings = "using System; using System.Collections.Generic; using System.Threading; using System.Threading.Tasks; using NatFramework;\nnamespace Consumer;\n";
+
+    private const string GoodStoreBody = """
+        {
+            public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup) { lookup = default; return false; }
+            public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
+            public void Touch(in FlowKey key, long now) { }
+            public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
+            public bool Contains(in FlowKey key, long expiredBefore) => false;
+            public void Clear() { }
+            public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
+        """;
+
+    private static string Store(string header = "public sealed class S : INatStore", string extra = "") => Usings + header + "\n" + GoodStoreBody + extra + "\n}\n";
+
+    private static Diagnostic Single(string source, string id, out GeneratorRunResult run)
+    {
+        (_, var diagnostics, run) = GeneratorHarness.Run(source);
+        return Assert.Single(diagnostics, d => d.Id == id);
+    }
+
+    [Fact]
+    public void NAT0001_translator_not_partial()
+    {
+        var d = Single(Store() + "[NatTranslator(typeof(S))] public sealed class T { }", "NAT0001", out var run);
+
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.Contains("declare it 'partial'", d.GetMessage());
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void NAT0002_translator_nested()
+    {
+        var d = Single(Store() + "public static partial class Outer { [NatTranslator(typeof(S))] public sealed partial class T { } }", "NAT0002", out var run);
+
+        Assert.Contains("move it to namespace level", d.GetMessage());
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void NAT0003_translator_generic()
+    {
+        var d = Single(Store() + "[NatTranslator(typeof(S))] public sealed partial class T<X> { }", "NAT0003", out var run);
+
+        Assert.Contains("remove its type parameters", d.GetMessage());
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void NAT0004_store_without_contract()
+    {
+        var d = Single(Usings + "public sealed class S { }\n[NatTranslator(typeof(S))] public sealed partial class T;", "NAT0004", out var run);
+
+        Assert.Contains("implement INatStore for an in-process store or IAsyncNatStore", d.GetMessage());
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void NAT0005_store_with_both_contracts()
+    {
+        const string asyncMembers = """
+                public ValueTask<NatLookup> LookupAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default) => default;
+                public ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, long expiredBefore, CancellationToken cancellationToken = default) => default;
+                public ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken = default) => default;
+                public ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default) => default;
+                public ValueTask<bool> ContainsAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default) => default;
+                public ValueTask ClearAsync(CancellationToken cancellationToken = default) => default;
+                public IAsyncEnumerable<NatConnection> GetConnectionsAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
+            """;
+        var d = Single(Store("public sealed class S : INatStore, IAsyncNatStore", asyncMembers) + "[NatTranslator(typeof(S))] public sealed partial class T;", "NAT0005", out var run);
+
+        Assert.Contains("implement only one", d.GetMessage());
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void NAT0006_store_not_sealed_is_a_warning_and_still_generates()
+    {
+        var d = Single(Store("public class S : INatStore") + "[NatTranslator(typeof(S))] public sealed partial class T;", "NAT0006", out var run);
+
+        Assert.Equal(DiagnosticSeverity.Warning, d.Severity);
+        Assert.Contains("declare it 'sealed'", d.GetMessage());
+        Assert.Single(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void NAT0007_more_than_one_attribute()
+    {
+        var d = Single(Store() + "[NatTranslator(typeof(S))][NatTranslator(typeof(S))] public sealed partial class T;", "NAT0007", out var run);
+
+        Assert.Contains("keep one", d.GetMessage());
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Theory]
+    [InlineData("public void LookupBatch(ReadOnlySpan<FlowKey> keys, long expiredBefore, Span<NatLookup> results) { }", "batch lookup")]
+    [InlineData("public void RemoveConnections(Ipv4Address host) { }", "host index")]
+    [InlineData("public void ConfigureExpiry(TimeSpan timeout) { }", "native expiry")]
+    public void NAT0008_capability_member_with_the_wrong_shape(string member, string capability)
+    {
+        var d = Single(Store(extra: member) + "[NatTranslator(typeof(S))] public sealed partial class T;", "NAT0008", out var run);
+
+        Assert.Contains(capability, d.GetMessage());
+        Assert.Contains("declare it as", d.GetMessage());
+        Assert.Equal("Source0.cs", d.Location.GetLineSpan().Path);
+        Assert.Empty(run.GeneratedSources);
+    }
+
+    [Fact]
+    public void Explicitly_implemented_contract_is_called_through_the_interface()
+    {
+        var explicitStore = Usings + """
+            public sealed class S : INatStore
+            {
+                bool INatStore.TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup) { lookup = default; return false; }
+                public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
+                public void Touch(in FlowKey key, long now) { }
+                public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
+                public bool Contains(in FlowKey key, long expiredBefore) => false;
+                public void Clear() { }
+                public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
+            }
+            [NatTranslator(typeof(S))] public sealed partial class T;
+            """;
+
+        var (output, diagnostics, run) = GeneratorHarness.Run(explicitStore);
+
+        Assert.Empty(diagnostics);
+        Assert.Contains("((global::NatFramework.INatStore)_store).TryLookup", run.GeneratedSources.Single().SourceText.ToString());
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning));
+    }
+
+    [Fact]
+    public void Every_descriptor_is_listed_in_the_unshipped_release_file()
+    {
+        var releases = File.ReadAllText(Path.Combine(SourceDirectory(), "..", "..", "generators", "NatFramework.Generators", "AnalyzerReleases.Unshipped.md"));
+        foreach (var id in new[] { "NAT0001", "NAT0002", "NAT0003", "NAT0004", "NAT0005", "NAT0006", "NAT0007", "NAT0008" })
+            Assert.Contains(id + " |", releases);
+    }
+
+    private static string SourceDirectory([System.Runtime.CompilerServices.CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+}

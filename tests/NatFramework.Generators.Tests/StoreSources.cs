@@ -1,0 +1,59 @@
+namespace NatFramework.Generators.Tests;
+
+/// <summary>Store declarations the tests feed to the generator.</summary>
+internal static class StoreSources
+{
+    /// <summary>A synchronous store with every capability implemented as public members.</summary>
+    public const string SyncStore = """
+        using System;
+        using System.Collections.Generic;
+        using NatFramework;
+
+        namespace Consumer;
+
+        public sealed class TableStore : INatStore, INatBatchLookup, INatHostIndex
+        {
+            public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup) { lookup = default; return false; }
+            public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
+            public void Touch(in FlowKey key, long now) { }
+            public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
+            public bool Contains(in FlowKey key, long expiredBefore) => false;
+            public void Clear() { }
+            public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
+            public void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results) { }
+            public int RemoveConnections(Ipv4Address host, List<NatConnection> removed) => 0;
+        }
+
+        [NatTranslator(typeof(TableStore))]
+        public sealed partial class TableNat;
+        """;
+
+    /// <summary>An asynchronous store with no optional capability and one member implemented explicitly.</summary>
+    public const string AsyncStore = """
+        using System.Collections.Generic;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using NatFramework;
+
+        namespace Consumer.Remote;
+
+        public sealed class RemoteStore : IAsyncNatStore, INatNativeExpiry
+        {
+            public ValueTask<NatLookup> LookupAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default) => default;
+            public ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, long expiredBefore, CancellationToken cancellationToken = default) => default;
+            public ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken = default) => default;
+            public ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default) => default;
+            public ValueTask<bool> ContainsAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default) => default;
+            ValueTask IAsyncNatStore.ClearAsync(CancellationToken cancellationToken) => default;
+            public async IAsyncEnumerable<NatConnection> GetConnectionsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+            {
+                await Task.Yield();
+                yield break;
+            }
+            public void ConfigureExpiry(NatTimeouts? timeouts) { }
+        }
+
+        [NatTranslator(typeof(RemoteStore))]
+        internal sealed partial class RemoteNat;
+        """;
+}
