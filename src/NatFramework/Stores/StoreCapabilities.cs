@@ -25,7 +25,7 @@ public interface IAsyncNatBatchLookup
 public interface INatHostIndex
 {
     /// <summary>
-    /// Removes every connection for which <see cref="NatConnection.Involves"/> is true, both directions,
+    /// Removes every connection whose <see cref="NatConnection.InsideHost"/> is <paramref name="host"/>, both directions,
     /// and adds each removed connection to <paramref name="removed"/>. Returns how many were removed.
     /// </summary>
     int RemoveConnections(Ipv4Address host, List<NatConnection> removed);

@@ -26,7 +26,7 @@ public interface INatTranslator
     /// <summary>Destination NAT (port forward): <paramref name="packet"/>'s flow is sent from <paramref name="publicAddress"/> to <paramref name="target"/>:<paramref name="targetPort"/>.</summary>
     ValueTask<NatAddResult> AddRedirectAsync(ReadOnlyMemory<byte> packet, Ipv4Address publicAddress, Ipv4Address target, ushort targetPort, IPortAllocator? ports = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Removes every connection of <paramref name="host"/> (see <see cref="NatConnection.Involves"/>), both directions.</summary>
+    /// <summary>Removes every connection whose inside host is <paramref name="host"/> (see <see cref="NatConnection.InsideHost"/>), both directions.</summary>
     ValueTask<FreedPorts> RemoveConnectionsAsync(Ipv4Address host, CancellationToken cancellationToken = default);
 
     /// <summary>True when no live connection has this flow as one of its keys (mirage-nat's <c>is_port_free</c>).</summary>

@@ -67,10 +67,14 @@ public readonly struct NatConnection : IEquatable<NatConnection>
     public FlowKey RewriteFor(FlowDirection direction) => direction == FlowDirection.Outbound ? Translated : Outbound.Reversed;
 
     /// <summary>
-    /// True when <paramref name="host"/> is one of the connection's two peers: the sender of the first packet
-    /// or the host it is finally delivered to. The NAT's own addresses are not peers.
+    /// The host on the inside of the NAT, whose connections <c>RemoveConnections</c> removes: the sender of a NAT
+    /// connection's first packet, or the target a Redirect delivers to. (One host per connection keeps host indexes
+    /// small; the far end and the NAT's own addresses are not "the host of" a connection.)
     /// </summary>
-    public bool Involves(Ipv4Address host) => Outbound.Source == host || Translated.Destination == host;
+    public Ipv4Address InsideHost => IsRedirect ? Translated.Destination : Outbound.Source;
+
+    /// <summary>True when <paramref name="host"/> is the connection's <see cref="InsideHost"/>.</summary>
+    public bool Involves(Ipv4Address host) => InsideHost == host;
 
     /// <summary>The same connection with another last-seen time.</summary>
     public NatConnection WithLastSeen(long lastSeen) => new(Outbound, Translated, lastSeen, Flags);

@@ -1,0 +1,409 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace NatFramework.Stores.Lru;
+
+/// <summary>
+/// One protocol's bounded NAT table. Connections live in a fixed array of structs; an open-addressing index maps
+/// each of a connection's two keys to its entry; inside hosts thread doubly linked lists through the entries; a
+/// CLOCK hand picks eviction victims. Nothing is allocated after construction.
+/// </summary>
+/// <remarks>
+/// <para><b>Concurrency.</b> Writers (insert, touch, remove, clear) take one lock per table. Readers take no lock:
+/// they read under a sequence counter (a seqlock) that writers make odd while they change anything, and retry
+/// when the counter moved, so a lookup never sees a half-written entry or index. Readers' only store is the
+/// CLOCK reference bit, a byte whose lost updates cost nothing but a slightly earlier eviction.</para>
+/// <para><b>Eviction.</b> CLOCK (second chance): a lookup sets an entry's reference bit; when the table is full
+/// the hand clears set bits and evicts the first entry whose bit was already clear, so a connection used since
+/// the hand last passed is never evicted while an idle one remains. Expired entries are evicted first. Amortised
+/// O(1): every bit the hand clears was set by a lookup.</para>
+/// <para><b>Expiry.</b> Lookups treat expired entries as absent; inserts reclaim expired holders of their keys
+/// and move a sweep hand two entries, so expired connections are reclaimed with bounded work per operation and no
+/// background thread.</para>
+/// </remarks>
+internal sealed unsafe class ConnectionTable
+{
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    internal struct Entry
+    {
+        public uint OutSource, OutDestination, TrSource, TrDestination;
+        public ushort OutSourcePort, OutDestinationPort, TrSourcePort, TrDestinationPort;
+        public long LastSeen;
+        public int HostNext, HostPrevious; // entry index + 1; HostNext is also the free-list link
+        public byte Flags, Referenced, Live, Reserved;
+    }
+
+    // A slot: bits 0-23 entry index + 1 (0 = empty slot), bit 24 the reply direction, bits 25-31 a hash tag.
+    private const uint IndexMask = 0x00FF_FFFF;
+    private const uint ReplyBit = 0x0100_0000;
+    private const int TagShift = 25;
+    private const int SweepPerInsert = 2;
+
+    private readonly NatProtocol _protocol;
+    private readonly Entry[] _entries;
+    private readonly uint[] _slots;
+    private readonly Entry* _entryBase;
+    private readonly uint* _slotBase;
+    private readonly int _slotMask;
+    private readonly HostIndex _hosts;
+    private readonly Lock _lock = new();
+    private int _version;
+    private int _freeHead;
+    private int _nextUnused;
+    private int _count;
+    private int _clockHand;
+    private int _sweepHand;
+    private long _evictions;
+
+    public ConnectionTable(NatProtocol protocol, int capacity)
+    {
+        _protocol = protocol;
+        _entries = GC.AllocateArray<Entry>(capacity, pinned: true);
+        // Two keys per connection at load ≤ 0.5.
+        int slots = (int)Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity * 4));
+        _slots = GC.AllocateArray<uint>(slots, pinned: true);
+        _slotMask = slots - 1;
+        _entryBase = (Entry*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_entries));
+        _slotBase = (uint*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_slots));
+        _hosts = new HostIndex(capacity);
+    }
+
+    public int Capacity => _entries.Length;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public long Evictions => Interlocked.Read(ref _evictions);
+
+    /// <summary>Bytes this table holds (entries, key index, host index).</summary>
+    public long MemoryBytes => (long)_entries.Length * sizeof(Entry) + (long)_slots.Length * sizeof(uint) + (long)(_slotMask + 1) / 2 * 8;
+
+    // ---- lock-free reads ----------------------------------------------------------------------------------
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryLookup(in FlowKey key, ulong hash, long expiredBefore, bool markUsed, out NatLookup lookup)
+    {
+        while (true)
+        {
+            int version = Volatile.Read(ref _version);
+            if ((version & 1) != 0)
+            {
+                Thread.SpinWait(1);
+                continue;
+            }
+            int index = Find(key, hash, out bool reply);
+            bool found = false;
+            NatLookup result = default;
+            if (index >= 0)
+            {
+                ref Entry entry = ref _entries[index];
+                if (entry.LastSeen >= expiredBefore)
+                {
+                    result = new NatLookup(ToConnection(ref entry), reply ? FlowDirection.Reply : FlowDirection.Outbound);
+                    found = true;
+                }
+            }
+            // x86 does not reorder loads with loads; elsewhere the data loads must complete before the recheck.
+            if (!X86Base.IsSupported) Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _version) != version) continue;
+            if (found && markUsed && _entries[index].Referenced == 0) _entries[index].Referenced = 1;
+            lookup = result;
+            return found;
+        }
+    }
+
+    /// <summary>Prefetches the home slot of a key (first stage of a batch lookup).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchSlot(ulong hash)
+    {
+        if (Sse.IsSupported) Sse.Prefetch0(_slotBase + ((int)hash & _slotMask));
+    }
+
+    /// <summary>Prefetches the entry the home slot points to (second stage of a batch lookup).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PrefetchEntry(ulong hash)
+    {
+        uint slot = _slotBase[(int)hash & _slotMask];
+        uint index = (slot & IndexMask) - 1;
+        if (Sse.IsSupported && index < (uint)_entries.Length) Sse.Prefetch0(_entryBase + index);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Find(in FlowKey key, ulong hash, out bool reply)
+    {
+        uint tag = (uint)(hash >> 57);
+        int i = (int)hash & _slotMask;
+        // Bounded by the table size so that a reader racing a writer cannot loop forever before its recheck.
+        for (int probes = 0; probes <= _slotMask; probes++)
+        {
+            uint slot = _slots[i];
+            if (slot == 0) break;
+            if (slot >> TagShift == tag)
+            {
+                uint index = (slot & IndexMask) - 1;
+                if (index < (uint)_entries.Length)
+                {
+                    bool isReply = (slot & ReplyBit) != 0;
+                    if (Matches(ref _entries[index], key, isReply))
+                    {
+                        reply = isReply;
+                        return (int)index;
+                    }
+                }
+            }
+            i = (i + 1) & _slotMask;
+        }
+        reply = false;
+        return -1;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Matches(ref Entry e, in FlowKey key, bool reply) => reply
+        ? e.TrDestination == key.Source.Value && e.TrSource == key.Destination.Value
+          && e.TrDestinationPort == key.SourcePort && e.TrSourcePort == key.DestinationPort
+        : e.OutSource == key.Source.Value && e.OutDestination == key.Destination.Value
+          && e.OutSourcePort == key.SourcePort && e.OutDestinationPort == key.DestinationPort;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private NatConnection ToConnection(ref Entry e) => new(
+        new FlowKey(_protocol, new Ipv4Address(e.OutSource), e.OutSourcePort, new Ipv4Address(e.OutDestination), e.OutDestinationPort),
+        new FlowKey(_protocol, new Ipv4Address(e.TrSource), e.TrSourcePort, new Ipv4Address(e.TrDestination), e.TrDestinationPort),
+        e.LastSeen, (NatConnectionFlags)e.Flags);
+
+    private FlowKey KeyOf(ref Entry e, bool reply) => reply
+        ? new FlowKey(_protocol, new Ipv4Address(e.TrDestination), e.TrDestinationPort, new Ipv4Address(e.TrSource), e.TrSourcePort)
+        : new FlowKey(_protocol, new Ipv4Address(e.OutSource), e.OutSourcePort, new Ipv4Address(e.OutDestination), e.OutDestinationPort);
+
+    // ---- writes (under the lock, inside BeginWrite/EndWrite) -------------------------------------------------
+
+    private void BeginWrite() => Interlocked.Increment(ref _version);
+
+    private void EndWrite() => Volatile.Write(ref _version, _version + 1);
+
+    public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
+    {
+        var outboundKey = connection.OutboundKey;
+        var replyKey = connection.ReplyKey;
+        ulong outboundHash = outboundKey.Hash64(), replyHash = replyKey.Hash64();
+        existing = default;
+        lock (_lock)
+        {
+            BeginWrite();
+            try
+            {
+                int held = Find(outboundKey, outboundHash, out bool reply);
+                if (held >= 0)
+                {
+                    if (_entries[held].LastSeen >= expiredBefore)
+                    {
+                        existing = new NatLookup(ToConnection(ref _entries[held]), reply ? FlowDirection.Reply : FlowDirection.Outbound);
+                        return NatInsertStatus.OutboundTaken;
+                    }
+                    RemoveEntry(held);
+                }
+                held = Find(replyKey, replyHash, out _);
+                if (held >= 0)
+                {
+                    if (_entries[held].LastSeen >= expiredBefore) return NatInsertStatus.ReplyTaken;
+                    RemoveEntry(held);
+                }
+                SweepExpired(expiredBefore);
+                int index = Allocate(expiredBefore);
+                ref Entry e = ref _entries[index];
+                e.OutSource = connection.Outbound.Source.Value;
+                e.OutDestination = connection.Outbound.Destination.Value;
+                e.OutSourcePort = connection.Outbound.SourcePort;
+                e.OutDestinationPort = connection.Outbound.DestinationPort;
+                e.TrSource = connection.Translated.Source.Value;
+                e.TrDestination = connection.Translated.Destination.Value;
+                e.TrSourcePort = connection.Translated.SourcePort;
+                e.TrDestinationPort = connection.Translated.DestinationPort;
+                e.LastSeen = connection.LastSeen;
+                e.Flags = (byte)connection.Flags;
+                e.Referenced = 0;
+                e.Live = 1;
+                AddSlot(outboundHash, index, reply: false);
+                AddSlot(replyHash, index, reply: true);
+                LinkHost(index, connection.InsideHost.Value);
+                _count++;
+                return NatInsertStatus.Inserted;
+            }
+            finally
+            {
+                EndWrite();
+            }
+        }
+    }
+
+    public void Touch(in FlowKey key, long now)
+    {
+        ulong hash = key.Hash64();
+        lock (_lock)
+        {
+            int index = Find(key, hash, out _);
+            if (index < 0) return;
+            // A single aligned 64-bit store: readers see the old or the new time, both valid, so no version bump.
+            Volatile.Write(ref _entries[index].LastSeen, now);
+            _entries[index].Referenced = 1;
+        }
+    }
+
+    public bool Remove(in FlowKey key, out NatConnection removed)
+    {
+        ulong hash = key.Hash64();
+        lock (_lock)
+        {
+            int index = Find(key, hash, out _);
+            if (index < 0)
+            {
+                removed = default;
+                return false;
+            }
+            BeginWrite();
+            removed = ToConnection(ref _entries[index]);
+            RemoveEntry(index);
+            EndWrite();
+            return true;
+        }
+    }
+
+    /// <summary>Removes every connection of <paramref name="host"/>: a walk of its list, no recursion, no scan.</summary>
+    public int RemoveConnections(uint host, List<NatConnection> removed)
+    {
+        int count = 0;
+        lock (_lock)
+        {
+            BeginWrite();
+            int head;
+            while ((head = _hosts.HeadOf(host)) != 0)
+            {
+                removed.Add(ToConnection(ref _entries[head - 1]));
+                RemoveEntry(head - 1);
+                count++;
+            }
+            EndWrite();
+        }
+        return count;
+    }
+
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            BeginWrite();
+            Array.Clear(_slots);
+            Array.Clear(_entries, 0, _nextUnused);
+            _hosts.Clear();
+            _freeHead = _nextUnused = _count = _clockHand = _sweepHand = 0;
+            EndWrite();
+        }
+    }
+
+    public void CopyConnectionsTo(List<NatConnection> destination)
+    {
+        lock (_lock)
+        {
+            for (int i = 0; i < _nextUnused; i++)
+                if (_entries[i].Live != 0) destination.Add(ToConnection(ref _entries[i]));
+        }
+    }
+
+    private int Allocate(long expiredBefore)
+    {
+        if (_freeHead != 0)
+        {
+            int index = _freeHead - 1;
+            _freeHead = _entries[index].HostNext;
+            return index;
+        }
+        if (_nextUnused < _entries.Length) return _nextUnused++;
+
+        // Full: CLOCK. Every entry is live here (free ones would be on the free list).
+        while (true)
+        {
+            int index = _clockHand;
+            _clockHand = index + 1 == _entries.Length ? 0 : index + 1;
+            ref Entry e = ref _entries[index];
+            if (e.Referenced != 0 && e.LastSeen >= expiredBefore)
+            {
+                e.Referenced = 0;
+                continue;
+            }
+            RemoveEntry(index);
+            _evictions++;
+            _freeHead = _entries[index].HostNext; // take it straight back off the free list
+            return index;
+        }
+    }
+
+    private void SweepExpired(long expiredBefore)
+    {
+        if (expiredBefore == long.MinValue || _nextUnused == 0) return;
+        for (int step = 0; step < SweepPerInsert; step++)
+        {
+            int index = _sweepHand;
+            _sweepHand = index + 1 >= _nextUnused ? 0 : index + 1;
+            if (_entries[index].Live != 0 && _entries[index].LastSeen < expiredBefore) RemoveEntry(index);
+        }
+    }
+
+    private void AddSlot(ulong hash, int index, bool reply)
+    {
+        int i = (int)hash & _slotMask;
+        while (_slots[i] != 0) i = (i + 1) & _slotMask;
+        _slots[i] = (uint)(hash >> 57) << TagShift | (reply ? ReplyBit : 0) | (uint)(index + 1);
+    }
+
+    private void RemoveEntry(int index)
+    {
+        ref Entry e = ref _entries[index];
+        RemoveSlot(index, reply: false);
+        RemoveSlot(index, reply: true);
+        UnlinkHost(index, (e.Flags & (byte)NatConnectionFlags.Redirect) != 0 ? e.TrDestination : e.OutSource);
+        e.Live = 0;
+        e.Referenced = 0;
+        e.HostNext = _freeHead;
+        _freeHead = index + 1;
+        _count--;
+    }
+
+    private void RemoveSlot(int index, bool reply)
+    {
+        uint wanted = (uint)(index + 1) | (reply ? ReplyBit : 0);
+        int i = (int)KeyOf(ref _entries[index], reply).Hash64() & _slotMask;
+        while ((_slots[i] & (IndexMask | ReplyBit)) != wanted) i = (i + 1) & _slotMask;
+        // Backward-shift deletion keeps probe sequences as short as if the key had never been there.
+        int hole = i, j = i;
+        while (true)
+        {
+            j = (j + 1) & _slotMask;
+            uint slot = _slots[j];
+            if (slot == 0) break;
+            int home = (int)KeyOf(ref _entries[(slot & IndexMask) - 1], (slot & ReplyBit) != 0).Hash64() & _slotMask;
+            if (((j - home) & _slotMask) >= ((j - hole) & _slotMask))
+            {
+                _slots[hole] = slot;
+                hole = j;
+            }
+        }
+        _slots[hole] = 0;
+    }
+
+    private void LinkHost(int index, uint host)
+    {
+        int head = _hosts.HeadOf(host);
+        ref Entry e = ref _entries[index];
+        e.HostNext = head;
+        e.HostPrevious = 0;
+        if (head != 0) _entries[head - 1].HostPrevious = index + 1;
+        _hosts.SetHead(host, index + 1);
+    }
+
+    private void UnlinkHost(int index, uint host)
+    {
+        ref Entry e = ref _entries[index];
+        if (e.HostPrevious != 0) _entries[e.HostPrevious - 1].HostNext = e.HostNext;
+        else _hosts.SetHead(host, e.HostNext);
+        if (e.HostNext != 0) _entries[e.HostNext - 1].HostPrevious = e.HostPrevious;
+    }
+}

@@ -1,0 +1,139 @@
+using System.Runtime.CompilerServices;
+
+namespace NatFramework.Stores.Lru;
+
+/// <summary>
+/// The embedded default NAT table: one bounded <see cref="ConnectionTable"/> per protocol, evicting whole connections
+/// (both directions at once) by CLOCK, expiring idle ones lazily, with a host index and lock-free lookups.
+/// Thread-safe. See <see cref="LruNatTranslator"/> for the translator generated for it.
+/// </summary>
+public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
+{
+    private const int BatchChunk = 64;
+    private readonly ConnectionTable _tcp;
+    private readonly ConnectionTable _udp;
+    private readonly ConnectionTable _icmp;
+
+    /// <summary>Creates a store; all memory is allocated here.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A capacity is out of range; the message names it.</exception>
+    public LruNatStore(LruStoreOptions? options = null)
+    {
+        options ??= new LruStoreOptions();
+        options.Validate();
+        _tcp = new ConnectionTable(NatProtocol.Tcp, options.TcpCapacity);
+        _udp = new ConnectionTable(NatProtocol.Udp, options.UdpCapacity);
+        _icmp = new ConnectionTable(NatProtocol.Icmp, options.IcmpCapacity);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ConnectionTable? TableFor(NatProtocol protocol) => protocol switch
+    {
+        NatProtocol.Tcp => _tcp,
+        NatProtocol.Udp => _udp,
+        NatProtocol.Icmp => _icmp,
+        _ => null,
+    };
+
+    private ConnectionTable Table(NatProtocol protocol) => TableFor(protocol)
+        ?? throw new ArgumentOutOfRangeException(nameof(protocol), protocol, "Only TCP, UDP and ICMP connections are stored.");
+
+    /// <summary>Connections held now for <paramref name="protocol"/>.</summary>
+    public int Count(NatProtocol protocol) => Table(protocol).Count;
+
+    /// <summary>The capacity for <paramref name="protocol"/>.</summary>
+    public int Capacity(NatProtocol protocol) => Table(protocol).Capacity;
+
+    /// <summary>Connections evicted to make room, for <paramref name="protocol"/>, since creation.</summary>
+    public long Evictions(NatProtocol protocol) => Table(protocol).Evictions;
+
+    /// <summary>Bytes allocated for all three tables.</summary>
+    public long MemoryBytes => _tcp.MemoryBytes + _udp.MemoryBytes + _icmp.MemoryBytes;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)
+    {
+        var table = TableFor(key.Protocol);
+        if (table is null)
+        {
+            lookup = default;
+            return false;
+        }
+        return table.TryLookup(key, key.Hash64(), expiredBefore, markUsed: true, out lookup);
+    }
+
+    /// <summary>
+    /// Looks up a batch in three passes: hash every key and prefetch its home slot, then prefetch the entry each slot
+    /// points to, then look up. At a million connections the cache misses of a batch overlap instead of adding up.
+    /// </summary>
+    public void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results)
+    {
+        Span<ulong> hashes = stackalloc ulong[BatchChunk];
+        for (int start = 0; start < keys.Length; start += BatchChunk)
+        {
+            var chunk = keys.Slice(start, Math.Min(BatchChunk, keys.Length - start));
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                hashes[i] = chunk[i].Hash64();
+                TableFor(chunk[i].Protocol)?.PrefetchSlot(hashes[i]);
+            }
+            for (int i = 0; i < chunk.Length; i++)
+                TableFor(chunk[i].Protocol)?.PrefetchEntry(hashes[i]);
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                var key = chunk[i];
+                var table = TableFor(key.Protocol);
+                if (table is null || !table.TryLookup(key, hashes[i], expiry.For(key.Protocol), markUsed: true, out results[start + i]))
+                    results[start + i] = default;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
+        => Table(connection.Protocol).TryInsert(connection, expiredBefore, out existing);
+
+    /// <inheritdoc/>
+    public void Touch(in FlowKey key, long now) => TableFor(key.Protocol)?.Touch(key, now);
+
+    /// <inheritdoc/>
+    public bool Remove(in FlowKey key, out NatConnection removed)
+    {
+        var table = TableFor(key.Protocol);
+        if (table is null)
+        {
+            removed = default;
+            return false;
+        }
+        return table.Remove(key, out removed);
+    }
+
+    /// <inheritdoc/>
+    public bool Contains(in FlowKey key, long expiredBefore)
+        => TableFor(key.Protocol)?.TryLookup(key, key.Hash64(), expiredBefore, markUsed: false, out _) ?? false;
+
+    /// <inheritdoc/>
+    public int RemoveConnections(Ipv4Address host, List<NatConnection> removed)
+        => _tcp.RemoveConnections(host.Value, removed) + _udp.RemoveConnections(host.Value, removed) + _icmp.RemoveConnections(host.Value, removed);
+
+    /// <inheritdoc/>
+    public void Clear()
+    {
+        _tcp.Clear();
+        _udp.Clear();
+        _icmp.Clear();
+    }
+
+    /// <inheritdoc/>
+    public IEnumerable<NatConnection> Connections
+    {
+        get
+        {
+            var snapshot = new List<NatConnection>();
+            _tcp.CopyConnectionsTo(snapshot);
+            _udp.CopyConnectionsTo(snapshot);
+            _icmp.CopyConnectionsTo(snapshot);
+            return snapshot;
+        }
+    }
+}
