@@ -336,6 +336,57 @@ internal sealed unsafe class ConnectionTable
         }
     }
 
+    /// <summary>
+    /// Checks the table's structure (for tests): every live entry is reachable under both keys and in its host's
+    /// list, the index holds exactly two slots per live entry, and live, free and unused entries add up.
+    /// </summary>
+    internal void CheckInvariants()
+    {
+        lock (_lock)
+        {
+            int live = 0;
+            for (int i = 0; i < _nextUnused; i++)
+            {
+                ref Entry e = ref _entries[i];
+                if (e.Live == 0) continue;
+                live++;
+                for (int r = 0; r < 2; r++)
+                {
+                    var key = KeyOf(ref e, r == 1);
+                    if (Find(key, key.Hash64(), out bool reply) != i || reply != (r == 1))
+                        throw new InvalidOperationException($"entry {i} is not found under its {(r == 1 ? "reply" : "outbound")} key");
+                }
+            }
+            if (live != _count) throw new InvalidOperationException($"count {_count} but {live} live entries");
+            int slots = 0;
+            foreach (uint slot in _slots) if (slot != 0) slots++;
+            if (slots != 2 * live) throw new InvalidOperationException($"{slots} slots for {live} connections");
+            int free = 0;
+            for (int f = _freeHead; f != 0; f = _entries[f - 1].HostNext)
+            {
+                if (_entries[f - 1].Live != 0) throw new InvalidOperationException("a live entry is on the free list");
+                if (++free > _entries.Length) throw new InvalidOperationException("the free list loops");
+            }
+            if (free + live != _nextUnused) throw new InvalidOperationException($"{free} free + {live} live != {_nextUnused} used");
+            int linked = 0;
+            for (int i = 0; i < _nextUnused; i++)
+            {
+                ref Entry e = ref _entries[i];
+                if (e.Live == 0) continue;
+                uint host = (e.Flags & (byte)NatConnectionFlags.Redirect) != 0 ? e.TrDestination : e.OutSource;
+                if (e.HostPrevious != 0) continue; // count each list once, from its head
+                if (_hosts.HeadOf(host) != i + 1) throw new InvalidOperationException($"entry {i} has no predecessor but is not its host's head");
+                for (int n = i + 1; n != 0; n = _entries[n - 1].HostNext)
+                {
+                    if (++linked > live) throw new InvalidOperationException("a host list loops");
+                    int next = _entries[n - 1].HostNext;
+                    if (next != 0 && _entries[next - 1].HostPrevious != n) throw new InvalidOperationException("host list links disagree");
+                }
+            }
+            if (linked != live) throw new InvalidOperationException($"{linked} entries in host lists, {live} live");
+        }
+    }
+
     private void SweepExpired(long expiredBefore)
     {
         if (expiredBefore == long.MinValue || _nextUnused == 0) return;

@@ -49,6 +49,14 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
     /// <summary>Bytes allocated for all three tables.</summary>
     public long MemoryBytes => _tcp.MemoryBytes + _udp.MemoryBytes + _icmp.MemoryBytes;
 
+    /// <summary>Checks every table's structure; throws when it is broken (for tests).</summary>
+    internal void CheckInvariants()
+    {
+        _tcp.CheckInvariants();
+        _udp.CheckInvariants();
+        _icmp.CheckInvariants();
+    }
+
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)

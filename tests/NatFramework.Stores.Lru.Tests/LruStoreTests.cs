@@ -1,0 +1,211 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using NatFramework.Packets;
+
+namespace NatFramework.Stores.Lru.Tests;
+
+public sealed class LruStoreTests
+{
+    private static readonly Ipv4Address Public = Ipv4Address.Parse("198.51.100.1");
+    private static readonly Ipv4Address Server = Ipv4Address.Parse("198.51.100.2");
+
+    private static byte[] Udp(int host, ushort port) => Ipv4PacketBuilder.Udp(new Ipv4Address(0x0A4D0000u + (uint)host), port, Server, 53, "x"u8);
+
+    private static byte[] Reply(NatAddResult added) => Ipv4PacketBuilder.Udp(Server, 53, Public, added.Connection.AllocatedPort, "y"u8);
+
+    private static bool Translates(LruNatTranslator nat, byte[] packet) => nat.Translate((byte[])packet.Clone()).IsTranslated;
+
+    private static Ipv4Address? DeliveredTo(LruNatTranslator nat, byte[] packet)
+    {
+        var copy = (byte[])packet.Clone();
+        if (!nat.Translate(copy).IsTranslated) return null;
+        Ipv4Packet.TryParse(copy, out var ip);
+        return ip.Destination;
+    }
+
+    private static (LruNatTranslator Nat, LruNatStore Store) Create(int udpCapacity, TimeProvider? time = null)
+    {
+        var store = new LruNatStore(new LruStoreOptions { UdpCapacity = udpCapacity });
+        return (new LruNatTranslator(store, new NatOptions(), time), store);
+    }
+
+    [Fact]
+    public void A_connection_used_by_translation_outlives_one_that_was_not()
+    {
+        var (nat, store) = Create(udpCapacity: 2);
+        var used = Udp(2, 1000);
+        var idle = Udp(3, 1000);
+        var idleAdded = nat.AddNat(idle, Public);
+        Assert.True(nat.AddNat(used, Public).IsOk);
+        Assert.True(Translates(nat, used));
+
+        Assert.True(nat.AddNat(Udp(4, 1000), Public).IsOk);
+
+        Assert.True(Translates(nat, used));
+        Assert.False(Translates(nat, idle));
+        Assert.NotEqual(idleAdded.Connection.Outbound.Source, DeliveredTo(nat, Reply(idleAdded)));
+        Assert.Equal(1, store.Evictions(NatProtocol.Udp));
+        store.CheckInvariants();
+    }
+
+    [Fact]
+    public void Eviction_takes_both_directions_and_keeps_recently_used_connections()
+    {
+        var (nat, store) = Create(udpCapacity: 100);
+        var added = Enumerable.Range(0, 100).Select(i => (Packet: Udp(2 + i, 2000), Result: nat.AddNat(Udp(2 + i, 2000), Public))).ToList();
+        // Use the first half: its replies keep those connections referenced.
+        foreach (var (_, result) in added.Take(50)) Assert.True(Translates(nat, Reply(result)));
+
+        for (int i = 0; i < 50; i++) Assert.True(nat.AddNat(Udp(1000 + i, 3000), Public).IsOk);
+
+        Assert.Equal(100, store.Count(NatProtocol.Udp));
+        Assert.All(added.Take(50), a => Assert.True(Translates(nat, a.Packet)));
+        Assert.All(added.Skip(50), a =>
+        {
+            Assert.False(Translates(nat, a.Packet));
+            // The freed public port may already serve a new connection; it must not lead back to the evicted host.
+            Assert.NotEqual(a.Result.Connection.Outbound.Source, DeliveredTo(nat, Reply(a.Result)));
+        });
+        store.CheckInvariants();
+    }
+
+    [Fact]
+    public void Capacity_is_per_protocol()
+    {
+        var store = new LruNatStore(new LruStoreOptions { TcpCapacity = 3, UdpCapacity = 5, IcmpCapacity = 2 });
+        var nat = new LruNatTranslator(store);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.True(nat.AddNat(Ipv4PacketBuilder.Tcp(new Ipv4Address(0x0A4D0002u), (ushort)(1000 + i), Server, 80, []), Public).IsOk);
+            Assert.True(nat.AddNat(Udp(2, (ushort)(1000 + i)), Public).IsOk);
+            Assert.True(nat.AddNat(Ipv4PacketBuilder.EchoRequest(new Ipv4Address(0x0A4D0002u), Server, (ushort)(1000 + i), 1), Public).IsOk);
+        }
+
+        Assert.Equal(3, store.Count(NatProtocol.Tcp));
+        Assert.Equal(5, store.Count(NatProtocol.Udp));
+        Assert.Equal(2, store.Count(NatProtocol.Icmp));
+        store.CheckInvariants();
+    }
+
+    [Fact]
+    public void Expired_connections_are_reclaimed_by_later_inserts_without_a_scan_thread()
+    {
+        var clock = new FakeTimeProvider();
+        var (nat, store) = Create(udpCapacity: 1000, clock);
+        for (int i = 0; i < 500; i++) Assert.True(nat.AddNat(Udp(2 + i, 4000), Public).IsOk);
+        clock.Advance(TimeSpan.FromSeconds(301));
+
+        // Each insert sweeps two entries: 250 inserts pass over all 500 expired ones.
+        for (int i = 0; i < 250; i++) Assert.True(nat.AddNat(Udp(2 + i, 5000), Public).IsOk);
+
+        Assert.Equal(250, store.Count(NatProtocol.Udp));
+        Assert.Equal(0, store.Evictions(NatProtocol.Udp));
+        store.CheckInvariants();
+    }
+
+    [Fact]
+    public void A_full_table_evicts_expired_connections_before_referenced_ones()
+    {
+        var clock = new FakeTimeProvider();
+        var (nat, store) = Create(udpCapacity: 4, clock);
+        var old = Udp(2, 1);
+        Assert.True(nat.AddNat(old, Public).IsOk);
+        Assert.True(Translates(nat, old));
+        clock.Advance(TimeSpan.FromSeconds(200));
+        var fresh = Enumerable.Range(0, 3).Select(i => Udp(10 + i, 1)).ToList();
+        foreach (var p in fresh) { Assert.True(nat.AddNat(p, Public).IsOk); Assert.True(Translates(nat, p)); }
+        clock.Advance(TimeSpan.FromSeconds(150)); // "old" is now expired (350 s), the others are not (150 s)
+
+        Assert.True(nat.AddNat(Udp(20, 1), Public).IsOk);
+
+        Assert.All(fresh, p => Assert.True(Translates(nat, p)));
+        store.CheckInvariants();
+    }
+
+    [Fact]
+    public void Removing_a_host_walks_only_its_connections()
+    {
+        var (nat, store) = Create(udpCapacity: 10_000);
+        for (int i = 0; i < 5000; i++) Assert.True(nat.AddNat(Udp(2 + i % 50, (ushort)(1000 + i)), Public).IsOk);
+
+        var freed = nat.RemoveConnections(new Ipv4Address(0x0A4D0002u));
+
+        Assert.Equal(100, freed.Udp.Count);
+        Assert.Equal(4900, store.Count(NatProtocol.Udp));
+        store.CheckInvariants();
+    }
+
+    [Fact]
+    public void Invalid_capacity_is_refused_naming_the_setting()
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new LruNatStore(new LruStoreOptions { IcmpCapacity = 0 }));
+        Assert.Contains("IcmpCapacity", error.Message);
+    }
+
+    [Fact]
+    public void UseLruStore_registers_a_synchronous_translator_sized_from_the_options()
+    {
+        var services = new ServiceCollection();
+        services.AddNat(o => o.UdpCapacity = 123).UseLruStore(o => o.TcpCapacity = 77);
+        using var provider = services.BuildServiceProvider();
+
+        var translator = provider.GetRequiredService<INatTranslator>();
+        var store = provider.GetRequiredService<LruNatStore>();
+
+        Assert.IsType<LruNatTranslator>(translator);
+        Assert.Same(translator, provider.GetRequiredService<ISyncNatTranslator>());
+        Assert.Equal(123, store.Capacity(NatProtocol.Udp));
+        Assert.Equal(77, store.Capacity(NatProtocol.Tcp));
+    }
+
+    /// <summary>
+    /// Threads translating both directions while others add and remove, then the table's structure is checked.
+    /// Bounded: a fixed number of operations per thread.
+    /// </summary>
+    [Fact]
+    public void Concurrent_translation_adds_and_removals_keep_the_table_consistent()
+    {
+        var (nat, store) = Create(udpCapacity: 2_000);
+        var stable = Enumerable.Range(0, 200).Select(i => Udp(2 + i, 6000)).ToList();
+        var stableReplies = stable.Select(p => Reply(nat.AddNat(p, Public))).ToList();
+        int wrong = 0;
+        var workers = new List<Thread>();
+        for (int t = 0; t < 2; t++)
+        {
+            workers.Add(new Thread(() =>
+            {
+                var buffer = new byte[64];
+                for (int round = 0; round < 200_000; round++)
+                {
+                    var source = round % 2 == 0 ? stable[round % stable.Count] : stableReplies[round % stable.Count];
+                    source.CopyTo(buffer, 0);
+                    var span = buffer.AsSpan(0, source.Length);
+                    var result = nat.Translate(span);
+                    // Stable connections are referenced constantly, so CLOCK must keep them; a torn read would show here.
+                    if (!result.IsTranslated) Interlocked.Increment(ref wrong);
+                    else if (round % 2 == 1 && Ipv4Packet.TryParse(span, out var ip) == PacketError.None && ip.Destination.Value != 0x0A4D0000u + 2 + (uint)(round % stable.Count)) Interlocked.Increment(ref wrong);
+                }
+            }));
+        }
+        for (int t = 0; t < 2; t++)
+        {
+            int seed = t;
+            workers.Add(new Thread(() =>
+            {
+                var random = new Random(seed);
+                for (int round = 0; round < 20_000; round++)
+                {
+                    int host = 1000 + random.Next(500);
+                    if (random.Next(4) == 0) nat.RemoveConnections(new Ipv4Address(0x0A4D0000u + (uint)host));
+                    else nat.AddNat(Udp(host, (ushort)random.Next(1024, 65535)), Public);
+                }
+            }));
+        }
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+
+        Assert.Equal(0, wrong);
+        store.CheckInvariants();
+        Assert.True(store.Count(NatProtocol.Udp) <= 2_000);
+    }
+}
