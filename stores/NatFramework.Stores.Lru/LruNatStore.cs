@@ -58,7 +58,8 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
     }
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // Not inlined into the translator on purpose: as its own method the table's probe loop is fully inlined here.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)
     {
         var table = TableFor(key.Protocol);

@@ -88,19 +88,24 @@ internal static class TranslatorEmitter
                 /// <inheritdoc/>
                 public {{Ns}}.NatTranslateResult Translate(global::System.Span<byte> packet)
                 {
-                    var plan = {{Core}}.Plan(packet);
-                    if (plan.IsDone) return plan.Result;
-                    long now = _core.Now;
-                    {{Ns}}.NatLookup lookup;
+                    // The handler sits out here so that the hot method below has none: locals stay in registers.
                     try
                     {
-                        if (!{{s}}.TryLookup(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out lookup))
-                            return {{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection);
+                        return TranslateUnguarded(packet);
                     }
                     catch ({{Ns}}.NatStoreUnavailableException)
                     {
-                        return {{Ns}}.NatTranslateResult.StoreUnavailable;
+                        return {{Ns}}.NatTranslateResult.StoreUnavailable; // thrown by the lookup, before any byte changed
                     }
+                }
+
+                private {{Ns}}.NatTranslateResult TranslateUnguarded(global::System.Span<byte> packet)
+                {
+                    var plan = {{Core}}.Plan(packet);
+                    if (plan.IsDone) return plan.Result;
+                    long now = _core.Now;
+                    if (!{{s}}.TryLookup(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out var lookup))
+                        return {{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection);
                     return Complete(packet, plan, lookup, now);
                 }
 
@@ -143,18 +148,21 @@ internal static class TranslatorEmitter
                 private {{Ns}}.NatTranslateResult Complete(global::System.Span<byte> packet, in global::NatFramework.Translation.PacketPlan plan, in {{Ns}}.NatLookup lookup, long now)
                 {
                     var result = {{Core}}.Apply(packet, plan, lookup);
-                    if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now))
-                    {
-                        try
-                        {
-                            {{s}}.Touch(plan.LookupKey, now);
-                        }
-                        catch ({{Ns}}.NatStoreUnavailableException)
-                        {
-                            // The packet is translated; the next packet of the flow retries the refresh.
-                        }
-                    }
+                    if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(plan.LookupKey, now);
                     return result;
+                }
+
+                [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+                private void TouchAfterTranslation(in {{Ns}}.FlowKey key, long now)
+                {
+                    try
+                    {
+                        {{s}}.Touch(key, now);
+                    }
+                    catch ({{Ns}}.NatStoreUnavailableException)
+                    {
+                        // The packet is translated; the next packet of the flow retries the refresh.
+                    }
                 }
 
                 /// <inheritdoc/>

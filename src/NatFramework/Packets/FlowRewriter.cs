@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace NatFramework.Packets;
 
@@ -14,50 +16,77 @@ public static class FlowRewriter
     /// included). With <paramref name="decrementTtl"/> the TTL drops by one; the caller checks TTL first.
     /// DF and every other field are left as they are.
     /// </summary>
+    /// <exception cref="ArgumentException">The packet is a fragment or its transport header is incomplete.</exception>
     public static void Rewrite(in Ipv4Packet packet, in FlowKey to, bool decrementTtl)
     {
         var bytes = packet.Bytes;
-        uint addressDelta = 0;
-        InternetChecksum.Write32(bytes, Ipv4Packet.SourceOffset, to.Source.Value, ref addressDelta);
-        InternetChecksum.Write32(bytes, Ipv4Packet.DestinationOffset, to.Destination.Value, ref addressDelta);
+        int headerLength = packet.HeaderLength;
+        var protocol = packet.Protocol;
+        int needed = protocol == IpProtocol.Tcp ? TcpHeader.MinLength : UdpHeader.Length;
+        if (packet.IsFragment || bytes.Length - headerLength < needed || protocol is not (IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Icmp))
+            throw new ArgumentException("Rewrite needs a whole TCP, UDP or ICMP datagram; reassemble fragments first.", nameof(packet));
+
+        // RFC 1071 §2(B): the one's-complement sum does not depend on byte order, so every word below is read, summed
+        // and written in the machine's order, with no byte swapping and no per-field bounds checks (lengths checked above).
+        ref byte ip = ref MemoryMarshal.GetReference(bytes);
+        uint oldSource = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, Ipv4Packet.SourceOffset));
+        uint oldDestination = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, Ipv4Packet.DestinationOffset));
+        uint newSource = Native(to.Source.Value), newDestination = Native(to.Destination.Value);
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref ip, Ipv4Packet.SourceOffset), newSource);
+        Unsafe.WriteUnaligned(ref Unsafe.Add(ref ip, Ipv4Packet.DestinationOffset), newDestination);
+        uint addressDelta = Words(~oldSource) + Words(newSource) + Words(~oldDestination) + Words(newDestination);
+
         uint headerDelta = addressDelta;
         if (decrementTtl)
         {
-            // TTL is the high byte of the TTL/protocol word: one less TTL is 0x0100 less in that word.
-            ushort oldWord = BinaryPrimitives.ReadUInt16BigEndian(bytes[Ipv4Packet.TtlOffset..]);
-            bytes[Ipv4Packet.TtlOffset]--;
-            headerDelta += InternetChecksum.Delta(oldWord, (ushort)(oldWord - 0x0100));
+            ref byte ttlWord = ref Unsafe.Add(ref ip, Ipv4Packet.TtlOffset);
+            ushort before = Unsafe.ReadUnaligned<ushort>(ref ttlWord);
+            ttlWord--;
+            headerDelta += (ushort)~before + (uint)Unsafe.ReadUnaligned<ushort>(ref ttlWord);
         }
-        UpdateChecksumAt(bytes, Ipv4Packet.ChecksumOffset, headerDelta);
+        ApplyNative(ref Unsafe.Add(ref ip, Ipv4Packet.ChecksumOffset), headerDelta, zeroMeansNone: false);
 
-        var transport = packet.Payload;
-        switch (packet.Protocol)
+        ref byte transport = ref Unsafe.Add(ref ip, headerLength);
+        if (protocol == IpProtocol.Icmp)
         {
-            case IpProtocol.Tcp:
-            {
-                uint delta = addressDelta;
-                InternetChecksum.Write16(transport, 0, to.SourcePort, ref delta);
-                InternetChecksum.Write16(transport, TcpHeader.DestinationPortOffset, to.DestinationPort, ref delta);
-                UpdateChecksumAt(transport, TcpHeader.ChecksumOffset, delta);
-                break;
-            }
-            case IpProtocol.Udp:
-            {
-                uint delta = addressDelta;
-                InternetChecksum.Write16(transport, 0, to.SourcePort, ref delta);
-                InternetChecksum.Write16(transport, UdpHeader.DestinationPortOffset, to.DestinationPort, ref delta);
-                UpdateUdpChecksumAt(transport, UdpHeader.ChecksumOffset, delta);
-                break;
-            }
-            case IpProtocol.Icmp:
-            {
-                // ICMP has no pseudo-header: only the identifier enters its checksum.
-                uint delta = 0;
-                InternetChecksum.Write16(transport, IcmpHeader.IdentifierOffset, to.Identifier, ref delta);
-                UpdateChecksumAt(transport, IcmpHeader.ChecksumOffset, delta);
-                break;
-            }
+            // ICMP has no pseudo-header: only the identifier enters its checksum.
+            ref byte id = ref Unsafe.Add(ref transport, IcmpHeader.IdentifierOffset);
+            ushort oldId = Unsafe.ReadUnaligned<ushort>(ref id), newId = Native(to.Identifier);
+            Unsafe.WriteUnaligned(ref id, newId);
+            ApplyNative(ref Unsafe.Add(ref transport, IcmpHeader.ChecksumOffset), (ushort)~oldId + (uint)newId, zeroMeansNone: false);
+            return;
         }
+        uint oldPorts = Unsafe.ReadUnaligned<uint>(ref transport);
+        uint newPorts = Native((uint)to.SourcePort << 16 | to.DestinationPort);
+        Unsafe.WriteUnaligned(ref transport, newPorts);
+        uint delta = addressDelta + Words(~oldPorts) + Words(newPorts);
+        if (protocol == IpProtocol.Tcp)
+            ApplyNative(ref Unsafe.Add(ref transport, TcpHeader.ChecksumOffset), delta, zeroMeansNone: false);
+        else
+            ApplyNative(ref Unsafe.Add(ref transport, UdpHeader.ChecksumOffset), delta, zeroMeansNone: true);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Native(uint networkOrderValue) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(networkOrderValue) : networkOrderValue;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort Native(ushort networkOrderValue) => BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(networkOrderValue) : networkOrderValue;
+
+    /// <summary>The sum of the two 16-bit words of a 32-bit value.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Words(uint value) => (value & 0xFFFF) + (value >> 16);
+
+    /// <summary>
+    /// RFC 1624 eqn. 3 on a checksum field read in machine order. For UDP, 0 means "no checksum" and stays 0, and a
+    /// result of 0 is written as 0xFFFF (RFC 768); the byte order does not matter for either value.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ApplyNative(ref byte field, uint delta, bool zeroMeansNone)
+    {
+        ushort old = Unsafe.ReadUnaligned<ushort>(ref field);
+        if (zeroMeansNone && old == 0) return;
+        ushort updated = InternetChecksum.Apply(old, delta);
+        Unsafe.WriteUnaligned(ref field, zeroMeansNone && updated == 0 ? (ushort)0xFFFF : updated);
     }
 
     /// <summary>
@@ -149,13 +178,5 @@ public static class FlowRewriter
     {
         ushort old = BinaryPrimitives.ReadUInt16BigEndian(region[offset..]);
         BinaryPrimitives.WriteUInt16BigEndian(region[offset..], InternetChecksum.Apply(old, delta));
-    }
-
-    private static void UpdateUdpChecksumAt(Span<byte> region, int offset, uint delta)
-    {
-        ushort old = BinaryPrimitives.ReadUInt16BigEndian(region[offset..]);
-        if (old == 0) return; // RFC 768: 0 means the sender computed none; it stays none.
-        ushort updated = InternetChecksum.Apply(old, delta);
-        BinaryPrimitives.WriteUInt16BigEndian(region[offset..], updated == 0 ? (ushort)0xFFFF : updated);
     }
 }

@@ -124,6 +124,8 @@ public readonly ref struct Ipv4Packet
     /// the TCP, UDP or ICMP header is complete. Bytes after Total Length (link padding) are ignored.
     /// An unknown protocol is not an error. Never throws.
     /// </summary>
+    // Kept out of line: inlined into the translator it exhausts the JIT's inlining budget for the rest of the path.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static PacketError TryParse(Span<byte> buffer, out Ipv4Packet packet)
     {
         packet = default;

@@ -35,26 +35,71 @@ public enum UntranslatedReason : byte
 }
 
 /// <summary>The outcome of translating one packet. Never an exception: the packet path uses values.</summary>
-public readonly record struct NatTranslateResult(NatTranslateStatus Status, UntranslatedReason Reason = UntranslatedReason.None,
-    PacketError Error = PacketError.None, FlowDirection Direction = FlowDirection.Outbound)
+public readonly struct NatTranslateResult : IEquatable<NatTranslateResult>
 {
+    /// <summary>Creates a result.</summary>
+    public NatTranslateResult(NatTranslateStatus status, UntranslatedReason reason = UntranslatedReason.None,
+        PacketError error = PacketError.None, FlowDirection direction = FlowDirection.Outbound)
+    {
+        Status = status;
+        Reason = reason;
+        Error = error;
+        Direction = direction;
+    }
+
+    /// <summary>What happened.</summary>
+    public NatTranslateStatus Status { get; }
+
+    /// <summary>Why the packet was not translated (for <see cref="NatTranslateStatus.Untranslated"/>).</summary>
+    public UntranslatedReason Reason { get; }
+
+    /// <summary>Why the packet was dropped (for <see cref="NatTranslateStatus.Dropped"/>).</summary>
+    public PacketError Error { get; }
+
+    /// <summary>Which way the translated packet travelled.</summary>
+    public FlowDirection Direction { get; }
+
     /// <summary>True when the packet was rewritten.</summary>
     public bool IsTranslated => Status == NatTranslateStatus.Translated;
 
     /// <summary>A translated result.</summary>
-    public static NatTranslateResult Translated(FlowDirection direction) => new(NatTranslateStatus.Translated, Direction: direction);
+    public static NatTranslateResult Translated(FlowDirection direction) => new(NatTranslateStatus.Translated, direction: direction);
 
     /// <summary>An untranslated result.</summary>
     public static NatTranslateResult Untranslated(UntranslatedReason reason) => new(NatTranslateStatus.Untranslated, reason);
 
     /// <summary>A dropped result.</summary>
-    public static NatTranslateResult Dropped(PacketError error) => new(NatTranslateStatus.Dropped, Error: error);
+    public static NatTranslateResult Dropped(PacketError error) => new(NatTranslateStatus.Dropped, error: error);
 
     /// <summary>The TTL-exceeded result.</summary>
-    public static NatTranslateResult TtlExceeded { get; } = new(NatTranslateStatus.TtlExceeded);
+    public static NatTranslateResult TtlExceeded => new(NatTranslateStatus.TtlExceeded);
 
     /// <summary>The store-unavailable result.</summary>
-    public static NatTranslateResult StoreUnavailable { get; } = new(NatTranslateStatus.StoreUnavailable);
+    public static NatTranslateResult StoreUnavailable => new(NatTranslateStatus.StoreUnavailable);
+
+    /// <inheritdoc/>
+    public bool Equals(NatTranslateResult other) => Status == other.Status && Reason == other.Reason && Error == other.Error && Direction == other.Direction;
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is NatTranslateResult other && Equals(other);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Status, Reason, Error, Direction);
+
+    /// <summary>Equality.</summary>
+    public static bool operator ==(NatTranslateResult left, NatTranslateResult right) => left.Equals(right);
+
+    /// <summary>Inequality.</summary>
+    public static bool operator !=(NatTranslateResult left, NatTranslateResult right) => !left.Equals(right);
+
+    /// <inheritdoc/>
+    public override string ToString() => Status switch
+    {
+        NatTranslateStatus.Untranslated => $"Untranslated ({Reason})",
+        NatTranslateStatus.Dropped => $"Dropped ({Error})",
+        NatTranslateStatus.Translated => $"Translated ({Direction})",
+        _ => Status.ToString(),
+    };
 }
 
 /// <summary>What happened to an AddNat or AddRedirect.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -17,7 +18,6 @@ public enum PacketPlanKind : byte
 }
 
 /// <summary>A parsed packet waiting for its store lookup. Plain data, so it can cross an <c>await</c>.</summary>
-[StructLayout(LayoutKind.Auto)]
 public readonly struct PacketPlan
 {
     internal PacketPlan(PacketPlanKind kind, in FlowKey lookupKey, int headerLength, int totalLength, NatTranslateResult result)
@@ -204,28 +204,33 @@ public sealed class TranslatorCore
     /// <summary>Parses and classifies a packet for translation. Never throws on packet bytes.</summary>
     public static PacketPlan Plan(Span<byte> packet)
     {
+        // The common case inline: a whole, valid TCP or UDP datagram. Everything else goes out of line.
+        if (Ipv4Packet.TryParse(packet, out var ip) == PacketError.None && !ip.IsFragment && ip.Protocol is IpProtocol.Tcp or IpProtocol.Udp)
+        {
+            var transport = ip.Payload;
+            var key = new FlowKey((NatProtocol)ip.ProtocolNumber, ip.Source, BinaryPrimitives.ReadUInt16BigEndian(transport),
+                ip.Destination, BinaryPrimitives.ReadUInt16BigEndian(transport[2..]));
+            return new PacketPlan(PacketPlanKind.Flow, key, ip.HeaderLength, ip.TotalLength, default);
+        }
+        return PlanOther(packet);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static PacketPlan PlanOther(Span<byte> packet)
+    {
         var error = Ipv4Packet.TryParse(packet, out var ip);
         if (error != PacketError.None) return Done(NatTranslateResult.Dropped(error));
         if (ip.IsFragment) return Done(NatTranslateResult.Untranslated(UntranslatedReason.Fragment));
-        switch (ip.Protocol)
-        {
-            case IpProtocol.Tcp:
-            case IpProtocol.Udp:
-                FlowKey.TryRead(ip, out var key);
-                return new PacketPlan(PacketPlanKind.Flow, key, ip.HeaderLength, ip.TotalLength, default);
-            case IpProtocol.Icmp:
-                var icmp = ip.Icmp;
-                if (icmp.IsQuery)
-                    return new PacketPlan(PacketPlanKind.Flow, FlowKey.Icmp(ip.Source, ip.Destination, icmp.Identifier), ip.HeaderLength, ip.TotalLength, default);
-                if (!icmp.IsError) return Done(NatTranslateResult.Untranslated(UntranslatedReason.UnsupportedIcmpType));
-                var embeddedError = IcmpErrorView.TryRead(ip, out var embedded, out bool translatable);
-                if (embeddedError != PacketError.None) return Done(NatTranslateResult.Dropped(embeddedError));
-                if (!translatable) return Done(NatTranslateResult.Untranslated(UntranslatedReason.IcmpErrorNotTranslatable));
-                // The error travels opposite to the datagram it carries: look up the carried flow reversed.
-                return new PacketPlan(PacketPlanKind.IcmpError, embedded.Reversed, ip.HeaderLength, ip.TotalLength, default);
-            default:
-                return Done(NatTranslateResult.Untranslated(UntranslatedReason.UnsupportedProtocol));
-        }
+        if (ip.Protocol != IpProtocol.Icmp) return Done(NatTranslateResult.Untranslated(UntranslatedReason.UnsupportedProtocol));
+        var icmp = ip.Icmp;
+        if (icmp.IsQuery)
+            return new PacketPlan(PacketPlanKind.Flow, FlowKey.Icmp(ip.Source, ip.Destination, icmp.Identifier), ip.HeaderLength, ip.TotalLength, default);
+        if (!icmp.IsError) return Done(NatTranslateResult.Untranslated(UntranslatedReason.UnsupportedIcmpType));
+        var embeddedError = IcmpErrorView.TryRead(ip, out var embedded, out bool translatable);
+        if (embeddedError != PacketError.None) return Done(NatTranslateResult.Dropped(embeddedError));
+        if (!translatable) return Done(NatTranslateResult.Untranslated(UntranslatedReason.IcmpErrorNotTranslatable));
+        // The error travels opposite to the datagram it carries: look up the carried flow reversed.
+        return new PacketPlan(PacketPlanKind.IcmpError, embedded.Reversed, ip.HeaderLength, ip.TotalLength, default);
     }
 
     /// <summary>
@@ -257,6 +262,7 @@ public sealed class TranslatorCore
     /// Rewrites a planned packet with a found connection. TTL ≤ 1 on arrival gives TtlExceeded and leaves the
     /// packet unchanged (RFC 1812 §5.3.1; mirage-nat would forward TTL 1 as 0).
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static NatTranslateResult Apply(Span<byte> packet, in PacketPlan plan, in NatLookup lookup)
     {
         var ip = Ipv4Packet.FromValidated(packet[..plan.TotalLength], plan.HeaderLength);

@@ -31,19 +31,24 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
     /// <inheritdoc/>
     public global::NatFramework.NatTranslateResult Translate(global::System.Span<byte> packet)
     {
-        var plan = global::NatFramework.Translation.TranslatorCore.Plan(packet);
-        if (plan.IsDone) return plan.Result;
-        long now = _core.Now;
-        global::NatFramework.NatLookup lookup;
+        // The handler sits out here so that the hot method below has none: locals stay in registers.
         try
         {
-            if (!_store.TryLookup(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out lookup))
-                return global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
+            return TranslateUnguarded(packet);
         }
         catch (global::NatFramework.NatStoreUnavailableException)
         {
-            return global::NatFramework.NatTranslateResult.StoreUnavailable;
+            return global::NatFramework.NatTranslateResult.StoreUnavailable; // thrown by the lookup, before any byte changed
         }
+    }
+
+    private global::NatFramework.NatTranslateResult TranslateUnguarded(global::System.Span<byte> packet)
+    {
+        var plan = global::NatFramework.Translation.TranslatorCore.Plan(packet);
+        if (plan.IsDone) return plan.Result;
+        long now = _core.Now;
+        if (!_store.TryLookup(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out var lookup))
+            return global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
         return Complete(packet, plan, lookup, now);
     }
 
@@ -86,18 +91,21 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
     private global::NatFramework.NatTranslateResult Complete(global::System.Span<byte> packet, in global::NatFramework.Translation.PacketPlan plan, in global::NatFramework.NatLookup lookup, long now)
     {
         var result = global::NatFramework.Translation.TranslatorCore.Apply(packet, plan, lookup);
-        if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now))
-        {
-            try
-            {
-                _store.Touch(plan.LookupKey, now);
-            }
-            catch (global::NatFramework.NatStoreUnavailableException)
-            {
-                // The packet is translated; the next packet of the flow retries the refresh.
-            }
-        }
+        if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(plan.LookupKey, now);
         return result;
+    }
+
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void TouchAfterTranslation(in global::NatFramework.FlowKey key, long now)
+    {
+        try
+        {
+            _store.Touch(key, now);
+        }
+        catch (global::NatFramework.NatStoreUnavailableException)
+        {
+            // The packet is translated; the next packet of the flow retries the refresh.
+        }
     }
 
     /// <inheritdoc/>
