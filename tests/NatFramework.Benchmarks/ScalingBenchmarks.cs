@@ -29,7 +29,7 @@ public class ScalingBenchmarks
         for (int i = 0; i < Flows; i++)
         {
             var packet = Ipv4PacketBuilder.Udp(new Ipv4Address(0x0A000000u + (uint)(i / 50_000) + 2), (ushort)(1024 + i % 50_000),
-                Ipv4Address.Parse("203.0.113.1"), 443, new byte[20]);
+                new Ipv4Address(0xCB007100u + (uint)(i % 200) + 1), 443, new byte[20]);
             if (!_nat.AddNat(packet, Ipv4Address.Parse("198.51.100.1")).IsOk) throw new InvalidOperationException("setup");
             packet.CopyTo(_packets, i * PacketLength);
         }

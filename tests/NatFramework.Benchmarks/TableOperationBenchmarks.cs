@@ -23,7 +23,8 @@ public class TableOperationBenchmarks
     {
         _setupNat = LruNatTranslator.Create(new NatOptions { UdpCapacity = SetupsPerInvoke });
         _setupPackets = Enumerable.Range(0, SetupsPerInvoke).Select(i =>
-            Ipv4PacketBuilder.Udp(new Ipv4Address(0x0A000000u + (uint)(i / 40_000) + 2), (ushort)(1024 + i % 40_000), Ipv4Address.Parse("203.0.113.1"), 443, [])).ToArray();
+            // Destinations vary: one public address has only ~64k ports towards any one destination endpoint.
+            Ipv4PacketBuilder.Udp(new Ipv4Address(0x0A000000u + (uint)(i / 40_000) + 2), (ushort)(1024 + i % 40_000), new Ipv4Address(0xCB007100u + (uint)(i % 200) + 1), 443, [])).ToArray();
 
         _removalNat = LruNatTranslator.Create(new NatOptions { UdpCapacity = 1_100_000 });
         for (int i = 0; i < 1_000_000 - HostConnections; i++)
