@@ -278,15 +278,35 @@ internal static class TranslatorEmitter
 
         return Header(model, $"{Ns}.INatTranslator") + $$"""
                 /// <inheritdoc/>
-                public async global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::System.Threading.CancellationToken cancellationToken = default)
+                public global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::System.Threading.CancellationToken cancellationToken = default)
                 {
                     var plan = {{Core}}.Plan(packet.Span);
-                    if (plan.IsDone) return plan.Result;
+                    if (plan.IsDone) return new(plan.Result);
                     long now = _core.Now;
+                    global::System.Threading.Tasks.ValueTask<{{Ns}}.NatLookup> pending;
+                    try
+                    {
+                        pending = {{s}}.LookupAsync(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), cancellationToken);
+                    }
+                    catch ({{Ns}}.NatStoreUnavailableException)
+                    {
+                        return new({{Ns}}.NatTranslateResult.StoreUnavailable);
+                    }
+                    // A lookup answered at once (a cache hit) completes without any async machinery.
+                    if (!pending.IsCompletedSuccessfully) return TranslateAfterLookupAsync(pending, packet, plan, now, cancellationToken);
+                    var lookup = pending.Result;
+                    if (!lookup.Found) return new({{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection));
+                    var result = {{Core}}.Apply(packet.Span, plan, lookup);
+                    if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) return TouchAfterTranslationAsync(plan.LookupKey, now, result, cancellationToken);
+                    return new(result);
+                }
+
+                private async global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> TranslateAfterLookupAsync(global::System.Threading.Tasks.ValueTask<{{Ns}}.NatLookup> pending, global::System.Memory<byte> packet, global::NatFramework.Translation.PacketPlan plan, long now, global::System.Threading.CancellationToken cancellationToken)
+                {
                     {{Ns}}.NatLookup lookup;
                     try
                     {
-                        lookup = await {{s}}.LookupAsync(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), cancellationToken).ConfigureAwait(false);
+                        lookup = await pending.ConfigureAwait(false);
                     }
                     catch ({{Ns}}.NatStoreUnavailableException)
                     {
@@ -294,6 +314,19 @@ internal static class TranslatorEmitter
                     }
                     if (!lookup.Found) return {{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection);
                     return await CompleteAsync(packet, plan, lookup, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                private async global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> TouchAfterTranslationAsync({{Ns}}.FlowKey key, long now, {{Ns}}.NatTranslateResult result, global::System.Threading.CancellationToken cancellationToken)
+                {
+                    try
+                    {
+                        await {{s}}.TouchAsync(key, now, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch ({{Ns}}.NatStoreUnavailableException)
+                    {
+                        // The packet is translated; the next packet of the flow retries the refresh.
+                    }
+                    return result;
                 }
 
                 /// <inheritdoc/>
@@ -343,16 +376,7 @@ internal static class TranslatorEmitter
                 {
                     var result = {{Core}}.Apply(packet.Span, plan, lookup);
                     if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now))
-                    {
-                        try
-                        {
-                            await {{s}}.TouchAsync(plan.LookupKey, now, cancellationToken).ConfigureAwait(false);
-                        }
-                        catch ({{Ns}}.NatStoreUnavailableException)
-                        {
-                            // The packet is translated; the next packet of the flow retries the refresh.
-                        }
-                    }
+                        return await TouchAfterTranslationAsync(plan.LookupKey, now, result, cancellationToken).ConfigureAwait(false);
                     return result;
                 }
 

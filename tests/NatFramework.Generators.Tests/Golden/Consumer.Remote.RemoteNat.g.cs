@@ -30,15 +30,35 @@ partial class RemoteNat : global::NatFramework.INatTranslator
     public global::NatFramework.NatOptions Options => _core.Options;
 
     /// <inheritdoc/>
-    public async global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::System.Threading.CancellationToken cancellationToken = default)
+    public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::System.Threading.CancellationToken cancellationToken = default)
     {
         var plan = global::NatFramework.Translation.TranslatorCore.Plan(packet.Span);
-        if (plan.IsDone) return plan.Result;
+        if (plan.IsDone) return new(plan.Result);
         long now = _core.Now;
+        global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> pending;
+        try
+        {
+            pending = ((global::NatFramework.IAsyncNatStore)_store).LookupAsync(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), cancellationToken);
+        }
+        catch (global::NatFramework.NatStoreUnavailableException)
+        {
+            return new(global::NatFramework.NatTranslateResult.StoreUnavailable);
+        }
+        // A lookup answered at once (a cache hit) completes without any async machinery.
+        if (!pending.IsCompletedSuccessfully) return TranslateAfterLookupAsync(pending, packet, plan, now, cancellationToken);
+        var lookup = pending.Result;
+        if (!lookup.Found) return new(global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection));
+        var result = global::NatFramework.Translation.TranslatorCore.Apply(packet.Span, plan, lookup);
+        if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) return TouchAfterTranslationAsync(plan.LookupKey, now, result, cancellationToken);
+        return new(result);
+    }
+
+    private async global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAfterLookupAsync(global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> pending, global::System.Memory<byte> packet, global::NatFramework.Translation.PacketPlan plan, long now, global::System.Threading.CancellationToken cancellationToken)
+    {
         global::NatFramework.NatLookup lookup;
         try
         {
-            lookup = await ((global::NatFramework.IAsyncNatStore)_store).LookupAsync(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), cancellationToken).ConfigureAwait(false);
+            lookup = await pending.ConfigureAwait(false);
         }
         catch (global::NatFramework.NatStoreUnavailableException)
         {
@@ -46,6 +66,19 @@ partial class RemoteNat : global::NatFramework.INatTranslator
         }
         if (!lookup.Found) return global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
         return await CompleteAsync(packet, plan, lookup, now, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TouchAfterTranslationAsync(global::NatFramework.FlowKey key, long now, global::NatFramework.NatTranslateResult result, global::System.Threading.CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(key, now, cancellationToken).ConfigureAwait(false);
+        }
+        catch (global::NatFramework.NatStoreUnavailableException)
+        {
+            // The packet is translated; the next packet of the flow retries the refresh.
+        }
+        return result;
     }
 
     /// <inheritdoc/>
@@ -96,16 +129,7 @@ partial class RemoteNat : global::NatFramework.INatTranslator
     {
         var result = global::NatFramework.Translation.TranslatorCore.Apply(packet.Span, plan, lookup);
         if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now))
-        {
-            try
-            {
-                await ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(plan.LookupKey, now, cancellationToken).ConfigureAwait(false);
-            }
-            catch (global::NatFramework.NatStoreUnavailableException)
-            {
-                // The packet is translated; the next packet of the flow retries the refresh.
-            }
-        }
+            return await TouchAfterTranslationAsync(plan.LookupKey, now, result, cancellationToken).ConfigureAwait(false);
         return result;
     }
 

@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+
+namespace NatFramework.Stores.Redis;
+
+/// <summary>
+/// Recent lookups kept in process, so an established flow is translated without a round trip. An entry is fresh for
+/// a bounded time; a stale one is only served while Redis is unavailable. Bounded by a capacity: when full it is
+/// emptied and refills from Redis (cheap and simple; the working set of a router fits well within the default).
+/// </summary>
+internal sealed class NearCache
+{
+    private readonly ConcurrentDictionary<FlowKey, Entry> _entries = new();
+    private readonly int _capacity;
+    private readonly long _freshnessMs;
+    private readonly NatClock _clock = new(); // the coarse system clock: a memory read, not a clock call, per lookup
+    private int _approximateCount;
+
+    private readonly record struct Entry(NatLookup Lookup, long FetchedAt);
+
+    public NearCache(int capacity, TimeSpan freshness)
+    {
+        _capacity = capacity;
+        _freshnessMs = (long)freshness.TotalMilliseconds;
+    }
+
+    public bool Enabled => _capacity > 0;
+
+    /// <summary>A fresh entry, or (when <paramref name="allowStale"/>) any entry.</summary>
+    public bool TryGet(in FlowKey key, bool allowStale, out NatLookup lookup)
+    {
+        if (_capacity > 0 && _entries.TryGetValue(key, out var entry)
+            && (allowStale || _clock.NowMilliseconds - entry.FetchedAt < _freshnessMs))
+        {
+            lookup = entry.Lookup;
+            return true;
+        }
+        lookup = default;
+        return false;
+    }
+
+    public void Put(in FlowKey key, in NatLookup lookup)
+    {
+        if (_capacity == 0) return;
+        if (Interlocked.Increment(ref _approximateCount) > _capacity)
+        {
+            _entries.Clear();
+            Volatile.Write(ref _approximateCount, 0);
+        }
+        _entries[key] = new Entry(lookup, _clock.NowMilliseconds);
+    }
+
+    /// <summary>Records a refresh made through this store, keeping the entry's freshness.</summary>
+    public void Touched(in FlowKey key, long lastSeen)
+    {
+        if (_capacity > 0 && _entries.TryGetValue(key, out var entry))
+            _entries[key] = entry with { Lookup = new NatLookup(entry.Lookup.Connection.WithLastSeen(lastSeen), entry.Lookup.Direction) };
+    }
+
+    public void Remove(in FlowKey key) => _entries.TryRemove(key, out _);
+
+    public void Clear()
+    {
+        _entries.Clear();
+        Volatile.Write(ref _approximateCount, 0);
+    }
+}

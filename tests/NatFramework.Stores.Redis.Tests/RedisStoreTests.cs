@@ -1,0 +1,220 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using NatFramework.Packets;
+using StackExchange.Redis;
+
+namespace NatFramework.Stores.Redis.Tests;
+
+/// <summary>What only a shared, remote store shows: two routers on one table, an outage and recovery, Redis expiry, auth.</summary>
+public sealed class RedisStoreTests : IDisposable
+{
+    private static readonly Ipv4Address Public = Ipv4Address.Parse("198.51.100.1");
+    private static readonly Ipv4Address Server = Ipv4Address.Parse("198.51.100.2");
+    private readonly RedisServer _redis = new();
+    private readonly List<IDisposable> _owned = new();
+
+    public void Dispose()
+    {
+        foreach (var item in _owned) item.Dispose();
+        _redis.Dispose();
+    }
+
+    private void RequireServer() => Skip.If(_redis.Executable is null, "redis-server is not installed (bash tests/run.sh installs it as root)");
+
+    private (RedisNatTranslator Nat, RedisNatStore Store) Router(string prefix, NatOptions? options = null, Action<RedisStoreOptions>? configure = null)
+    {
+        var storeOptions = new RedisStoreOptions { Configuration = _redis.Configuration, KeyPrefix = prefix };
+        configure?.Invoke(storeOptions);
+        var store = new RedisNatStore(storeOptions);
+        _owned.Add(store);
+        return (new RedisNatTranslator(store, options), store);
+    }
+
+    private static byte[] Udp(int host, ushort port) => Ipv4PacketBuilder.Udp(new Ipv4Address(0x0A4D0000u + (uint)host), port, Server, 53, "q"u8);
+
+    private static async Task<NatTranslateResult> Translate(INatTranslator nat, byte[] packet) => await nat.TranslateAsync((byte[])packet.Clone());
+
+    [SkippableFact]
+    public async Task A_connection_added_by_one_router_is_translated_by_another()
+    {
+        RequireServer();
+        var (a, _) = Router("shared");
+        var (b, _) = Router("shared");
+        var packet = Udp(2, 4000);
+        var added = await a.AddNatAsync(packet, Public);
+
+        var copy = (byte[])packet.Clone();
+        var result = await b.TranslateAsync(copy);
+
+        Assert.True(added.IsOk);
+        Assert.True(result.IsTranslated);
+        Ipv4Packet.TryParse(copy, out var ip);
+        Assert.Equal(added.Connection.AllocatedPort, ip.Udp.SourcePort);
+    }
+
+    [SkippableFact]
+    public async Task A_removal_at_one_router_stops_translation_at_the_other_within_a_second()
+    {
+        RequireServer();
+        var (a, _) = Router("removal");
+        var (b, _) = Router("removal");
+        var packet = Udp(2, 4000);
+        Assert.True((await a.AddNatAsync(packet, Public)).IsOk);
+        Assert.True((await Translate(b, packet)).IsTranslated); // now in b's near cache
+
+        await a.RemoveConnectionsAsync(new Ipv4Address(0x0A4D0002u));
+        var clock = Stopwatch.StartNew();
+        while ((await Translate(b, packet)).IsTranslated)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), "router b still translates a removed connection after 1 s");
+            await Task.Delay(10);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Two_routers_adding_at_once_never_hand_out_one_port_twice()
+    {
+        RequireServer();
+        var (a, _) = Router("race", new NatOptions { PreservePorts = false, PortRangeStart = 40000, PortRangeEnd = 40999 });
+        var (b, _) = Router("race", new NatOptions { PreservePorts = false, PortRangeStart = 40000, PortRangeEnd = 40999 });
+        var same = Udp(2, 5000);
+
+        var sameFlow = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? a : b).AddNatAsync(same, Public).AsTask()));
+        var distinct = await Task.WhenAll(Enumerable.Range(0, 300).Select(i => (i % 2 == 0 ? a : b).AddNatAsync(Udp(10 + i, 6000), Public).AsTask()));
+
+        Assert.All(sameFlow, r => Assert.Equal(NatAddStatus.Ok, r.Status));
+        Assert.Single(sameFlow.Select(r => r.Connection.AllocatedPort).Distinct());
+        Assert.All(distinct, r => Assert.Equal(NatAddStatus.Ok, r.Status));
+        var ports = distinct.Select(r => r.Connection.AllocatedPort).Append(sameFlow[0].Connection.AllocatedPort).ToList();
+        Assert.Equal(ports.Count, ports.Distinct().Count());
+    }
+
+    [SkippableFact]
+    public async Task Redis_down_gives_store_unavailable_in_bounded_time_keeps_established_flows_and_recovers()
+    {
+        RequireServer();
+        var (nat, store) = Router("outage");
+        var established = Udp(2, 4000);
+        var added = await nat.AddNatAsync(established, Public);
+        Assert.True(added.IsOk);
+        Assert.True((await Translate(nat, established)).IsTranslated);
+
+        _redis.Kill();
+        await Task.Delay(1100); // past the near cache's freshness: only the outage rule keeps serving it
+
+        var clock = Stopwatch.StartNew();
+        var unknown = await Translate(nat, Udp(3, 4000));
+        var elapsed = clock.Elapsed;
+        var add = await nat.AddNatAsync(Udp(4, 4000), Public);
+        var stillServed = await Translate(nat, established);
+
+        Assert.Equal(NatTranslateStatus.StoreUnavailable, unknown.Status);
+        Assert.True(elapsed < TimeSpan.FromSeconds(1), $"took {elapsed.TotalMilliseconds} ms");
+        Assert.Equal(NatAddStatus.StoreUnavailable, add.Status);
+        Assert.True(stillServed.IsTranslated);
+        Assert.False(store.IsAvailable);
+
+        _redis.Start();
+        var deadline = Stopwatch.StartNew();
+        NatAddResult retry;
+        while ((retry = await nat.AddNatAsync(Udp(5, 4000), Public)).Status == NatAddStatus.StoreUnavailable)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(15), "the store did not recover after Redis came back");
+            await Task.Delay(100);
+        }
+        Assert.Equal(NatAddStatus.Ok, retry.Status);
+        Assert.True(store.IsAvailable);
+
+        // Nothing acknowledged was lost: a router that never cached it finds the connection added before the crash.
+        var (fresh, _) = Router("outage");
+        var copy = (byte[])established.Clone();
+        Assert.True((await fresh.TranslateAsync(copy)).IsTranslated);
+        Ipv4Packet.TryParse(copy, out var ip);
+        Assert.Equal(added.Connection.AllocatedPort, ip.Udp.SourcePort);
+    }
+
+    [SkippableFact]
+    public async Task Idle_connections_expire_by_redis_ttl_and_traffic_keeps_them()
+    {
+        RequireServer();
+        var options = new NatOptions { UdpTimeout = TimeSpan.FromSeconds(1) };
+        var (nat, _) = Router("ttl", options, o => o.NearCacheFreshness = TimeSpan.FromMilliseconds(100));
+        var idle = Udp(2, 4000);
+        var busy = Udp(3, 4000);
+        Assert.True((await nat.AddNatAsync(idle, Public)).IsOk);
+        Assert.True((await nat.AddNatAsync(busy, Public)).IsOk);
+
+        for (int i = 0; i < 8; i++)
+        {
+            await Task.Delay(250);
+            Assert.True((await Translate(nat, busy)).IsTranslated, $"busy flow lost after {(i + 1) * 250} ms");
+        }
+
+        Assert.Equal(UntranslatedReason.NoConnection, (await Translate(nat, idle)).Reason);
+    }
+
+    [SkippableFact]
+    public async Task Password_in_the_connection_string_works_and_a_missing_one_is_unavailable()
+    {
+        RequireServer();
+        using var secured = new RedisServer(password: "n4t-secret");
+        using var good = new RedisNatStore(new RedisStoreOptions { Configuration = secured.Configuration, KeyPrefix = "auth" });
+        using var bad = new RedisNatStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{secured.Port}", KeyPrefix = "auth" });
+
+        Assert.True((await new RedisNatTranslator(good).AddNatAsync(Udp(2, 4000), Public)).IsOk);
+        Assert.Equal(NatAddStatus.StoreUnavailable, (await new RedisNatTranslator(bad).AddNatAsync(Udp(2, 4000), Public)).Status);
+    }
+
+    [SkippableFact]
+    public async Task Every_key_carries_the_prefix_hash_tag()
+    {
+        RequireServer();
+        var (nat, _) = Router("tagged");
+        Assert.True((await nat.AddNatAsync(Udp(2, 4000), Public)).IsOk);
+        using var redis = await ConnectionMultiplexer.ConnectAsync(_redis.Configuration);
+
+        var keys = redis.GetServer(redis.GetEndPoints()[0]).Keys(pattern: "*").Select(k => (string)k!).ToList();
+
+        Assert.Equal(3, keys.Count); // outbound key, reply key, host set
+        Assert.All(keys, k => Assert.StartsWith("{tagged}:", k));
+    }
+
+    [SkippableFact]
+    public async Task A_batch_of_near_cache_misses_is_one_round_trip()
+    {
+        RequireServer();
+        var (nat, store) = Router("batch", configure: o => o.NearCacheCapacity = 0);
+        var packets = Enumerable.Range(0, 200).Select(i => Udp(2 + i, 4000)).ToList();
+        foreach (var packet in packets) Assert.True((await nat.AddNatAsync(packet, Public)).IsOk);
+        var buffer = packets.SelectMany(p => p).ToArray();
+        var ranges = Enumerable.Range(0, 200).Select(i => new Range(i * packets[0].Length, (i + 1) * packets[0].Length)).ToArray();
+        var results = new NatTranslateResult[200];
+        long before = store.RoundTrips;
+
+        await nat.TranslateBatchAsync(buffer, ranges, results);
+
+        Assert.All(results, r => Assert.True(r.IsTranslated));
+        Assert.Equal(1, store.RoundTrips - before);
+    }
+
+    [Fact]
+    public void Invalid_options_are_refused_naming_the_setting()
+    {
+        Assert.Contains("Configuration", Assert.Throws<ArgumentException>(() => new RedisStoreOptions().Validate()).Message);
+        Assert.Contains("KeyPrefix", Assert.Throws<ArgumentException>(() => new RedisStoreOptions { Configuration = "x", KeyPrefix = "{a}" }.Validate()).Message);
+        Assert.Contains("NearCacheFreshness", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new RedisStoreOptions { Configuration = "x", NearCacheFreshness = TimeSpan.FromSeconds(5) }.Validate()).Message);
+    }
+
+    [SkippableFact]
+    public void UseRedisStore_registers_an_asynchronous_translator()
+    {
+        RequireServer();
+        var services = new ServiceCollection();
+        services.AddNat().UseRedisStore(o => o.Configuration = _redis.Configuration);
+        using var provider = services.BuildServiceProvider();
+
+        Assert.IsType<RedisNatTranslator>(provider.GetRequiredService<INatTranslator>());
+        Assert.Null(provider.GetService<ISyncNatTranslator>());
+    }
+}
