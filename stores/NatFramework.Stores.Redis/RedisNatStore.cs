@@ -274,7 +274,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <inheritdoc/>
     public async ValueTask<int> RemoveConnectionsAsync(Ipv4Address host, List<NatConnection> removed, CancellationToken cancellationToken = default)
     {
-        const int Chunk = 1000;
+        const int Chunk = 500; // connections per script: Redis serves other clients between chunks
         var hostBytes = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(hostBytes, host.Value);
         int count = 0;
