@@ -23,7 +23,8 @@ public sealed class RedisStoreTests : IDisposable
 
     private (RedisNatTranslator Nat, RedisNatStore Store) Router(string prefix, NatOptions? options = null, Action<RedisStoreOptions>? configure = null)
     {
-        var storeOptions = new RedisStoreOptions { Configuration = _redis.Configuration, KeyPrefix = prefix };
+        // Generous by default so a busy CI machine does not fail these tests; the outage test sets the real default.
+        var storeOptions = new RedisStoreOptions { Configuration = _redis.Configuration, KeyPrefix = prefix, OperationTimeout = TimeSpan.FromSeconds(2) };
         configure?.Invoke(storeOptions);
         var store = new RedisNatStore(storeOptions);
         _owned.Add(store);
@@ -93,7 +94,7 @@ public sealed class RedisStoreTests : IDisposable
     public async Task Redis_down_gives_store_unavailable_in_bounded_time_keeps_established_flows_and_recovers()
     {
         RequireServer();
-        var (nat, store) = Router("outage");
+        var (nat, store) = Router("outage", configure: o => o.OperationTimeout = new RedisStoreOptions().OperationTimeout);
         var established = Udp(2, 4000);
         var added = await nat.AddNatAsync(established, Public);
         Assert.True(added.IsOk);
