@@ -135,6 +135,46 @@ public sealed class RedisStoreTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task An_outage_is_logged_once_when_it_starts_and_once_when_it_ends()
+    {
+        RequireServer();
+        var log = new RecordingLogger();
+        var store = new RedisNatStore(new RedisStoreOptions { Configuration = _redis.Configuration, KeyPrefix = "logging" }, log);
+        _owned.Add(store);
+        var nat = new RedisNatTranslator(store);
+        Assert.True((await nat.AddNatAsync(Udp(2, 4000), Public)).IsOk);
+
+        _redis.Kill();
+        for (int i = 0; i < 50; i++) Assert.Equal(NatTranslateStatus.StoreUnavailable, (await Translate(nat, Udp(100 + i, 4000))).Status);
+        _redis.Start();
+        var deadline = Stopwatch.StartNew();
+        while ((await nat.AddNatAsync(Udp(3, 4000), Public)).Status == NatAddStatus.StoreUnavailable)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(15), "no recovery");
+            await Task.Delay(100);
+        }
+
+        Assert.Single(log.Entries, e => e.Contains("is unavailable", StringComparison.Ordinal));
+        Assert.Single(log.Entries, e => e.Contains("is available again", StringComparison.Ordinal));
+    }
+
+    private sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger<RedisNatStore>
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _entries = new();
+
+        public IReadOnlyCollection<string> Entries => _entries;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Information;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel)) _entries.Enqueue(formatter(state, exception));
+        }
+    }
+
+    [SkippableFact]
     public async Task Idle_connections_expire_by_redis_ttl_and_traffic_keeps_them()
     {
         RequireServer();
