@@ -10,25 +10,15 @@ namespace NatFramework.Stores.Redis;
 /// </summary>
 internal static class RecordCodec
 {
-    public const int KeyLength = 13;
+    public const int KeyLength = FlowKey.EncodedLength;
     public const int RecordLength = 36;
     public const int LastSeenOffset = 26;
     public const int FlagsOffset = 34;
     public const int DirectionOffset = 35;
 
-    public static void WriteKey(Span<byte> destination, in FlowKey key)
-    {
-        destination[0] = (byte)key.Protocol;
-        BinaryPrimitives.WriteUInt32BigEndian(destination[1..], key.Source.Value);
-        BinaryPrimitives.WriteUInt16BigEndian(destination[5..], key.SourcePort);
-        BinaryPrimitives.WriteUInt32BigEndian(destination[7..], key.Destination.Value);
-        BinaryPrimitives.WriteUInt16BigEndian(destination[11..], key.DestinationPort);
-    }
+    public static void WriteKey(Span<byte> destination, in FlowKey key) => key.WriteTo(destination);
 
-    public static FlowKey ReadKey(ReadOnlySpan<byte> source) => new(
-        (NatProtocol)source[0],
-        new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(source[1..])), BinaryPrimitives.ReadUInt16BigEndian(source[5..]),
-        new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(source[7..])), BinaryPrimitives.ReadUInt16BigEndian(source[11..]));
+    public static FlowKey ReadKey(ReadOnlySpan<byte> source) => FlowKey.Read(source);
 
     public static byte[] Record(in NatConnection connection, FlowDirection direction)
     {

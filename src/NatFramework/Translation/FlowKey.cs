@@ -91,6 +91,28 @@ public readonly struct FlowKey : IEquatable<FlowKey>
         return false;
     }
 
+    /// <summary>The length of the binary form written by <see cref="WriteTo"/>: 13 bytes.</summary>
+    public const int EncodedLength = 13;
+
+    /// <summary>
+    /// Writes the key's stable binary form for stores that persist keys: protocol, source address, source port,
+    /// destination address, destination port, in network byte order (13 bytes).
+    /// </summary>
+    public void WriteTo(Span<byte> destination)
+    {
+        destination[0] = (byte)Protocol;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(destination[1..], Source.Value);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[5..], SourcePort);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(destination[7..], Destination.Value);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(destination[11..], DestinationPort);
+    }
+
+    /// <summary>Reads the binary form written by <see cref="WriteTo"/>.</summary>
+    public static FlowKey Read(ReadOnlySpan<byte> source) => new(
+        (NatProtocol)source[0],
+        new Ipv4Address(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(source[1..])), System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(source[5..]),
+        new Ipv4Address(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(source[7..])), System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(source[11..]));
+
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Equals(FlowKey other) => Source.Value == other.Source.Value && Destination.Value == other.Destination.Value

@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using NatFramework;
+using NatFramework.Hosting;
+using NatFramework.Stores.LiteDb;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the LiteDB store: <c>services.AddNat(...).UseLiteDbStore(o => o.Path = "/var/lib/nat/table.db")</c>.</summary>
+public static class LiteDbStoreServiceCollectionExtensions
+{
+    /// <summary>
+    /// Uses a <see cref="LiteDbNatStore"/> configured by <paramref name="configure"/> (validated when first resolved)
+    /// behind <see cref="INatTranslator"/>. Expiry on open uses the translator's timeouts. Disposing the service
+    /// provider flushes what is pending.
+    /// </summary>
+    public static NatBuilder UseLiteDbStore(this NatBuilder builder, Action<LiteDbStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.AddOptions<LiteDbStoreOptions>().Configure<IOptions<NatOptions>, TimeProvider>((o, nat, time) =>
+        {
+            o.ExpireOnOpen = nat.Value.ExpiryEnabled ? nat.Value.Timeouts : null;
+            o.TimeProvider = time;
+        }).Configure(configure).Validate(o =>
+        {
+            o.Validate();
+            return true;
+        });
+        builder.Services.AddSingleton(sp => new LiteDbNatStore(sp.GetRequiredService<IOptions<LiteDbStoreOptions>>().Value,
+            sp.GetService<ILogger<LiteDbNatStore>>()));
+        return builder.UseTranslator(sp => new LiteDbNatTranslator(sp.GetRequiredService<LiteDbNatStore>(),
+            sp.GetRequiredService<IOptions<NatOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+    }
+}

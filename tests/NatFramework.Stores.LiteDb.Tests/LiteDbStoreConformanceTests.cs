@@ -1,0 +1,29 @@
+using NatFramework.StoreConformance;
+
+namespace NatFramework.Stores.LiteDb.Tests;
+
+/// <summary>The LiteDB store passes the conformance suite, each translator on a real file of its own.</summary>
+public sealed class LiteDbStoreConformanceTests : NatStoreConformanceTests
+{
+    private readonly List<(LiteDbNatStore Store, TableFile File)> _stores = new();
+
+    // Every connection is also written to the file in the background; 100,000 keep the large-table test quick.
+    protected override StoreTraits Traits => new() { LargeTableConnections = 100_000 };
+
+    protected override INatTranslator CreateTranslator(NatOptions options, TimeProvider timeProvider)
+    {
+        var file = new TableFile();
+        var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = file.Path, TimeProvider = timeProvider, ExpireOnOpen = options.Timeouts });
+        _stores.Add((store, file));
+        return new LiteDbNatTranslator(store, options, timeProvider);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        foreach (var (store, file) in _stores)
+        {
+            store.Dispose();
+            file.Dispose();
+        }
+    }
+}
