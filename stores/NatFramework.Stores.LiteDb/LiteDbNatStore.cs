@@ -24,8 +24,9 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     private readonly LiteDbStoreOptions _options;
     private readonly ILogger _logger;
     private readonly FileStream _lockFile;
-    private readonly LiteDatabase _database;
-    private readonly ILiteCollection<BsonDocument> _collection;
+    private readonly string _path;
+    private LiteDatabase? _database;            // null after a failed write, until it is reopened
+    private ILiteCollection<BsonDocument>? _collection;
     private readonly Dictionary<FlowKey, NatConnection> _byKey = new();
     private readonly Dictionary<Ipv4Address, HashSet<FlowKey>> _byHost = new();
     private readonly Lock _lock = new();   // memory and the pending changes
@@ -48,6 +49,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         _options = options;
         _logger = logger ?? NullLogger<LiteDbNatStore>.Instance;
         string path = Path.GetFullPath(options.Path);
+        _path = path;
         _lockFile = TakeLock(path);
         try
         {
@@ -357,6 +359,13 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
             }
             try
             {
+                if (_database is null || _collection is null)
+                {
+                    // A failed write leaves LiteDB with a half-done transaction holding its locks: start a fresh engine,
+                    // which recovers the file from its log, and write the whole batch again.
+                    _database = new LiteDatabase(new ConnectionString { Filename = _path, Connection = ConnectionType.Direct });
+                    _collection = _database.GetCollection(CollectionName);
+                }
                 _database.BeginTrans();
                 if (clear) _collection.DeleteAll();
                 foreach (var (outbound, connection) in batch)
@@ -368,12 +377,12 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                 if (_failing)
                 {
                     _failing = false;
-                    _logger.LogInformation("NAT table file {Path} is being written again", _options.Path);
+                    _logger.LogInformation("NAT table file {Path} is being written again", _path);
                 }
             }
             catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
             {
-                try { _database.Rollback(); } catch (Exception rollback) when (rollback is IOException or LiteException) { }
+                DiscardEngine();
                 Interlocked.Increment(ref _writeFailures);
                 lock (_lock)
                 {
@@ -384,11 +393,25 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                 if (!_failing)
                 {
                     _failing = true;
-                    _logger.LogError(e, "Writing the NAT table file {Path} failed; translating from memory and retrying", _options.Path);
+                    _logger.LogError(e, "Writing the NAT table file {Path} failed; translating from memory and retrying", _path);
                 }
-                if (throwOnFailure) throw new NatStoreUnavailableException($"Writing the NAT table file '{_options.Path}' failed: {e.Message}", e);
+                if (throwOnFailure) throw new NatStoreUnavailableException($"Writing the NAT table file '{_path}' failed: {e.Message}", e);
             }
         }
+    }
+
+    private void DiscardEngine()
+    {
+        try
+        {
+            _database?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
+        {
+            _logger.LogDebug(e, "Closing the failed LiteDB engine of {Path}", _path);
+        }
+        _database = null;
+        _collection = null;
     }
 
     /// <summary>Stops the writer, writes what is pending, and closes the file.</summary>
@@ -399,7 +422,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         _stop.Cancel();
         _writer.Join();
         Flush(throwOnFailure: false);
-        _database.Dispose();
+        DiscardEngine();
         _lockFile.Dispose();
         _stop.Dispose();
     }
