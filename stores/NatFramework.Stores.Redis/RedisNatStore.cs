@@ -150,13 +150,13 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <summary>Near-cache hits first; every miss of the batch in one <c>MGET</c> (one round trip).</summary>
     public async ValueTask LookupBatchAsync(ReadOnlyMemory<FlowKey> keys, ExpiryCutoffs expiry, Memory<NatLookup> results, CancellationToken cancellationToken = default)
     {
-        var missing = new List<int>();
+        List<int>? missing = null; // allocated only when something misses: a batch of established flows allocates nothing
         for (int i = 0; i < keys.Length; i++)
         {
             if (_nearCache.TryGet(keys.Span[i], allowStale: false, out var cached)) results.Span[i] = cached;
-            else missing.Add(i);
+            else (missing ??= new List<int>()).Add(i);
         }
-        if (missing.Count == 0) return;
+        if (missing is null) return;
         var redisKeys = new RedisKey[missing.Count];
         for (int m = 0; m < missing.Count; m++) redisKeys[m] = KeyOf(keys.Span[missing[m]]);
         RedisValue[] values;
@@ -186,7 +186,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <inheritdoc/>
     public async IAsyncEnumerable<NatConnection> GetConnectionsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        foreach (var batch in await ScanAsync(RedisValue.Unbox(_keyPrefix.Concat("*"u8.ToArray()).ToArray()), cancellationToken).ConfigureAwait(false))
+        byte[] pattern = [.. _keyPrefix, (byte)'*'];
+        foreach (var batch in await ScanAsync(pattern, cancellationToken).ConfigureAwait(false))
         {
             var values = await Call(Database.StringGetAsync(batch), cancellationToken).ConfigureAwait(false);
             foreach (var value in values)

@@ -91,11 +91,7 @@ public sealed class Ipv4Reassembler
             if ((!last && (data.Length & 7) != 0) || (!last && data.Length == 0))
                 return DropDatagram(key, PacketError.InconsistentFragment);
 
-            if (!_pending.TryGetValue(key, out var datagram))
-            {
-                datagram = Start(key, now);
-                if (datagram is null) return Dropped(PacketError.ReassembledTooLarge, ref _invalid);
-            }
+            if (!_pending.TryGetValue(key, out var datagram)) datagram = Start(key, now);
 
             int end = offset + data.Length;
             if (datagram.IsDuplicate(offset, data.Length))
@@ -173,7 +169,7 @@ public sealed class Ipv4Reassembler
         }
     }
 
-    private PendingDatagram? Start(FragmentKey key, long now)
+    private PendingDatagram Start(FragmentKey key, long now)
     {
         while (_pending.Count >= _options.MaxDatagrams && _oldest is not null)
         {
