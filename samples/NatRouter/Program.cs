@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using NatFramework;
+using NatFramework.Stores.Lru;
+
+namespace NatRouter;
+
+/// <summary>
+/// The sample router host: <c>NatRouter run --private-tun NAME --public-tun NAME --public-ip A.B.C.D [--private-net CIDR] [--mtu N]</c>.
+/// It opens (creating) both TUN interfaces, prints a line containing <c>ready</c>, and routes until SIGTERM or Ctrl-C;
+/// it neither addresses nor brings up the interfaces (see ../shared/harness/README.md). Store: the embedded LRU store.
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var privateTun = new Option<string>("--private-tun") { Description = "the inside TUN interface", Required = true };
+        var publicTun = new Option<string>("--public-tun") { Description = "the outside TUN interface", Required = true };
+        var publicIp = new Option<string>("--public-ip") { Description = "the address inside hosts are translated to", Required = true };
+        var privateNet = new Option<string>("--private-net") { Description = "the inside network (CIDR)", DefaultValueFactory = _ => "10.77.0.0/24" };
+        var mtu = new Option<int>("--mtu") { Description = "the MTU of both interfaces", DefaultValueFactory = _ => 1500 };
+        var run = new Command("run", "Route between two TUN interfaces, translating with the LRU store.") { privateTun, publicTun, publicIp, privateNet, mtu };
+        run.SetAction(result => Run(result.GetValue(privateTun)!, result.GetValue(publicTun)!, result.GetValue(publicIp)!, result.GetValue(privateNet)!, result.GetValue(mtu)));
+        var root = new RootCommand("NatFramework sample router: NAT between a private and a public TUN interface.") { run };
+        return root.Parse(args).Invoke();
+    }
+
+    private static int Run(string privateName, string publicName, string publicIp, string privateNet, int mtu)
+    {
+        if (!Ipv4Address.TryParse(publicIp, out var publicAddress) || !Ipv4Prefix.TryParse(privateNet, out var network))
+        {
+            Console.Error.WriteLine($"--public-ip '{publicIp}' must be an IPv4 address and --private-net '{privateNet}' a prefix such as 10.77.0.0/24.");
+            return 2;
+        }
+        var nat = LruNatTranslator.Create(new NatOptions { PublicAddress = publicAddress });
+        using var inside = TunDevice.Open(privateName);
+        using var outside = TunDevice.Open(publicName);
+        using var router = new PacketRouter(nat, new RouterSettings(publicAddress, network, mtu), inside, outside);
+        using var stopped = new ManualResetEventSlim();
+        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stopped.Set(); });
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stopped.Set(); });
+        router.Start();
+        Console.Out.WriteLine($"ready: {privateName} (inside {network}) <-> {publicName} (public {publicAddress}), mtu {mtu}");
+        Console.Out.Flush();
+        while (!stopped.Wait(TimeSpan.FromSeconds(5))) Console.Error.WriteLine(router.Counters);
+        Console.Error.WriteLine($"stopping: {router.Counters}");
+        return 0;
+    }
+}

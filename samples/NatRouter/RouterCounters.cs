@@ -1,0 +1,40 @@
+using System.Collections.Concurrent;
+
+namespace NatRouter;
+
+/// <summary>Packet counters of a router: per direction, connections added, and drops by reason.</summary>
+public sealed class RouterCounters
+{
+    private long _fromInside, _fromOutside, _toInside, _toOutside, _added;
+    private readonly ConcurrentDictionary<string, long> _dropped = new();
+
+    /// <summary>Packets read from the private interface.</summary>
+    public long ReceivedFromInside => Interlocked.Read(ref _fromInside);
+
+    /// <summary>Packets read from the public interface.</summary>
+    public long ReceivedFromOutside => Interlocked.Read(ref _fromOutside);
+
+    /// <summary>Packets written to the private interface.</summary>
+    public long SentToInside => Interlocked.Read(ref _toInside);
+
+    /// <summary>Packets written to the public interface.</summary>
+    public long SentToOutside => Interlocked.Read(ref _toOutside);
+
+    /// <summary>Connections the router opened.</summary>
+    public long ConnectionsAdded => Interlocked.Read(ref _added);
+
+    /// <summary>Dropped packets by reason.</summary>
+    public IReadOnlyDictionary<string, long> Dropped => _dropped;
+
+    internal void Received(bool fromInside) => Interlocked.Increment(ref fromInside ? ref _fromInside : ref _fromOutside);
+
+    internal void Sent(bool toInside) => Interlocked.Increment(ref toInside ? ref _toInside : ref _toOutside);
+
+    internal void Added() => Interlocked.Increment(ref _added);
+
+    internal void Drop(string reason) => _dropped.AddOrUpdate(reason, 1, static (_, n) => n + 1);
+
+    /// <inheritdoc/>
+    public override string ToString() => $"in→out {ReceivedFromInside}/{SentToOutside}, out→in {ReceivedFromOutside}/{SentToInside}, connections {ConnectionsAdded}, dropped " +
+        (_dropped.IsEmpty ? "0" : string.Join(", ", _dropped.Select(d => $"{d.Key} {d.Value}")));
+}

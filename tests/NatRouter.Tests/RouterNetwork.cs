@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using NatFramework;
+using NatFramework.Stores.Lru;
+
+namespace NatRouter.Tests;
+
+/// <summary>
+/// Two network namespaces joined by the router under test: an inside host (10.77.0.2/24, default route into the
+/// private TUN) and an outside host (198.51.100.2/24 on the public TUN). The router runs in this process on the LRU
+/// store. Everything made here is removed on dispose, also after a failure.
+/// </summary>
+public sealed class RouterNetwork : IDisposable
+{
+    private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
+    private readonly TunDevice? _privateTun;
+    private readonly TunDevice? _publicTun;
+
+    public RouterNetwork()
+    {
+        Inside = "natin-" + _suffix;
+        Outside = "natout-" + _suffix;
+        try
+        {
+            _privateTun = TunDevice.Open("ntp" + _suffix);
+            _publicTun = TunDevice.Open("ntq" + _suffix);
+            Router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1") }),
+                new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24")), _privateTun, _publicTun);
+            Router.Start();
+            Ip("netns", "add", Inside);
+            Ip("netns", "add", Outside);
+            foreach (var ns in new[] { Inside, Outside }) Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+            Ip("link", "set", _privateTun.Name, "netns", Inside);
+            Ip("-n", Inside, "addr", "add", "10.77.0.2/24", "dev", _privateTun.Name);
+            Ip("-n", Inside, "link", "set", _privateTun.Name, "up");
+            Ip("-n", Inside, "link", "set", "lo", "up");
+            Ip("-n", Inside, "route", "add", "default", "dev", _privateTun.Name);
+            Ip("link", "set", _publicTun.Name, "netns", Outside);
+            Ip("-n", Outside, "addr", "add", "198.51.100.2/24", "dev", _publicTun.Name);
+            Ip("-n", Outside, "link", "set", _publicTun.Name, "up");
+            Ip("-n", Outside, "link", "set", "lo", "up");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public string Inside { get; }
+
+    public string Outside { get; }
+
+    public PacketRouter Router { get; } = null!;
+
+    /// <summary>Why these tests cannot run here, or null when they can.</summary>
+    public static string? WhyNot()
+    {
+        if (Environment.UserName != "root") return "TUN devices and network namespaces need root (CI runs as root)";
+        if (!File.Exists("/dev/net/tun")) return "/dev/net/tun is missing";
+        if (Run("ip", "-V").ExitCode != 0) return "iproute2 (ip) is not installed (bash tests/run.sh installs it)";
+        if (Run("ping", "-V").ExitCode != 0) return "iputils-ping is not installed (bash tests/run.sh installs it)";
+        return null;
+    }
+
+    /// <summary>Runs a command inside a namespace.</summary>
+    public (int ExitCode, string Output) In(string ns, params string[] command) => Run("ip", ["netns", "exec", ns, .. command]);
+
+    private static void Ip(params string[] arguments)
+    {
+        var (code, output) = Run("ip", arguments);
+        if (code != 0) throw new InvalidOperationException($"ip {string.Join(' ', arguments)} failed: {output}");
+    }
+
+    public static (int ExitCode, string Output) Run(string command, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(command) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            if (!process.WaitForExit(TimeSpan.FromSeconds(30))) process.Kill(entireProcessTree: true);
+            return (process.ExitCode, stdout + stderr.Result);
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (-1, e.Message);
+        }
+    }
+
+    public void Dispose()
+    {
+        Router?.Dispose();
+        _privateTun?.Dispose();
+        _publicTun?.Dispose();
+        Run("ip", "netns", "del", Inside);
+        Run("ip", "netns", "del", Outside);
+    }
+}

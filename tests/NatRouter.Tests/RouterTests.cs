@@ -1,0 +1,59 @@
+namespace NatRouter.Tests;
+
+/// <summary>Real traffic through the router between two namespaces (LRU store). Root only.</summary>
+public sealed class RouterTests
+{
+    [SkippableFact]
+    public void Ping_from_inside_reaches_the_outside_host_and_the_reply_comes_back()
+    {
+        string? reason = RouterNetwork.WhyNot();
+        Skip.If(reason is not null, reason);
+        using var network = new RouterNetwork();
+
+        var (code, output) = network.In(network.Inside, "ping", "-c", "3", "-W", "2", "198.51.100.2");
+
+        Assert.True(code == 0, output);
+        Assert.Contains("3 received", output);
+        Assert.True(network.Router.Counters.ConnectionsAdded >= 1);
+    }
+
+    [SkippableFact]
+    public void A_fragmented_ping_is_reassembled_translated_and_fragmented_again()
+    {
+        string? reason = RouterNetwork.WhyNot();
+        Skip.If(reason is not null, reason);
+        using var network = new RouterNetwork();
+
+        var (code, output) = network.In(network.Inside, "ping", "-c", "2", "-W", "2", "-s", "4000", "198.51.100.2");
+
+        Assert.True(code == 0, output);
+        Assert.Contains("2 received", output);
+    }
+
+    [SkippableFact]
+    public void Ttl_of_one_gets_time_exceeded_from_the_router()
+    {
+        string? reason = RouterNetwork.WhyNot();
+        Skip.If(reason is not null, reason);
+        using var network = new RouterNetwork();
+
+        var (_, output) = network.In(network.Inside, "ping", "-c", "1", "-W", "2", "-t", "1", "198.51.100.2");
+
+        Assert.Contains("From 10.77.0.1", output);
+        Assert.Contains("Time to live exceeded", output);
+    }
+
+    [SkippableFact]
+    public void Unsolicited_traffic_from_outside_is_dropped()
+    {
+        string? reason = RouterNetwork.WhyNot();
+        Skip.If(reason is not null, reason);
+        using var network = new RouterNetwork();
+
+        var (code, _) = network.In(network.Outside, "ping", "-c", "2", "-W", "1", "198.51.100.1");
+
+        Assert.NotEqual(0, code);
+        Assert.True(network.Router.Counters.Dropped.GetValueOrDefault("untranslated-NoConnection") >= 2);
+        Assert.Equal(0, network.Router.Counters.SentToInside);
+    }
+}
