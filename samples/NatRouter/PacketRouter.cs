@@ -108,6 +108,14 @@ public sealed class PacketRouter : IDisposable
                 result = _nat.Translate(packet);
             }
         }
+        else if (result.Status == NatTranslateStatus.Untranslated && result.Reason == UntranslatedReason.NoConnection && !fromInside
+            && FindForward(packet) is { } rule)
+        {
+            // A port forward: the inside host sees the connection coming from the router's inside address.
+            var added = _nat.AddRedirect(packet, _settings.PrivateAddress, rule.Target, rule.TargetPort);
+            if (added.IsOk) Counters.Added();
+            result = _nat.Translate(packet);
+        }
         switch (result.Status)
         {
             case NatTranslateStatus.Translated:
@@ -124,6 +132,16 @@ public sealed class PacketRouter : IDisposable
                 Counters.Drop(result.Status == NatTranslateStatus.Untranslated ? "untranslated-" + result.Reason : result.Status.ToString());
                 break;
         }
+    }
+
+    private ForwardRule? FindForward(Span<byte> packet)
+    {
+        if (_settings.Forwards is not { Count: > 0 } forwards) return null;
+        Ipv4Packet.TryParse(packet, out var ip);
+        if (ip.Destination != _settings.PublicAddress || !FlowKey.TryRead(ip, out var key)) return null;
+        foreach (var rule in forwards)
+            if (rule.Protocol == key.Protocol && rule.PublicPort == key.DestinationPort) return rule;
+        return null;
     }
 
     private void Send(Span<byte> packet, byte[] output, Range[] fragments, TunDevice to, bool fromInside)

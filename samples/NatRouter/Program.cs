@@ -14,28 +14,44 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        if (args is [var first, ..] && first.StartsWith("helper-", StringComparison.Ordinal)) return DemoHelpers.Run(args);
         var privateTun = new Option<string>("--private-tun") { Description = "the inside TUN interface", Required = true };
         var publicTun = new Option<string>("--public-tun") { Description = "the outside TUN interface", Required = true };
         var publicIp = new Option<string>("--public-ip") { Description = "the address inside hosts are translated to", Required = true };
         var privateNet = new Option<string>("--private-net") { Description = "the inside network (CIDR)", DefaultValueFactory = _ => "10.77.0.0/24" };
         var mtu = new Option<int>("--mtu") { Description = "the MTU of both interfaces", DefaultValueFactory = _ => 1500 };
         var run = new Command("run", "Route between two TUN interfaces, translating with the LRU store.") { privateTun, publicTun, publicIp, privateNet, mtu };
-        run.SetAction(result => Run(result.GetValue(privateTun)!, result.GetValue(publicTun)!, result.GetValue(publicIp)!, result.GetValue(privateNet)!, result.GetValue(mtu)));
-        var root = new RootCommand("NatFramework sample router: NAT between a private and a public TUN interface.") { run };
+        run.SetAction(result => Run(result.GetValue(privateTun)!, result.GetValue(publicTun)!, result.GetValue(publicIp)!, result.GetValue(privateNet)!, result.GetValue(mtu),
+            result.GetValue<string[]>("--forward") ?? []));
+        var forwards = new Option<string[]>("--forward") { Description = "a port forward such as tcp:8080=10.77.0.2:80 (repeatable)", AllowMultipleArgumentsPerToken = false };
+        run.Options.Add(forwards);
+        var demo = new Command("demo", "As root: build two namespaces and TUNs, send ping, HTTP, UDP, a port forward, an ICMP error, a fragmented ping and a TTL-1 probe through the router, show the counters, clean up.");
+        demo.SetAction(_ => Demo.Run());
+        var root = new RootCommand("NatFramework sample router: NAT between a private and a public TUN interface.") { run, demo };
         return root.Parse(args).Invoke();
     }
 
-    private static int Run(string privateName, string publicName, string publicIp, string privateNet, int mtu)
+    private static int Run(string privateName, string publicName, string publicIp, string privateNet, int mtu, string[] forwardTexts)
     {
         if (!Ipv4Address.TryParse(publicIp, out var publicAddress) || !Ipv4Prefix.TryParse(privateNet, out var network))
         {
             Console.Error.WriteLine($"--public-ip '{publicIp}' must be an IPv4 address and --private-net '{privateNet}' a prefix such as 10.77.0.0/24.");
             return 2;
         }
+        var forwards = new List<ForwardRule>();
+        foreach (var text in forwardTexts)
+        {
+            if (!ForwardRule.TryParse(text, out var rule))
+            {
+                Console.Error.WriteLine($"--forward '{text}' must look like tcp:8080=10.77.0.2:80.");
+                return 2;
+            }
+            forwards.Add(rule!);
+        }
         var nat = LruNatTranslator.Create(new NatOptions { PublicAddress = publicAddress });
         using var inside = TunDevice.Open(privateName);
         using var outside = TunDevice.Open(publicName);
-        using var router = new PacketRouter(nat, new RouterSettings(publicAddress, network, mtu), inside, outside);
+        using var router = new PacketRouter(nat, new RouterSettings(publicAddress, network, mtu, forwards), inside, outside);
         using var stopped = new ManualResetEventSlim();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stopped.Set(); });
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stopped.Set(); });

@@ -80,7 +80,7 @@ public sealed class RouterNetwork : IDisposable
             using var process = Process.Start(start)!;
             var stderr = process.StandardError.ReadToEndAsync();
             string stdout = process.StandardOutput.ReadToEnd();
-            if (!process.WaitForExit(TimeSpan.FromSeconds(30))) process.Kill(entireProcessTree: true);
+            if (!process.WaitForExit(TimeSpan.FromSeconds(180))) process.Kill(entireProcessTree: true);
             return (process.ExitCode, stdout + stderr.Result);
         }
         catch (System.ComponentModel.Win32Exception e)

@@ -57,3 +57,22 @@ public sealed class RouterTests
         Assert.Equal(0, network.Router.Counters.SentToInside);
     }
 }
+
+/// <summary>The README's first command: the demo builds its own network, passes every step, and leaves nothing behind.</summary>
+public sealed class DemoTests
+{
+    [SkippableFact]
+    public void The_demo_passes_every_step_and_cleans_up()
+    {
+        string? reason = RouterNetwork.WhyNot();
+        Skip.If(reason is not null, reason);
+        var routerDll = typeof(PacketRouter).Assembly.Location;
+
+        var (code, output) = RouterNetwork.Run("dotnet", routerDll, "demo");
+
+        Assert.True(code == 0, output);
+        Assert.Contains("all steps passed", output);
+        Assert.DoesNotContain("natdemo", RouterNetwork.Run("ip", "netns", "list").Output);
+        Assert.DoesNotContain("natdemo", RouterNetwork.Run("ip", "link").Output);
+    }
+}
