@@ -15,7 +15,7 @@ public sealed class PacketRouter : IDisposable
 {
     private const int BufferSize = 65535;
     private static readonly TimeSpan ErrorInterval = TimeSpan.FromMilliseconds(10);
-    private readonly ISyncNatTranslator _nat;
+    private readonly INatTranslator _nat;
     private readonly RouterSettings _settings;
     private readonly TunDevice _private;
     private readonly TunDevice _public;
@@ -24,7 +24,7 @@ public sealed class PacketRouter : IDisposable
     private long _lastErrorAt;
 
     /// <summary>Creates a router; call <see cref="Start"/>.</summary>
-    public PacketRouter(ISyncNatTranslator nat, RouterSettings settings, TunDevice privateSide, TunDevice publicSide)
+    public PacketRouter(INatTranslator nat, RouterSettings settings, TunDevice privateSide, TunDevice publicSide)
     {
         _nat = nat;
         _settings = settings;
@@ -57,7 +57,7 @@ public sealed class PacketRouter : IDisposable
             Counters.Received(fromInside);
             try
             {
-                Forward(buffer.AsSpan(0, length), whole, output, fragments, reassembler, from, to, fromInside);
+                Forward(buffer.AsMemory(0, length), whole, output, fragments, reassembler, from, to, fromInside);
             }
             catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException)
             {
@@ -66,10 +66,10 @@ public sealed class PacketRouter : IDisposable
         }
     }
 
-    private void Forward(Span<byte> packet, byte[] whole, byte[] output, Range[] fragments, Ipv4Reassembler reassembler,
+    private void Forward(Memory<byte> packet, byte[] whole, byte[] output, Range[] fragments, Ipv4Reassembler reassembler,
         TunDevice from, TunDevice to, bool fromInside)
     {
-        var error = Ipv4Packet.TryParse(packet, out var ip);
+        var error = Ipv4Packet.TryParse(packet.Span, out var ip);
         if (error != PacketError.None)
         {
             Counters.Drop(error.ToString());
@@ -84,46 +84,46 @@ public sealed class PacketRouter : IDisposable
                 Counters.Drop(reassembled.Error.ToString());
                 return;
             case ReassemblyStatus.Complete:
-                packet = whole.AsSpan(0, reassembled.Length);
+                packet = whole.AsMemory(0, reassembled.Length);
                 break;
         }
 
         // Too big with DF set: answer from here, quoting the packet as its sender sent it (RFC 1191 path-MTU discovery).
-        Ipv4Packet.TryParse(packet, out ip);
+        Ipv4Packet.TryParse(packet.Span, out ip);
         if (packet.Length > _settings.Mtu && ip.DontFragment)
         {
             Counters.Drop("too-big");
-            AnswerWithError(packet, from, IcmpType.DestinationUnreachable, 4, (uint)_settings.Mtu, fromInside);
+            AnswerWithError(packet.Span, from, IcmpType.DestinationUnreachable, 4, (uint)_settings.Mtu, fromInside);
             return;
         }
 
-        var result = _nat.Translate(packet);
+        var result = Wait(_nat.TranslateAsync(packet));
         if (result.Status == NatTranslateStatus.Untranslated && result.Reason == UntranslatedReason.NoConnection && fromInside)
         {
-            Ipv4Packet.TryParse(packet, out ip);
+            Ipv4Packet.TryParse(packet.Span, out ip);
             if (_settings.PrivateNetwork.Contains(ip.Source))
             {
-                var added = _nat.AddNat(packet, _settings.PublicAddress);
+                var added = Wait(_nat.AddNatAsync(packet, _settings.PublicAddress));
                 if (added.IsOk) Counters.Added();
-                result = _nat.Translate(packet);
+                result = Wait(_nat.TranslateAsync(packet));
             }
         }
         else if (result.Status == NatTranslateStatus.Untranslated && result.Reason == UntranslatedReason.NoConnection && !fromInside
-            && FindForward(packet) is { } rule)
+            && FindForward(packet.Span) is { } rule)
         {
             // A port forward: the inside host sees the connection coming from the router's inside address.
-            var added = _nat.AddRedirect(packet, _settings.PrivateAddress, rule.Target, rule.TargetPort);
+            var added = Wait(_nat.AddRedirectAsync(packet, _settings.PrivateAddress, rule.Target, rule.TargetPort));
             if (added.IsOk) Counters.Added();
-            result = _nat.Translate(packet);
+            result = Wait(_nat.TranslateAsync(packet));
         }
         switch (result.Status)
         {
             case NatTranslateStatus.Translated:
-                Send(packet, output, fragments, to, fromInside);
+                Send(packet.Span, output, fragments, to, fromInside);
                 break;
             case NatTranslateStatus.TtlExceeded:
                 Counters.Drop("ttl-exceeded");
-                AnswerWithError(packet, from, IcmpType.TimeExceeded, 0, 0, fromInside);
+                AnswerWithError(packet.Span, from, IcmpType.TimeExceeded, 0, 0, fromInside);
                 break;
             case NatTranslateStatus.Dropped:
                 Counters.Drop(result.Error.ToString());
@@ -133,6 +133,12 @@ public sealed class PacketRouter : IDisposable
                 break;
         }
     }
+
+    /// <summary>
+    /// Waits for a translator call. In-process stores and cache hits complete at once (no blocking, no allocation); a
+    /// remote store's round trip blocks this interface's own reading thread, which has nothing else to do meanwhile.
+    /// </summary>
+    private static T Wait<T>(ValueTask<T> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
 
     private ForwardRule? FindForward(Span<byte> packet)
     {

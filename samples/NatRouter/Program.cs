@@ -8,7 +8,7 @@ namespace NatRouter;
 /// <summary>
 /// The sample router host: <c>NatRouter run --private-tun NAME --public-tun NAME --public-ip A.B.C.D [--private-net CIDR] [--mtu N]</c>.
 /// It opens (creating) both TUN interfaces, prints a line containing <c>ready</c>, and routes until SIGTERM or Ctrl-C;
-/// it neither addresses nor brings up the interfaces (see ../shared/harness/README.md). Store: the embedded LRU store.
+/// it neither addresses nor brings up the interfaces (see ../shared/harness/README.md). Store: <c>--store lru|redis|litedb</c>.
 /// </summary>
 public static class Program
 {
@@ -20,9 +20,12 @@ public static class Program
         var publicIp = new Option<string>("--public-ip") { Description = "the address inside hosts are translated to", Required = true };
         var privateNet = new Option<string>("--private-net") { Description = "the inside network (CIDR)", DefaultValueFactory = _ => "10.77.0.0/24" };
         var mtu = new Option<int>("--mtu") { Description = "the MTU of both interfaces", DefaultValueFactory = _ => 1500 };
-        var run = new Command("run", "Route between two TUN interfaces, translating with the LRU store.") { privateTun, publicTun, publicIp, privateNet, mtu };
+        var store = new Option<string>("--store") { Description = "the NAT table: lru (in memory), redis (shared) or litedb (survives restarts)", DefaultValueFactory = _ => "lru" };
+        var redis = new Option<string>("--redis") { Description = "the Redis connection string, for --store redis", DefaultValueFactory = _ => "127.0.0.1:6379" };
+        var litedb = new Option<string>("--litedb") { Description = "the table file, for --store litedb", DefaultValueFactory = _ => "nat.db" };
+        var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).") { privateTun, publicTun, publicIp, privateNet, mtu, store, redis, litedb };
         run.SetAction(result => Run(result.GetValue(privateTun)!, result.GetValue(publicTun)!, result.GetValue(publicIp)!, result.GetValue(privateNet)!, result.GetValue(mtu),
-            result.GetValue<string[]>("--forward") ?? []));
+            result.GetValue<string[]>("--forward") ?? [], result.GetValue(store)!, result.GetValue(redis)!, result.GetValue(litedb)!));
         var forwards = new Option<string[]>("--forward") { Description = "a port forward such as tcp:8080=10.77.0.2:80 (repeatable)", AllowMultipleArgumentsPerToken = false };
         run.Options.Add(forwards);
         var demo = new Command("demo", "As root: build two namespaces and TUNs, send ping, HTTP, UDP, a port forward, an ICMP error, a fragmented ping and a TTL-1 probe through the router, show the counters, clean up.");
@@ -31,7 +34,8 @@ public static class Program
         return root.Parse(args).Invoke();
     }
 
-    private static int Run(string privateName, string publicName, string publicIp, string privateNet, int mtu, string[] forwardTexts)
+    private static int Run(string privateName, string publicName, string publicIp, string privateNet, int mtu, string[] forwardTexts,
+        string storeName, string redisConfiguration, string litedbPath)
     {
         if (!Ipv4Address.TryParse(publicIp, out var publicAddress) || !Ipv4Prefix.TryParse(privateNet, out var network))
         {
@@ -48,7 +52,9 @@ public static class Program
             }
             forwards.Add(rule!);
         }
-        var nat = LruNatTranslator.Create(new NatOptions { PublicAddress = publicAddress });
+        var options = new NatOptions { PublicAddress = publicAddress };
+        using var stores = new StoreChoice(storeName, options, redisConfiguration, litedbPath);
+        var nat = stores.Translator;
         using var inside = TunDevice.Open(privateName);
         using var outside = TunDevice.Open(publicName);
         using var router = new PacketRouter(nat, new RouterSettings(publicAddress, network, mtu, forwards), inside, outside);

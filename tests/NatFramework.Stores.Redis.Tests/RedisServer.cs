@@ -25,6 +25,9 @@ public sealed class RedisServer : IDisposable
         Start();
     }
 
+    /// <summary>True when redis-server is installed (checked without starting one).</summary>
+    public static bool IsInstalled => FindExecutable() is not null;
+
     /// <summary>The redis-server binary, or null when it is not installed (tests/run.sh installs it).</summary>
     public string? Executable { get; }
 

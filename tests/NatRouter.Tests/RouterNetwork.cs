@@ -1,30 +1,36 @@
 using System.Diagnostics;
 using NatFramework;
-using NatFramework.Stores.Lru;
+using NatFramework.Stores.Redis.Tests;
 
 namespace NatRouter.Tests;
 
 /// <summary>
 /// Two network namespaces joined by the router under test: an inside host (10.77.0.2/24, default route into the
-/// private TUN) and an outside host (198.51.100.2/24 on the public TUN). The router runs in this process on the LRU
-/// store. Everything made here is removed on dispose, also after a failure.
+/// private TUN) and an outside host (198.51.100.2/24 on the public TUN). The router runs in this process on the store
+/// named (lru, redis on a private redis-server, litedb on a temporary file). Everything made here is removed on
+/// dispose, also after a failure.
 /// </summary>
 public sealed class RouterNetwork : IDisposable
 {
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
     private readonly TunDevice? _privateTun;
     private readonly TunDevice? _publicTun;
+    private readonly RedisServer? _redis;
+    private readonly string _folder = Directory.CreateTempSubdirectory("natframework-router-").FullName;
+    private readonly StoreChoice? _store;
 
-    public RouterNetwork()
+    public RouterNetwork(string store = "lru")
     {
         Inside = "natin-" + _suffix;
         Outside = "natout-" + _suffix;
         try
         {
+            if (store == "redis") _redis = new RedisServer();
+            _store = new StoreChoice(store, new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1") },
+                _redis?.Configuration ?? "", Path.Combine(_folder, "nat.db"));
             _privateTun = TunDevice.Open("ntp" + _suffix);
             _publicTun = TunDevice.Open("ntq" + _suffix);
-            Router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1") }),
-                new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24")), _privateTun, _publicTun);
+            Router = new PacketRouter(_store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24")), _privateTun, _publicTun);
             Router.Start();
             Ip("netns", "add", Inside);
             Ip("netns", "add", Outside);
@@ -52,9 +58,10 @@ public sealed class RouterNetwork : IDisposable
 
     public PacketRouter Router { get; } = null!;
 
-    /// <summary>Why these tests cannot run here, or null when they can.</summary>
-    public static string? WhyNot()
+    /// <summary>Why these tests cannot run here on <paramref name="store"/>, or null when they can.</summary>
+    public static string? WhyNot(string store = "lru")
     {
+        if (store == "redis" && !RedisServer.IsInstalled) return "redis-server is not installed (bash tests/run.sh installs it)";
         if (Environment.UserName != "root") return "TUN devices and network namespaces need root (CI runs as root)";
         if (!File.Exists("/dev/net/tun")) return "/dev/net/tun is missing";
         if (Run("ip", "-V").ExitCode != 0) return "iproute2 (ip) is not installed (bash tests/run.sh installs it)";
@@ -94,6 +101,9 @@ public sealed class RouterNetwork : IDisposable
         Router?.Dispose();
         _privateTun?.Dispose();
         _publicTun?.Dispose();
+        _store?.Dispose();
+        _redis?.Dispose();
+        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
         Run("ip", "netns", "del", Inside);
         Run("ip", "netns", "del", Outside);
     }

@@ -3,12 +3,15 @@ namespace NatRouter.Tests;
 /// <summary>Real traffic through the router between two namespaces (LRU store). Root only.</summary>
 public sealed class RouterTests
 {
-    [SkippableFact]
-    public void Ping_from_inside_reaches_the_outside_host_and_the_reply_comes_back()
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void Ping_from_inside_reaches_the_outside_host_and_the_reply_comes_back(string store)
     {
-        string? reason = RouterNetwork.WhyNot();
+        string? reason = RouterNetwork.WhyNot(store);
         Skip.If(reason is not null, reason);
-        using var network = new RouterNetwork();
+        using var network = new RouterNetwork(store);
 
         var (code, output) = network.In(network.Inside, "ping", "-c", "3", "-W", "2", "198.51.100.2");
 
