@@ -129,8 +129,16 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
             if (expired.Count > 0)
             {
                 database.BeginTrans();
-                foreach (var id in expired) collection.Delete(id);
-                database.Commit();
+                try
+                {
+                    foreach (var id in expired) collection.Delete(id);
+                    database.Commit();
+                }
+                catch
+                {
+                    database.Rollback();
+                    throw;
+                }
                 _logger.LogInformation("Dropped {Count} connections that expired while {Path} was closed", expired.Count, path);
             }
             return (database, collection);
@@ -382,6 +390,9 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
             }
             catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
             {
+                // Roll back on this thread first: LiteDB binds a transaction to the thread that began it, and one left
+                // open is finalized later with an exception on the finalizer thread, which ends the process.
+                RollBack();
                 DiscardEngine();
                 Interlocked.Increment(ref _writeFailures);
                 lock (_lock)
@@ -397,6 +408,18 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                 }
                 if (throwOnFailure) throw new NatStoreUnavailableException($"Writing the NAT table file '{_path}' failed: {e.Message}", e);
             }
+        }
+    }
+
+    private void RollBack()
+    {
+        try
+        {
+            _database?.Rollback();
+        }
+        catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
+        {
+            _logger.LogDebug(e, "Rolling back a failed write to {Path}", _path);
         }
     }
 

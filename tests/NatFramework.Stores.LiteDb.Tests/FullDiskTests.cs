@@ -65,6 +65,10 @@ public sealed class FullDiskTests : IDisposable
             }
         }
         store.Dispose();
+        // A LiteDB transaction left open by the failed write would throw from its finalizer and end the process:
+        // run the finalizers now, so that such a leak fails here rather than at a random later moment.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
 
         using var reopened = new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path });
         Assert.Equal(2001, reopened.Count);
