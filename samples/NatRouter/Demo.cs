@@ -105,17 +105,9 @@ internal sealed class Demo : IDisposable
         return ok ? 0 : 1;
     }
 
-    private static (string File, string[] Prefix) SelfCommand()
-    {
-        string process = Environment.ProcessPath!;
-        return Path.GetFileNameWithoutExtension(process) == "dotnet"
-            ? (process, [typeof(Demo).Assembly.Location])
-            : (process, []);
-    }
-
     private (int, string) Self(string ns, params string[] helper)
     {
-        var (file, prefix) = SelfCommand();
+        var (file, prefix) = DemoHelpers.SelfCommand();
         return Shell("ip", ["netns", "exec", ns, file, .. prefix, .. helper]);
     }
 
@@ -123,7 +115,7 @@ internal sealed class Demo : IDisposable
 
     private void StartHelper(string ns, params string[] helper)
     {
-        var (file, prefix) = SelfCommand();
+        var (file, prefix) = DemoHelpers.SelfCommand();
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in (string[])["netns", "exec", ns, file, .. prefix, .. helper]) start.ArgumentList.Add(argument);
         var process = Process.Start(start)!;

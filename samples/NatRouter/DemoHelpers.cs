@@ -11,6 +11,18 @@ namespace NatRouter;
 /// </summary>
 internal static class DemoHelpers
 {
+    /// <summary>How to run this binary again (inside a namespace): the host and the arguments before the helper's own.</summary>
+    public static (string File, string[] Prefix) SelfCommand() => SelfCommand(typeof(DemoHelpers).Assembly.Location);
+
+    /// <summary>Runs the router assembly at <paramref name="routerAssembly"/> with the dotnet host (from a test, or the demo under `dotnet`).</summary>
+    public static (string File, string[] Prefix) SelfCommand(string routerAssembly)
+    {
+        string process = Environment.ProcessPath!;
+        string name = Path.GetFileNameWithoutExtension(process);
+        if (name == "NatRouter") return (process, []); // the apphost: the router itself
+        return (name == "dotnet" ? process : "dotnet", [routerAssembly]);
+    }
+
     public static int Run(string[] args)
     {
         try

@@ -19,7 +19,9 @@ public sealed class RouterNetwork : IDisposable
     private readonly string _folder = Directory.CreateTempSubdirectory("natframework-router-").FullName;
     private readonly StoreChoice? _store;
 
-    public RouterNetwork(string store = "lru")
+    private readonly List<Process> _helpers = new();
+
+    public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null)
     {
         Inside = "natin-" + _suffix;
         Outside = "natout-" + _suffix;
@@ -30,7 +32,7 @@ public sealed class RouterNetwork : IDisposable
                 _redis?.Configuration ?? "", Path.Combine(_folder, "nat.db"));
             _privateTun = TunDevice.Open("ntp" + _suffix);
             _publicTun = TunDevice.Open("ntq" + _suffix);
-            Router = new PacketRouter(_store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24")), _privateTun, _publicTun);
+            Router = new PacketRouter(_store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"), Forwards: forwards), _privateTun, _publicTun);
             Router.Start();
             Ip("netns", "add", Inside);
             Ip("netns", "add", Outside);
@@ -72,6 +74,26 @@ public sealed class RouterNetwork : IDisposable
     /// <summary>Runs a command inside a namespace.</summary>
     public (int ExitCode, string Output) In(string ns, params string[] command) => Run("ip", ["netns", "exec", ns, .. command]);
 
+    /// <summary>Runs one of the router binary's helper programs inside a namespace, to completion.</summary>
+    public (int ExitCode, string Output) Helper(string ns, params string[] helper)
+    {
+        var (file, prefix) = DemoHelpers.SelfCommand(typeof(PacketRouter).Assembly.Location);
+        return Run("ip", ["netns", "exec", ns, file, .. prefix, .. helper]);
+    }
+
+    /// <summary>Starts a serving helper inside a namespace and waits until it listens; it is killed on dispose.</summary>
+    public void StartHelper(string ns, params string[] helper)
+    {
+        var (file, prefix) = DemoHelpers.SelfCommand(typeof(PacketRouter).Assembly.Location);
+        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["netns", "exec", ns, file, .. prefix, .. helper]) start.ArgumentList.Add(argument);
+        var process = Process.Start(start)!;
+        _helpers.Add(process);
+        var line = process.StandardOutput.ReadLineAsync();
+        if (!line.Wait(TimeSpan.FromSeconds(30)) || line.Result != "listening")
+            throw new InvalidOperationException($"helper {helper[0]} did not start: {process.StandardError.ReadToEnd()}");
+    }
+
     private static void Ip(params string[] arguments)
     {
         var (code, output) = Run("ip", arguments);
@@ -98,6 +120,11 @@ public sealed class RouterNetwork : IDisposable
 
     public void Dispose()
     {
+        foreach (var helper in _helpers)
+        {
+            try { helper.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            helper.Dispose();
+        }
         Router?.Dispose();
         _privateTun?.Dispose();
         _publicTun?.Dispose();

@@ -1,0 +1,70 @@
+namespace NatRouter.Tests;
+
+/// <summary>TCP, UDP, port forwards and ICMP errors through the router, on each store. Root only.</summary>
+public sealed class TrafficTests
+{
+    private static RouterNetwork Network(string store)
+    {
+        string? reason = RouterNetwork.WhyNot(store);
+        Skip.If(reason is not null, reason);
+        return new RouterNetwork(store, [new ForwardRule(NatFramework.NatProtocol.Tcp, 8080, NatFramework.Ipv4Address.Parse("10.77.0.2"), 8080)]);
+    }
+
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void An_http_download_from_outside_arrives_byte_for_byte(string store)
+    {
+        using var network = Network(store);
+        network.StartHelper(network.Outside, "helper-http-serve", "198.51.100.2", "8000", "2000000");
+
+        var (code, output) = network.Helper(network.Inside, "helper-http-get", "198.51.100.2", "8000", "2000000");
+
+        Assert.True(code == 0, output);
+        Assert.Contains("every byte as sent", output);
+    }
+
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void A_udp_datagram_is_echoed_back_through_the_nat(string store)
+    {
+        using var network = Network(store);
+        network.StartHelper(network.Outside, "helper-udp-echo", "198.51.100.2", "5353");
+
+        var (code, output) = network.Helper(network.Inside, "helper-udp-send", "198.51.100.2", "5353", "echo");
+
+        Assert.True(code == 0, output);
+    }
+
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void A_port_forward_lets_the_outside_reach_the_inside_server(string store)
+    {
+        using var network = Network(store);
+        network.StartHelper(network.Inside, "helper-http-serve", "10.77.0.2", "8080", "500000");
+
+        var (code, output) = network.Helper(network.Outside, "helper-http-get", "198.51.100.1", "8080", "500000");
+
+        Assert.True(code == 0, output);
+        Assert.Contains("every byte as sent", output);
+    }
+
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void An_icmp_port_unreachable_from_outside_reaches_the_inside_client(string store)
+    {
+        using var network = Network(store);
+
+        var (code, output) = network.Helper(network.Inside, "helper-udp-send", "198.51.100.2", "9", "refused");
+
+        Assert.True(code == 0, output);
+        Assert.Contains("port unreachable", output);
+    }
+}
