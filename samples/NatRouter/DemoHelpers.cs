@@ -101,23 +101,30 @@ internal static class DemoHelpers
 
     private static int UdpSend(IPAddress ip, int port, string expect)
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 3000 };
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 1000 };
         socket.Connect(ip, port);
         var message = Encoding.ASCII.GetBytes("hello through the NAT");
-        socket.Send(message);
         var reply = new byte[512];
-        try
+        // Like any UDP client (DNS, say), try a few times: a datagram may be lost on the way, as on any network.
+        for (int attempt = 1; ; attempt++)
         {
-            int read = socket.Receive(reply);
-            bool echoed = reply.AsSpan(0, read).SequenceEqual(message);
-            Console.Out.WriteLine(echoed ? $"echoed {read} bytes" : "unexpected reply");
-            return expect == "echo" && echoed ? 0 : 1;
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
-        {
-            // The kernel turns an ICMP port unreachable into ECONNREFUSED on a connected UDP socket.
-            Console.Out.WriteLine("ICMP port unreachable came back (connection refused)");
-            return expect == "refused" ? 0 : 1;
+            socket.Send(message);
+            try
+            {
+                int read = socket.Receive(reply);
+                bool echoed = reply.AsSpan(0, read).SequenceEqual(message);
+                Console.Out.WriteLine(echoed ? $"echoed {read} bytes" : "unexpected reply");
+                return expect == "echo" && echoed ? 0 : 1;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                // The kernel turns an ICMP port unreachable into ECONNREFUSED on a connected UDP socket.
+                Console.Out.WriteLine("ICMP port unreachable came back (connection refused)");
+                return expect == "refused" ? 0 : 1;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.TimedOut && attempt < 3)
+            {
+            }
         }
     }
 }

@@ -72,7 +72,7 @@ public sealed class PacketRouter : IDisposable
         var error = Ipv4Packet.TryParse(packet.Span, out var ip);
         if (error != PacketError.None)
         {
-            Counters.Drop(error.ToString());
+            Counters.Drop(error);
             return;
         }
         var reassembled = reassembler.Add(ip, whole);
@@ -81,7 +81,7 @@ public sealed class PacketRouter : IDisposable
             case ReassemblyStatus.Incomplete:
                 return;
             case ReassemblyStatus.Dropped:
-                Counters.Drop(reassembled.Error.ToString());
+                Counters.Drop(reassembled.Error);
                 return;
             case ReassemblyStatus.Complete:
                 packet = whole.AsMemory(0, reassembled.Length);
@@ -126,10 +126,11 @@ public sealed class PacketRouter : IDisposable
                 AnswerWithError(packet.Span, from, IcmpType.TimeExceeded, 0, 0, fromInside);
                 break;
             case NatTranslateStatus.Dropped:
-                Counters.Drop(result.Error.ToString());
+                Counters.Drop(result.Error);
                 break;
             default:
-                Counters.Drop(result.Status == NatTranslateStatus.Untranslated ? "untranslated-" + result.Reason : result.Status.ToString());
+                if (result.Status == NatTranslateStatus.Untranslated) Counters.Drop(result.Reason);
+                else Counters.Drop(result.Status);
                 break;
         }
     }

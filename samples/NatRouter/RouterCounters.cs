@@ -34,6 +34,24 @@ public sealed class RouterCounters
 
     internal void Drop(string reason) => _dropped.AddOrUpdate(reason, 1, static (_, n) => n + 1);
 
+    // Reason names are made once per enum value: a flood of dropped packets must not allocate a string per packet.
+    private static readonly string[] PacketErrorNames = Names<NatFramework.Packets.PacketError>(string.Empty);
+    private static readonly string[] UntranslatedNames = Names<NatFramework.UntranslatedReason>("untranslated-");
+    private static readonly string[] StatusNames = Names<NatFramework.NatTranslateStatus>(string.Empty);
+
+    private static string[] Names<T>(string prefix) where T : struct, Enum
+    {
+        var names = new string[256];
+        foreach (var value in Enum.GetValues<T>()) names[Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture)] = prefix + value;
+        return names;
+    }
+
+    internal void Drop(NatFramework.Packets.PacketError error) => Drop(PacketErrorNames[(byte)error] ?? error.ToString());
+
+    internal void Drop(NatFramework.UntranslatedReason reason) => Drop(UntranslatedNames[(byte)reason] ?? "untranslated-" + reason);
+
+    internal void Drop(NatFramework.NatTranslateStatus status) => Drop(StatusNames[(byte)status] ?? status.ToString());
+
     /// <inheritdoc/>
     public override string ToString() => $"in→out {ReceivedFromInside}/{SentToOutside}, out→in {ReceivedFromOutside}/{SentToInside}, connections {ConnectionsAdded}, dropped " +
         (_dropped.IsEmpty ? "0" : string.Join(", ", _dropped.Select(d => $"{d.Key} {d.Value}")));

@@ -62,6 +62,31 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         _nearCache = new NearCache(options.NearCacheCapacity, options.NearCacheFreshness);
         ConfigureExpiry(null);
         _ = SubscribeAsync();
+        WarmUp();
+    }
+
+    /// <summary>
+    /// Best effort, at construction: one round trip and the scripts loaded into Redis's script cache, so the first
+    /// packets do not pay for connection set-up, code warm-up and script compilation inside their operation timeout.
+    /// A Redis that is down now is not an error here; operations report it.
+    /// </summary>
+    private void WarmUp()
+    {
+        try
+        {
+            Database.Ping();
+            foreach (var endpoint in _redis.GetEndPoints())
+            {
+                var server = _redis.GetServer(endpoint);
+                if (!server.IsConnected || server.IsReplica) continue;
+                foreach (var script in new[] { LuaScripts.Insert, LuaScripts.Touch, LuaScripts.Remove, LuaScripts.RemoveHost })
+                    server.ScriptLoad(script);
+            }
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            _logger.LogDebug(e, "Redis NAT store {Prefix}: warm-up skipped", _options.KeyPrefix);
+        }
     }
 
     private static IConnectionMultiplexer Connect(RedisStoreOptions options)

@@ -21,7 +21,7 @@ public sealed class TrafficTests
 
         var (code, output) = network.Helper(network.Inside, "helper-http-get", "198.51.100.2", "8000", "2000000");
 
-        Assert.True(code == 0, output);
+        Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
         Assert.Contains("every byte as sent", output);
     }
 
@@ -36,7 +36,7 @@ public sealed class TrafficTests
 
         var (code, output) = network.Helper(network.Inside, "helper-udp-send", "198.51.100.2", "5353", "echo");
 
-        Assert.True(code == 0, output);
+        Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
     }
 
     [SkippableTheory]
@@ -50,7 +50,7 @@ public sealed class TrafficTests
 
         var (code, output) = network.Helper(network.Outside, "helper-http-get", "198.51.100.1", "8080", "500000");
 
-        Assert.True(code == 0, output);
+        Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
         Assert.Contains("every byte as sent", output);
     }
 
@@ -64,7 +64,7 @@ public sealed class TrafficTests
 
         var (code, output) = network.Helper(network.Inside, "helper-udp-send", "198.51.100.2", "9", "refused");
 
-        Assert.True(code == 0, output);
+        Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
         Assert.Contains("port unreachable", output);
     }
 }
