@@ -7,7 +7,8 @@ namespace NatRouter;
 
 /// <summary>
 /// Small programs the demo runs inside its namespaces (as this binary with a helper-… argument), so it needs nothing
-/// but the .NET SDK: an HTTP server and client that check every byte, and a UDP echo server and client.
+/// but the .NET SDK: an HTTP server and client that check every byte, a UDP echo server and client, a TCP echo
+/// server with a client holding many connections at once, and a long-lived TCP conversation the test steers line by line.
 /// </summary>
 internal static class DemoHelpers
 {
@@ -33,6 +34,10 @@ internal static class DemoHelpers
                 ["helper-http-get", var ip, var port, var size] => HttpGet(ip, int.Parse(port), int.Parse(size)),
                 ["helper-udp-echo", var ip, var port] => UdpEcho(IPAddress.Parse(ip), int.Parse(port)),
                 ["helper-udp-send", var ip, var port, var expect] => UdpSend(IPAddress.Parse(ip), int.Parse(port), expect),
+                ["helper-tcp-echo", var ip, var port] => TcpEcho(IPAddress.Parse(ip), int.Parse(port)),
+                ["helper-tcp-many", var ip, var port, var count] => TcpMany(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
+                ["helper-tcp-talk-server", var ip, var port] => TalkServer(IPAddress.Parse(ip), int.Parse(port)),
+                ["helper-tcp-talk-client", var ip, var port] => TalkClient(IPAddress.Parse(ip), int.Parse(port)),
                 _ => 2,
             };
         }
@@ -126,5 +131,113 @@ internal static class DemoHelpers
             {
             }
         }
+    }
+
+    /// <summary>Echoes every connection's bytes back, any number of connections at once.</summary>
+    private static int TcpEcho(IPAddress ip, int port)
+    {
+        var listener = new TcpListener(ip, port);
+        listener.Start(1024);
+        Console.Out.WriteLine("listening");
+        Console.Out.Flush();
+        while (true)
+        {
+            var client = listener.AcceptTcpClient();
+            _ = Task.Run(async () =>
+            {
+                using (client)
+                {
+                    var stream = client.GetStream();
+                    var buffer = new byte[4096];
+                    int read;
+                    while ((read = await stream.ReadAsync(buffer)) > 0) await stream.WriteAsync(buffer.AsMemory(0, read));
+                }
+            });
+        }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="count"/> connections, all before any is used or closed, then sends a message of its own on
+    /// each and checks the echo: the NAT holds that many connections at once, each mapped to its own port.
+    /// </summary>
+    private static int TcpMany(IPAddress ip, int port, int count)
+    {
+        var clients = new List<TcpClient>();
+        try
+        {
+            var connecting = Enumerable.Range(0, count).Select(async _ =>
+            {
+                var client = new TcpClient();
+                lock (clients) clients.Add(client);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                await client.ConnectAsync(ip, port, timeout.Token);
+            }).ToArray();
+            Task.WaitAll(connecting);
+            var talking = clients.Select(async (client, i) =>
+            {
+                var message = Encoding.ASCII.GetBytes($"connection {i:D5}\n");
+                var stream = client.GetStream();
+                await stream.WriteAsync(message);
+                var echo = new byte[message.Length];
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                await stream.ReadExactlyAsync(echo, timeout.Token);
+                return echo.AsSpan().SequenceEqual(message);
+            }).ToArray();
+            Task.WaitAll(talking);
+            int echoed = talking.Count(t => t.Result);
+            Console.Out.WriteLine($"{echoed} of {count} connections open at once echoed their own message");
+            return echoed == count ? 0 : 1;
+        }
+        catch (AggregateException e)
+        {
+            Console.Out.WriteLine($"error: {e.InnerException?.Message}");
+            return 1;
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// Accepts one connection and then, for each line on standard input, sends it and prints <c>echoed LINE</c> when the
+    /// client has sent it back: the server speaks first, so after a router restart its packet is the first of the flow
+    /// the new router sees — it only gets through if the connection's mapping survived.
+    /// </summary>
+    private static int TalkServer(IPAddress ip, int port)
+    {
+        var listener = new TcpListener(ip, port);
+        listener.Start();
+        Console.Out.WriteLine("listening");
+        Console.Out.Flush();
+        using var client = listener.AcceptTcpClient();
+        listener.Stop();
+        var stream = client.GetStream();
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        Console.Out.WriteLine($"connected from {client.Client.RemoteEndPoint}");
+        Console.Out.Flush();
+        string? line;
+        while ((line = Console.In.ReadLine()) is not null)
+        {
+            stream.Write(Encoding.ASCII.GetBytes(line + "\n"));
+            string? echo = reader.ReadLine();
+            Console.Out.WriteLine(echo == line ? $"echoed {line}" : $"error: got '{echo}' for '{line}'");
+            Console.Out.Flush();
+        }
+        return 0;
+    }
+
+    /// <summary>Connects and sends back every line the server sends, until the server closes.</summary>
+    private static int TalkClient(IPAddress ip, int port)
+    {
+        using var client = new TcpClient();
+        client.Connect(ip, port);
+        var stream = client.GetStream();
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        Console.Out.WriteLine("listening"); // connected: the test may go on
+        Console.Out.Flush();
+        string? line;
+        while ((line = reader.ReadLine()) is not null) stream.Write(Encoding.ASCII.GetBytes(line + "\n"));
+        return 0;
     }
 }

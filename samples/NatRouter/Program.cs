@@ -1,14 +1,16 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 using NatFramework;
-using NatFramework.Stores.Lru;
 
 namespace NatRouter;
 
 /// <summary>
-/// The sample router host: <c>NatRouter run --private-tun NAME --public-tun NAME --public-ip A.B.C.D [--private-net CIDR] [--mtu N]</c>.
-/// It opens (creating) both TUN interfaces, prints a line containing <c>ready</c>, and routes until SIGTERM or Ctrl-C;
-/// it neither addresses nor brings up the interfaces (see ../shared/harness/README.md). Store: <c>--store lru|redis|litedb</c>.
+/// The sample router host. <c>NatRouter run --private-tun NAME --public-tun NAME --public-ip A.B.C.D [options]</c> opens
+/// (creating) both TUN interfaces, prints a line containing <c>ready</c>, and routes until SIGTERM or Ctrl-C; it neither
+/// addresses nor brings up the interfaces (see ../shared/harness/README.md). <c>NatRouter demo</c> is the guided tour.
 /// </summary>
 public static class Program
 {
@@ -19,53 +21,105 @@ public static class Program
         var publicTun = new Option<string>("--public-tun") { Description = "the outside TUN interface", Required = true };
         var publicIp = new Option<string>("--public-ip") { Description = "the address inside hosts are translated to", Required = true };
         var privateNet = new Option<string>("--private-net") { Description = "the inside network (CIDR)", DefaultValueFactory = _ => "10.77.0.0/24" };
+        var privateNetns = new Option<string?>("--private-netns") { Description = "attach to the inside TUN in this network namespace (a persistent device prepared there)" };
+        var publicNetns = new Option<string?>("--public-netns") { Description = "attach to the outside TUN in this network namespace" };
         var mtu = new Option<int>("--mtu") { Description = "the MTU of both interfaces", DefaultValueFactory = _ => 1500 };
         var store = new Option<string>("--store") { Description = "the NAT table: lru (in memory), redis (shared) or litedb (survives restarts)", DefaultValueFactory = _ => "lru" };
         var redis = new Option<string>("--redis") { Description = "the Redis connection string, for --store redis", DefaultValueFactory = _ => "127.0.0.1:6379" };
+        var redisTimeout = new Option<int>("--redis-timeout-ms") { Description = "how long a Redis operation may take before the store counts as down", DefaultValueFactory = _ => 250 };
         var litedb = new Option<string>("--litedb") { Description = "the table file, for --store litedb", DefaultValueFactory = _ => "nat.db" };
-        var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).") { privateTun, publicTun, publicIp, privateNet, mtu, store, redis, litedb };
-        run.SetAction(result => Run(result.GetValue(privateTun)!, result.GetValue(publicTun)!, result.GetValue(publicIp)!, result.GetValue(privateNet)!, result.GetValue(mtu),
-            result.GetValue<string[]>("--forward") ?? [], result.GetValue(store)!, result.GetValue(redis)!, result.GetValue(litedb)!));
         var forwards = new Option<string[]>("--forward") { Description = "a port forward such as tcp:8080=10.77.0.2:80 (repeatable)", AllowMultipleArgumentsPerToken = false };
-        run.Options.Add(forwards);
+        var offload = new Option<bool>("--offload") { Description = "TUN offloads (64 KiB TCP segment trains, checksums finished by the kernel)", DefaultValueFactory = _ => true };
+        var tcpTimeout = new Option<int>("--tcp-timeout") { Description = "seconds an idle TCP connection is kept", DefaultValueFactory = _ => 7440 };
+        var udpTimeout = new Option<int>("--udp-timeout") { Description = "seconds an idle UDP flow is kept", DefaultValueFactory = _ => 300 };
+        var icmpTimeout = new Option<int>("--icmp-timeout") { Description = "seconds an idle ICMP query id is kept", DefaultValueFactory = _ => 60 };
+        var tcpCapacity = new Option<int>("--tcp-capacity") { Description = "TCP connections the table holds (LRU: least recently used evicted beyond)", DefaultValueFactory = _ => 65_536 };
+        var udpCapacity = new Option<int>("--udp-capacity") { Description = "UDP flows the table holds", DefaultValueFactory = _ => 65_536 };
+        var icmpCapacity = new Option<int>("--icmp-capacity") { Description = "ICMP query ids the table holds", DefaultValueFactory = _ => 4_096 };
+        var spin = new Option<int>("--spin-us") { Description = "microseconds a thread keeps polling after the last packet (latency for CPU)", DefaultValueFactory = _ => 0 };
+        var summary = new Option<int>("--summary-seconds") { Description = "how often the one-line summary is logged", DefaultValueFactory = _ => 5 };
+        var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).")
+        {
+            privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, litedb, forwards, offload,
+            tcpTimeout, udpTimeout, icmpTimeout, tcpCapacity, udpCapacity, icmpCapacity, summary, spin,
+        };
+        run.SetAction(result =>
+        {
+            if (!Ipv4Address.TryParse(result.GetValue(publicIp)!, out var publicAddress) || !Ipv4Prefix.TryParse(result.GetValue(privateNet)!, out var network))
+            {
+                Console.Error.WriteLine($"--public-ip '{result.GetValue(publicIp)}' must be an IPv4 address and --private-net '{result.GetValue(privateNet)}' a prefix such as 10.77.0.0/24.");
+                return 2;
+            }
+            var rules = new List<ForwardRule>();
+            foreach (var text in result.GetValue(forwards) ?? [])
+            {
+                if (!ForwardRule.TryParse(text, out var rule))
+                {
+                    Console.Error.WriteLine($"--forward '{text}' must look like tcp:8080=10.77.0.2:80.");
+                    return 2;
+                }
+                rules.Add(rule!);
+            }
+            var nat = new NatOptions
+            {
+                TcpTimeout = TimeSpan.FromSeconds(result.GetValue(tcpTimeout)),
+                UdpTimeout = TimeSpan.FromSeconds(result.GetValue(udpTimeout)),
+                IcmpTimeout = TimeSpan.FromSeconds(result.GetValue(icmpTimeout)),
+                TcpCapacity = result.GetValue(tcpCapacity),
+                UdpCapacity = result.GetValue(udpCapacity),
+                IcmpCapacity = result.GetValue(icmpCapacity),
+            };
+            return Run(new RouterOptions
+            {
+                PrivateTun = result.GetValue(privateTun)!,
+                PublicTun = result.GetValue(publicTun)!,
+                PrivateNetns = result.GetValue(privateNetns),
+                PublicNetns = result.GetValue(publicNetns),
+                PublicAddress = publicAddress,
+                PrivateNetwork = network,
+                Mtu = result.GetValue(mtu),
+                Forwards = rules,
+                Store = result.GetValue(store)!,
+                Redis = result.GetValue(redis)!,
+                RedisTimeout = TimeSpan.FromMilliseconds(Math.Max(1, result.GetValue(redisTimeout))),
+                LiteDb = result.GetValue(litedb)!,
+                Offload = result.GetValue(offload),
+                Nat = nat,
+                SummaryInterval = TimeSpan.FromSeconds(Math.Max(1, result.GetValue(summary))),
+                SpinTime = TimeSpan.FromMicroseconds(Math.Clamp(result.GetValue(spin), 0, 10_000)),
+            });
+        });
         var demo = new Command("demo", "As root: build two namespaces and TUNs, send ping, HTTP, UDP, a port forward, an ICMP error, a fragmented ping and a TTL-1 probe through the router, show the counters, clean up.");
         demo.SetAction(_ => Demo.Run());
         var root = new RootCommand("NatFramework sample router: NAT between a private and a public TUN interface.") { run, demo };
         return root.Parse(args).Invoke();
     }
 
-    private static int Run(string privateName, string publicName, string publicIp, string privateNet, int mtu, string[] forwardTexts,
-        string storeName, string redisConfiguration, string litedbPath)
+    /// <summary>Runs the router as a hosted service until SIGTERM or Ctrl-C; 1 with a clear message when it cannot start.</summary>
+    public static int Run(RouterOptions options)
     {
-        if (!Ipv4Address.TryParse(publicIp, out var publicAddress) || !Ipv4Prefix.TryParse(privateNet, out var network))
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ApplicationName = "NatRouter" });
+        builder.Logging.ClearProviders();
+        // Logs go to standard error: standard output carries only the `ready` line the harness waits for.
+        builder.Logging.AddSimpleConsole(console =>
         {
-            Console.Error.WriteLine($"--public-ip '{publicIp}' must be an IPv4 address and --private-net '{privateNet}' a prefix such as 10.77.0.0/24.");
-            return 2;
-        }
-        var forwards = new List<ForwardRule>();
-        foreach (var text in forwardTexts)
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Services.Configure<ConsoleLoggerOptions>(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton(options);
+        builder.Services.AddHostedService<RouterService>();
+        using var host = builder.Build();
+        try
         {
-            if (!ForwardRule.TryParse(text, out var rule))
-            {
-                Console.Error.WriteLine($"--forward '{text}' must look like tcp:8080=10.77.0.2:80.");
-                return 2;
-            }
-            forwards.Add(rule!);
+            host.Run();
+            return 0;
         }
-        var options = new NatOptions { PublicAddress = publicAddress };
-        using var stores = new StoreChoice(storeName, options, redisConfiguration, litedbPath);
-        var nat = stores.Translator;
-        using var inside = TunDevice.Open(privateName);
-        using var outside = TunDevice.Open(publicName);
-        using var router = new PacketRouter(nat, new RouterSettings(publicAddress, network, mtu, forwards), inside, outside);
-        using var stopped = new ManualResetEventSlim();
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => { context.Cancel = true; stopped.Set(); });
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => { context.Cancel = true; stopped.Set(); });
-        router.Start();
-        Console.Out.WriteLine($"ready: {privateName} (inside {network}) <-> {publicName} (public {publicAddress}), mtu {mtu}");
-        Console.Out.Flush();
-        while (!stopped.Wait(TimeSpan.FromSeconds(5))) Console.Error.WriteLine(router.Counters);
-        Console.Error.WriteLine($"stopping: {router.Counters}");
-        return 0;
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"NatRouter could not start: {e.Message}");
+            return 1;
+        }
     }
 }

@@ -1,58 +1,84 @@
-using System.Collections.Concurrent;
+using NatFramework;
+using NatFramework.Packets;
 
 namespace NatRouter;
 
-/// <summary>Packet counters of a router: per direction, connections added, and drops by reason.</summary>
+/// <summary>
+/// Packet counters of a router: per interface, translated, connections added, store errors, and drops by reason.
+/// Every count is a slot in a fixed array bumped with one interlocked add, so counting allocates nothing, whatever
+/// arrives; <see cref="RouterMetrics"/> and the periodic summary read them.
+/// </summary>
 public sealed class RouterCounters
 {
-    private long _fromInside, _fromOutside, _toInside, _toOutside, _added;
-    private readonly ConcurrentDictionary<string, long> _dropped = new();
+    private long _fromInside, _fromOutside, _toInside, _toOutside, _translated, _added, _storeErrors;
+    private readonly long[] _dropped = new long[DropReasons.Count];
 
     /// <summary>Packets read from the private interface.</summary>
-    public long ReceivedFromInside => Interlocked.Read(ref _fromInside);
+    public long ReceivedFromInside => Volatile.Read(ref _fromInside);
 
     /// <summary>Packets read from the public interface.</summary>
-    public long ReceivedFromOutside => Interlocked.Read(ref _fromOutside);
+    public long ReceivedFromOutside => Volatile.Read(ref _fromOutside);
 
     /// <summary>Packets written to the private interface.</summary>
-    public long SentToInside => Interlocked.Read(ref _toInside);
+    public long SentToInside => Volatile.Read(ref _toInside);
 
     /// <summary>Packets written to the public interface.</summary>
-    public long SentToOutside => Interlocked.Read(ref _toOutside);
+    public long SentToOutside => Volatile.Read(ref _toOutside);
+
+    /// <summary>Packets the NAT translated.</summary>
+    public long Translated => Volatile.Read(ref _translated);
 
     /// <summary>Connections the router opened.</summary>
-    public long ConnectionsAdded => Interlocked.Read(ref _added);
+    public long ConnectionsAdded => Volatile.Read(ref _added);
 
-    /// <summary>Dropped packets by reason.</summary>
-    public IReadOnlyDictionary<string, long> Dropped => _dropped;
+    /// <summary>Store operations that failed (the store was unavailable); their packets were dropped.</summary>
+    public long StoreErrors => Volatile.Read(ref _storeErrors);
+
+    /// <summary>Dropped packets by reason (reasons with a count only).</summary>
+    public IReadOnlyDictionary<string, long> Dropped
+    {
+        get
+        {
+            var dropped = new Dictionary<string, long>();
+            for (int i = 0; i < _dropped.Length; i++)
+                if (Volatile.Read(ref _dropped[i]) is var n and > 0) dropped[DropReasons.Name(i)] = n;
+            return dropped;
+        }
+    }
+
+    /// <summary>All dropped packets.</summary>
+    public long DroppedTotal
+    {
+        get
+        {
+            long total = 0;
+            for (int i = 0; i < _dropped.Length; i++) total += Volatile.Read(ref _dropped[i]);
+            return total;
+        }
+    }
 
     internal void Received(bool fromInside) => Interlocked.Increment(ref fromInside ? ref _fromInside : ref _fromOutside);
 
     internal void Sent(bool toInside) => Interlocked.Increment(ref toInside ? ref _toInside : ref _toOutside);
 
+    internal void TranslatedOne() => Interlocked.Increment(ref _translated);
+
     internal void Added() => Interlocked.Increment(ref _added);
 
-    internal void Drop(string reason) => _dropped.AddOrUpdate(reason, 1, static (_, n) => n + 1);
+    internal void StoreError() => Interlocked.Increment(ref _storeErrors);
 
-    // Reason names are made once per enum value: a flood of dropped packets must not allocate a string per packet.
-    private static readonly string[] PacketErrorNames = Names<NatFramework.Packets.PacketError>(string.Empty);
-    private static readonly string[] UntranslatedNames = Names<NatFramework.UntranslatedReason>("untranslated-");
-    private static readonly string[] StatusNames = Names<NatFramework.NatTranslateStatus>(string.Empty);
+    internal void Drop(int reason) => Interlocked.Increment(ref _dropped[reason]);
 
-    private static string[] Names<T>(string prefix) where T : struct, Enum
-    {
-        var names = new string[256];
-        foreach (var value in Enum.GetValues<T>()) names[Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture)] = prefix + value;
-        return names;
-    }
+    internal void Drop(PacketError error) => Drop(DropReasons.Of(error));
 
-    internal void Drop(NatFramework.Packets.PacketError error) => Drop(PacketErrorNames[(byte)error] ?? error.ToString());
-
-    internal void Drop(NatFramework.UntranslatedReason reason) => Drop(UntranslatedNames[(byte)reason] ?? "untranslated-" + reason);
-
-    internal void Drop(NatFramework.NatTranslateStatus status) => Drop(StatusNames[(byte)status] ?? status.ToString());
+    internal void Drop(UntranslatedReason reason) => Drop(DropReasons.Of(reason));
 
     /// <inheritdoc/>
-    public override string ToString() => $"in→out {ReceivedFromInside}/{SentToOutside}, out→in {ReceivedFromOutside}/{SentToInside}, connections {ConnectionsAdded}, dropped " +
-        (_dropped.IsEmpty ? "0" : string.Join(", ", _dropped.Select(d => $"{d.Key} {d.Value}")));
+    public override string ToString()
+    {
+        var dropped = Dropped;
+        return $"in→out {ReceivedFromInside}/{SentToOutside}, out→in {ReceivedFromOutside}/{SentToInside}, translated {Translated}, " +
+            $"connections {ConnectionsAdded}, store errors {StoreErrors}, dropped " +
+            (dropped.Count == 0 ? "0" : string.Join(", ", dropped.Select(d => $"{d.Key} {d.Value}")));
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using NatFramework;
 using NatFramework.Stores.LiteDb;
 using NatFramework.Stores.Lru;
@@ -5,38 +6,64 @@ using NatFramework.Stores.Redis;
 
 namespace NatRouter;
 
-/// <summary>The store the command line names, behind the one translator surface every store shares; disposed (flushed) on exit.</summary>
+/// <summary>
+/// The store the command line names, behind the one translator surface every store shares, with what it can tell about
+/// itself for the metrics; disposed (flushed) on exit.
+/// </summary>
 public sealed class StoreChoice : IDisposable
 {
-    private readonly IDisposable? _store;
+    private readonly LruNatStore? _lru;
+    private readonly RedisNatStore? _redis;
+    private readonly LiteDbNatStore? _litedb;
 
-    /// <summary>Creates the store and its translator.</summary>
+    /// <summary>Creates the store and its translator; <paramref name="redisTimeout"/> bounds each Redis operation (250 ms).</summary>
     /// <exception cref="ArgumentException">The store name is not lru, redis or litedb.</exception>
-    public StoreChoice(string name, NatOptions options, string redisConfiguration, string litedbPath)
+    /// <exception cref="IOException">The LiteDB file is locked by another process.</exception>
+    /// <exception cref="InvalidDataException">The LiteDB file cannot be read.</exception>
+    public StoreChoice(string name, NatOptions options, string redisConfiguration, string litedbPath, ILoggerFactory? logging = null, TimeSpan? redisTimeout = null)
     {
-        switch (name.ToLowerInvariant())
+        Name = name.ToLowerInvariant();
+        switch (Name)
         {
             case "lru":
-                Translator = LruNatTranslator.Create(options);
+                _lru = new LruNatStore(LruStoreOptions.From(options));
+                Translator = new LruNatTranslator(_lru, options);
                 break;
             case "redis":
-                var redis = new RedisNatStore(new RedisStoreOptions { Configuration = redisConfiguration });
-                _store = redis;
-                Translator = new RedisNatTranslator(redis, options);
+                _redis = new RedisNatStore(new RedisStoreOptions { Configuration = redisConfiguration, OperationTimeout = redisTimeout ?? TimeSpan.FromMilliseconds(250) }, logging?.CreateLogger<RedisNatStore>());
+                Translator = new RedisNatTranslator(_redis, options);
                 break;
             case "litedb":
-                var litedb = new LiteDbNatStore(new LiteDbStoreOptions { Path = litedbPath, ExpireOnOpen = options.Timeouts });
-                _store = litedb;
-                Translator = new LiteDbNatTranslator(litedb, options);
+                _litedb = new LiteDbNatStore(new LiteDbStoreOptions { Path = litedbPath, ExpireOnOpen = options.Timeouts }, logging?.CreateLogger<LiteDbNatStore>());
+                Translator = new LiteDbNatTranslator(_litedb, options);
                 break;
             default:
                 throw new ArgumentException($"--store '{name}' is not one of lru, redis, litedb.", nameof(name));
         }
     }
 
+    /// <summary>lru, redis or litedb.</summary>
+    public string Name { get; }
+
     /// <summary>The translator over the chosen store.</summary>
     public INatTranslator Translator { get; }
 
+    /// <summary>Connections of <paramref name="protocol"/> in the table, when the store knows cheaply (Redis does not: its table is shared).</summary>
+    public long? Connections(NatProtocol protocol) => _lru?.Count(protocol) ?? _litedb?.CountOf(protocol);
+
+    /// <summary>Connections evicted to make room, when the store evicts (the LRU store).</summary>
+    public long? Evicted => _lru is null ? null : _lru.Evictions(NatProtocol.Tcp) + _lru.Evictions(NatProtocol.Udp) + _lru.Evictions(NatProtocol.Icmp);
+
+    /// <summary>Idle connections reclaimed, when the store counts them (the LRU store; Redis expires keys itself).</summary>
+    public long? Expired => _lru is null ? null : _lru.Expirations(NatProtocol.Tcp) + _lru.Expirations(NatProtocol.Udp) + _lru.Expirations(NatProtocol.Icmp);
+
+    /// <summary>Store-side failures: failed LiteDB writes (retried), or 1 while Redis is unreachable.</summary>
+    public long? Failures => _litedb?.WriteFailures ?? (_redis is null ? null : _redis.IsAvailable ? 0 : 1);
+
     /// <inheritdoc/>
-    public void Dispose() => _store?.Dispose();
+    public void Dispose()
+    {
+        _redis?.Dispose();
+        _litedb?.Dispose();
+    }
 }

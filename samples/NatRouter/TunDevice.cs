@@ -4,60 +4,134 @@ using System.Runtime.InteropServices;
 namespace NatRouter;
 
 /// <summary>
-/// A Linux TUN interface (IFF_TUN | IFF_NO_PI: raw IP packets, no header) opened through /dev/net/tun. The device
-/// exists while the descriptor is open; moving it to another network namespace keeps the descriptor working.
-/// Reads wait with poll() and a timeout, so a reading thread can notice it should stop (closing a descriptor does not
-/// wake a blocked read).
+/// A Linux TUN interface (IFF_TUN | IFF_NO_PI: raw IP packets, no header) opened through /dev/net/tun. A device made
+/// here lives while the descriptor is open; a persistent one (<c>ip tuntap add</c>) outlives it, so another router can
+/// attach to it later, also from inside the network namespace it was moved to (<paramref name="netns"/> of
+/// <see cref="Open"/>). The descriptor is non-blocking: <see cref="Read"/> returns at once and <see cref="WaitReadable"/>
+/// sleeps in poll() with a timeout, so a reading thread drains a burst without a poll per packet and still notices
+/// when it should stop (closing a descriptor does not wake a blocked read).
+/// <para>With <see cref="Offload"/>, every packet in either direction starts with a 10-byte <see cref="VirtioNetHeader"/>
+/// and the kernel may hand over (and accept) TCP segments of up to 64 KiB that it splits at the MSS itself, with the
+/// TCP/UDP checksum left for it to finish (TUNSETOFFLOAD: TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN).</para>
 /// </summary>
-public sealed unsafe partial class TunDevice : IDisposable
+public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
 {
-    private const int ReadWrite = 2;           // O_RDWR
+    private const int ReadWrite = 2;               // O_RDWR
+    private const int NonBlocking = 0x800;         // O_NONBLOCK
+    private const int CloseOnExec = 0x80000;       // O_CLOEXEC
     private const nuint SetInterface = 0x400454ca; // TUNSETIFF
-    private const short Tun = 0x0001;          // IFF_TUN
-    private const short NoPacketInfo = 0x1000; // IFF_NO_PI
-    private const short PollIn = 0x0001;       // POLLIN
-    private const int Interrupted = 4;         // EINTR
-    private const int WouldBlock = 11;         // EAGAIN
+    private const nuint SetOffload = 0x400454d0;   // TUNSETOFFLOAD
+    private const short Tun = 0x0001;              // IFF_TUN
+    private const short NoPacketInfo = 0x1000;     // IFF_NO_PI
+    private const short VnetHeader = 0x4000;       // IFF_VNET_HDR
+    private const uint OffloadChecksum = 0x01, OffloadTso4 = 0x02, OffloadTsoEcn = 0x08; // TUN_F_*
+    private const short PollIn = 0x0001;           // POLLIN
+    private const int Interrupted = 4;             // EINTR
+    private const int WouldBlock = 11;             // EAGAIN
+    private const int InputOutput = 5;             // EIO
+    private const int NewNetworkNamespace = 0x40000000; // CLONE_NEWNET
     private int _fd;
 
-    private TunDevice(int fd, string name)
+    private TunDevice(int fd, string name, bool offload)
     {
         _fd = fd;
         Name = name;
+        Offload = offload;
     }
 
     /// <summary>The interface name.</summary>
     public string Name { get; }
 
-    /// <summary>Opens (creating if needed) the TUN interface <paramref name="name"/>. Needs CAP_NET_ADMIN (root).</summary>
+    /// <summary>True when packets carry a <see cref="VirtioNetHeader"/> and may be up to 64 KiB TCP segments.</summary>
+    public bool Offload { get; }
+
+    /// <summary>
+    /// Opens the TUN interface <paramref name="name"/>, creating it when it does not exist. With
+    /// <paramref name="netns"/> (a name under /var/run/netns) the interface is looked up (or created) inside that
+    /// network namespace, where a persistent device the environment prepared lives; the calling thread's namespace is
+    /// left alone. Needs CAP_NET_ADMIN (root).
+    /// </summary>
     /// <exception cref="Win32Exception">The device could not be opened or configured; the message says which call failed.</exception>
-    public static TunDevice Open(string name)
+    public static TunDevice Open(string name, bool offload = false, string? netns = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (System.Text.Encoding.ASCII.GetByteCount(name) > 15) throw new ArgumentException("Interface names are at most 15 characters.", nameof(name));
-        int fd = OpenFile("/dev/net/tun", ReadWrite);
+        if (netns is null) return OpenHere(name, offload);
+
+        // A network namespace is a property of an OS thread: enter it on a thread of our own, which ends afterwards, so
+        // no pooled thread is left in the wrong namespace. The descriptor keeps working from any thread.
+        TunDevice? device = null;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                int nsFd = OpenFile("/var/run/netns/" + netns, CloseOnExec);
+                if (nsFd < 0) throw new Win32Exception(Marshal.GetLastPInvokeError(), $"network namespace '{netns}' not found under /var/run/netns");
+                int entered = SetNamespace(nsFd, NewNetworkNamespace);
+                int error = Marshal.GetLastPInvokeError();
+                Close(nsFd);
+                if (entered < 0) throw new Win32Exception(error, $"setns into '{netns}' failed");
+                device = OpenHere(name, offload);
+            }
+            catch (Exception e) when (e is Win32Exception or ArgumentException)
+            {
+                failure = e;
+            }
+        }) { Name = "tun: open in " + netns };
+        thread.Start();
+        thread.Join();
+        if (failure is not null) throw failure;
+        return device!;
+    }
+
+    /// <summary>
+    /// Runs the packet path's methods once on a descriptor that cannot exist (the calls fail with EBADF and do
+    /// nothing), so their code and the libc bindings are compiled now and not under the first packet (~1 ms).
+    /// </summary>
+    static TunDevice()
+    {
+        var unopened = new TunDevice(-1, "unopened", offload: false);
+        unopened.WaitReadable(0);
+        try { unopened.Read(stackalloc byte[1]); } catch (Win32Exception) { }
+        try { unopened.Write(stackalloc byte[1]); } catch (Win32Exception) { }
+    }
+
+    private static TunDevice OpenHere(string name, bool offload)
+    {
+        int fd = OpenFile("/dev/net/tun", ReadWrite | NonBlocking | CloseOnExec);
         if (fd < 0) throw new Win32Exception(Marshal.GetLastPInvokeError(), "open /dev/net/tun failed (is this root, and is the tun module loaded?)");
         var request = default(InterfaceRequest);
         System.Text.Encoding.ASCII.GetBytes(name, new Span<byte>(request.Name, 16));
-        request.Flags = Tun | NoPacketInfo;
-        if (Control(fd, SetInterface, ref request) < 0)
+        request.Flags = (short)(Tun | NoPacketInfo | (offload ? VnetHeader : 0));
+        if (Control(fd, SetInterface, &request) < 0)
         {
             int error = Marshal.GetLastPInvokeError();
             Close(fd);
             throw new Win32Exception(error, $"TUNSETIFF for '{name}' failed");
         }
-        return new TunDevice(fd, name);
+        if (offload && Control(fd, SetOffload, (void*)(nuint)(OffloadChecksum | OffloadTso4 | OffloadTsoEcn)) < 0)
+        {
+            int error = Marshal.GetLastPInvokeError();
+            Close(fd);
+            throw new Win32Exception(error, $"TUNSETOFFLOAD for '{name}' failed");
+        }
+        return new TunDevice(fd, name, offload);
     }
 
-    /// <summary>Reads one packet into <paramref name="buffer"/> (≥ the MTU); 0 when nothing arrived within the timeout.</summary>
-    public int Read(Span<byte> buffer, int timeoutMilliseconds)
+    /// <inheritdoc/>
+    public bool WaitReadable(int timeoutMilliseconds)
     {
         var poll = new PollDescriptor { Fd = _fd, Events = PollIn };
-        int ready = Poll(ref poll, 1, timeoutMilliseconds);
-        if (ready <= 0) return 0;
-        fixed (byte* data = buffer)
+        return Poll(&poll, 1, timeoutMilliseconds) > 0;
+    }
+
+    /// <inheritdoc/>
+    public int Read(Span<byte> frame)
+    {
+        fixed (byte* data = frame)
         {
-            nint read = ReadFile(_fd, data, (nuint)buffer.Length);
+            nint read = ReadFile(_fd, data, (nuint)frame.Length);
             if (read >= 0) return (int)read;
             int error = Marshal.GetLastPInvokeError();
             if (error is Interrupted or WouldBlock) return 0;
@@ -65,17 +139,16 @@ public sealed unsafe partial class TunDevice : IDisposable
         }
     }
 
-    /// <summary>Writes one packet. The kernel verifies checksums and silently drops a packet whose checksum is wrong.</summary>
-    public void Write(ReadOnlySpan<byte> packet)
+    /// <inheritdoc/>
+    public bool Write(ReadOnlySpan<byte> frame)
     {
-        fixed (byte* data = packet)
+        fixed (byte* data = frame)
         {
-            if (WriteFile(_fd, data, (nuint)packet.Length) < 0)
-            {
-                int error = Marshal.GetLastPInvokeError();
-                // EIO: the interface is down (e.g. while it moves between namespaces); the packet is lost like on a wire.
-                if (error != 5) throw new Win32Exception(error, $"write to {Name} failed");
-            }
+            if (WriteFile(_fd, data, (nuint)frame.Length) >= 0) return true;
+            int error = Marshal.GetLastPInvokeError();
+            // EIO: the interface is down (e.g. while it moves between namespaces); the packet is lost like on a wire.
+            if (error is InputOutput or WouldBlock or Interrupted) return false;
+            throw new Win32Exception(error, $"write to {Name} failed");
         }
     }
 
@@ -106,10 +179,13 @@ public sealed unsafe partial class TunDevice : IDisposable
     private static partial int OpenFile(string path, int flags);
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
-    private static partial int Control(int fd, nuint request, ref InterfaceRequest value);
+    private static partial int Control(int fd, nuint request, void* argument);
+
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    private static partial int SetNamespace(int fd, int type);
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
-    private static partial int Poll(ref PollDescriptor descriptors, nuint count, int timeout);
+    private static partial int Poll(PollDescriptor* descriptors, nuint count, int timeout);
 
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
     private static partial nint ReadFile(int fd, byte* buffer, nuint count);

@@ -21,6 +21,7 @@ namespace NatFramework.Stores.LiteDb;
 public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 {
     private const string CollectionName = "connections";
+    private readonly int[] _countByProtocol = new int[3];
     private readonly LiteDbStoreOptions _options;
     private readonly ILogger _logger;
     private readonly FileStream _lockFile;
@@ -73,6 +74,12 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         get { lock (_lock) return _byKey.Count / 2; }
     }
 
+    /// <summary>Connections of <paramref name="protocol"/> held.</summary>
+    public int CountOf(NatProtocol protocol)
+    {
+        lock (_lock) return _countByProtocol[ProtocolSlot(protocol)];
+    }
+
     private static FileStream TakeLock(string path)
     {
         try
@@ -103,6 +110,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                 File.Move(path[..^Path.GetExtension(path).Length] + "-log" + Path.GetExtension(path), aside + "-log");
             _logger.LogError(e, "NAT table file {Path} could not be read; moved it to {Aside} and started an empty table", path, aside);
             _byKey.Clear();
+            Array.Clear(_countByProtocol);
             _byHost.Clear();
             return Load(path);
         }
@@ -173,6 +181,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 
     private void AddToMemory(in NatConnection connection)
     {
+        if (!_byKey.ContainsKey(connection.OutboundKey)) _countByProtocol[ProtocolSlot(connection.Protocol)]++;
         _byKey[connection.OutboundKey] = connection;
         _byKey[connection.ReplyKey] = connection;
         if (!_byHost.TryGetValue(connection.InsideHost, out var keys)) _byHost[connection.InsideHost] = keys = new HashSet<FlowKey>();
@@ -181,12 +190,14 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 
     private void RemoveFromMemory(in NatConnection connection)
     {
-        _byKey.Remove(connection.OutboundKey);
+        if (_byKey.Remove(connection.OutboundKey)) _countByProtocol[ProtocolSlot(connection.Protocol)]--;
         _byKey.Remove(connection.ReplyKey);
         if (_byHost.TryGetValue(connection.InsideHost, out var keys) && keys.Remove(connection.OutboundKey) && keys.Count == 0)
             _byHost.Remove(connection.InsideHost);
         _pending[connection.OutboundKey] = null;
     }
+
+    private static int ProtocolSlot(NatProtocol protocol) => protocol switch { NatProtocol.Tcp => 0, NatProtocol.Udp => 1, _ => 2 };
 
     private static FlowDirection DirectionOf(in NatConnection connection, in FlowKey key)
         => key.Equals(connection.OutboundKey) ? FlowDirection.Outbound : FlowDirection.Reply;
@@ -308,6 +319,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         lock (_lock)
         {
             _byKey.Clear();
+            Array.Clear(_countByProtocol);
             _byHost.Clear();
             _pending.Clear();
             _pendingClear = true;

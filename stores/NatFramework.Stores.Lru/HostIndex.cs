@@ -17,6 +17,8 @@ internal sealed class HostIndex
         _hosts = new uint[size];
         _heads = new int[size];
         _mask = size - 1;
+        _hosts.AsSpan().Clear(); // fault the pages in now (see ConnectionTable)
+        _heads.AsSpan().Clear();
     }
 
     private static int Home(uint host, int mask) => (int)((host * 0x9E3779B1u) >> 7) & mask;

@@ -46,6 +46,9 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
     /// <summary>Connections evicted to make room, for <paramref name="protocol"/>, since creation.</summary>
     public long Evictions(NatProtocol protocol) => Table(protocol).Evictions;
 
+    /// <summary>Idle connections of <paramref name="protocol"/> reclaimed because they expired, since creation.</summary>
+    public long Expirations(NatProtocol protocol) => Table(protocol).Expirations;
+
     /// <summary>Bytes allocated for all three tables.</summary>
     public long MemoryBytes => _tcp.MemoryBytes + _udp.MemoryBytes + _icmp.MemoryBytes;
 

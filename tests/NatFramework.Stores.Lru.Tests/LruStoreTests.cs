@@ -100,6 +100,7 @@ public sealed class LruStoreTests
 
         Assert.Equal(250, store.Count(NatProtocol.Udp));
         Assert.Equal(0, store.Evictions(NatProtocol.Udp));
+        Assert.Equal(500, store.Expirations(NatProtocol.Udp));
         store.CheckInvariants();
     }
 
@@ -119,6 +120,8 @@ public sealed class LruStoreTests
         Assert.True(nat.AddNat(Udp(20, 1), Public).IsOk);
 
         Assert.All(fresh, p => Assert.True(Translates(nat, p)));
+        Assert.Equal(1, store.Expirations(NatProtocol.Udp) + store.Evictions(NatProtocol.Udp));
+        Assert.Equal(0, store.Evictions(NatProtocol.Udp)); // reclaimed as expired, not evicted
         store.CheckInvariants();
     }
 

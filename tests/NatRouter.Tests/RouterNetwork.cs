@@ -6,46 +6,48 @@ namespace NatRouter.Tests;
 
 /// <summary>
 /// Two network namespaces joined by the router under test: an inside host (10.77.0.2/24, default route into the
-/// private TUN) and an outside host (198.51.100.2/24 on the public TUN). The router runs in this process on the store
-/// named (lru, redis on a private redis-server, litedb on a temporary file). Everything made here is removed on
+/// private TUN) and an outside host (198.51.100.2/24 on the public TUN). The TUNs are persistent devices made inside
+/// the namespaces (<c>ip tuntap add</c>), so routers can come and go while the hosts keep their addresses and their
+/// connections: the router runs in this process on the store named (lru, redis on a private redis-server, litedb on a
+/// temporary file) and attaches to the devices from outside their namespaces. Everything made here is removed on
 /// dispose, also after a failure.
 /// </summary>
 public sealed class RouterNetwork : IDisposable
 {
     private readonly string _suffix = Guid.NewGuid().ToString("N")[..6];
-    private readonly TunDevice? _privateTun;
-    private readonly TunDevice? _publicTun;
     private readonly RedisServer? _redis;
     private readonly string _folder = Directory.CreateTempSubdirectory("natframework-router-").FullName;
-    private readonly StoreChoice? _store;
-
+    private readonly string _store;
+    private readonly IReadOnlyList<ForwardRule>? _forwards;
+    private readonly bool _offload;
     private readonly List<Process> _helpers = new();
+    private RunningRouter? _router;
 
-    public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null)
+    public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true)
     {
+        _store = store;
+        _forwards = forwards;
+        _offload = offload;
         Inside = "natin-" + _suffix;
         Outside = "natout-" + _suffix;
+        PrivateTun = "ntp" + _suffix;
+        PublicTun = "ntq" + _suffix;
         try
         {
             if (store == "redis") _redis = new RedisServer();
-            _store = new StoreChoice(store, new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1") },
-                _redis?.Configuration ?? "", Path.Combine(_folder, "nat.db"));
-            _privateTun = TunDevice.Open("ntp" + _suffix);
-            _publicTun = TunDevice.Open("ntq" + _suffix);
-            Router = new PacketRouter(_store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"), Forwards: forwards), _privateTun, _publicTun);
-            Router.Start();
             Ip("netns", "add", Inside);
             Ip("netns", "add", Outside);
             foreach (var ns in new[] { Inside, Outside }) Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-            Ip("link", "set", _privateTun.Name, "netns", Inside);
-            Ip("-n", Inside, "addr", "add", "10.77.0.2/24", "dev", _privateTun.Name);
-            Ip("-n", Inside, "link", "set", _privateTun.Name, "up");
+            Ip("-n", Inside, "tuntap", "add", "dev", PrivateTun, "mode", "tun");
+            Ip("-n", Inside, "addr", "add", "10.77.0.2/24", "dev", PrivateTun);
+            Ip("-n", Inside, "link", "set", PrivateTun, "up");
             Ip("-n", Inside, "link", "set", "lo", "up");
-            Ip("-n", Inside, "route", "add", "default", "dev", _privateTun.Name);
-            Ip("link", "set", _publicTun.Name, "netns", Outside);
-            Ip("-n", Outside, "addr", "add", "198.51.100.2/24", "dev", _publicTun.Name);
-            Ip("-n", Outside, "link", "set", _publicTun.Name, "up");
+            Ip("-n", Inside, "route", "add", "default", "dev", PrivateTun);
+            Ip("-n", Outside, "tuntap", "add", "dev", PublicTun, "mode", "tun");
+            Ip("-n", Outside, "addr", "add", "198.51.100.2/24", "dev", PublicTun);
+            Ip("-n", Outside, "link", "set", PublicTun, "up");
             Ip("-n", Outside, "link", "set", "lo", "up");
+            if (attach) _router = StartRouter();
         }
         catch
         {
@@ -58,7 +60,62 @@ public sealed class RouterNetwork : IDisposable
 
     public string Outside { get; }
 
-    public PacketRouter Router { get; } = null!;
+    public string PrivateTun { get; }
+
+    public string PublicTun { get; }
+
+    /// <summary>The Redis connection string of the private redis-server (redis store only).</summary>
+    public string RedisConfiguration => _redis?.Configuration ?? "";
+
+    /// <summary>The LiteDB table file (litedb store only).</summary>
+    public string LiteDbPath => Path.Combine(_folder, "nat.db");
+
+    /// <summary>The router attached to the interfaces now.</summary>
+    public PacketRouter Router => _router?.Router ?? throw new InvalidOperationException("No router is attached.");
+
+    /// <summary>
+    /// Opens a store like the running router's (same Redis, same LiteDB file) and its router, not attached yet: a
+    /// standby. LiteDB allows one process per file, so its standby can only be made after the running one stopped.
+    /// Redis operations may take 2 s here, not 250 ms: the test projects run at once on two cores.
+    /// </summary>
+    public StoreChoice OpenStore() => new(_store, new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1") }, RedisConfiguration, LiteDbPath,
+        redisTimeout: TimeSpan.FromSeconds(2));
+
+    /// <summary>Stops the attached router (its threads, its interface descriptors, its store, which flushes).</summary>
+    public void StopRouter()
+    {
+        _router?.Dispose();
+        _router = null;
+    }
+
+    /// <summary>Attaches a router on <paramref name="store"/> (a new one like the first when null) to the interfaces.</summary>
+    public PacketRouter TakeOver(StoreChoice? store = null)
+    {
+        if (_router is not null) throw new InvalidOperationException("Stop the attached router first: a TUN device has one reader.");
+        _router = StartRouter(store);
+        return _router.Router;
+    }
+
+    private RunningRouter StartRouter(StoreChoice? store = null)
+    {
+        store ??= OpenStore();
+        TunDevice? inside = null, outside = null;
+        try
+        {
+            inside = TunDevice.Open(PrivateTun, _offload, Inside);
+            outside = TunDevice.Open(PublicTun, _offload, Outside);
+            var router = new PacketRouter(store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"), Forwards: _forwards), inside, outside);
+            router.Start();
+            return new RunningRouter(router, inside, outside, store);
+        }
+        catch
+        {
+            inside?.Dispose();
+            outside?.Dispose();
+            store.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Why these tests cannot run here on <paramref name="store"/>, or null when they can.</summary>
     public static string? WhyNot(string store = "lru")
@@ -81,17 +138,25 @@ public sealed class RouterNetwork : IDisposable
         return Run("ip", ["netns", "exec", ns, file, .. prefix, .. helper]);
     }
 
-    /// <summary>Starts a serving helper inside a namespace and waits until it listens; it is killed on dispose.</summary>
-    public void StartHelper(string ns, params string[] helper)
+    /// <summary>Starts a helper inside a namespace and waits until it says it listens (or is connected); killed on dispose.</summary>
+    public Process StartHelper(string ns, params string[] helper)
     {
         var (file, prefix) = DemoHelpers.SelfCommand(typeof(PacketRouter).Assembly.Location);
-        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var argument in (string[])["netns", "exec", ns, file, .. prefix, .. helper]) start.ArgumentList.Add(argument);
         var process = Process.Start(start)!;
         _helpers.Add(process);
-        var line = process.StandardOutput.ReadLineAsync();
-        if (!line.Wait(TimeSpan.FromSeconds(30)) || line.Result != "listening")
-            throw new InvalidOperationException($"helper {helper[0]} did not start: {process.StandardError.ReadToEnd()}");
+        var line = ReadLine(process, TimeSpan.FromSeconds(30));
+        if (line != "listening")
+            throw new InvalidOperationException($"helper {helper[0]} did not start: {line} {process.StandardError.ReadToEnd()}");
+        return process;
+    }
+
+    /// <summary>The helper's next line of output, or null when none came in time.</summary>
+    public static string? ReadLine(Process helper, TimeSpan timeout)
+    {
+        var line = helper.StandardOutput.ReadLineAsync();
+        return line.Wait(timeout) ? line.Result : null;
     }
 
     private static void Ip(params string[] arguments)
@@ -125,13 +190,23 @@ public sealed class RouterNetwork : IDisposable
             try { helper.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
             helper.Dispose();
         }
-        Router?.Dispose();
-        _privateTun?.Dispose();
-        _publicTun?.Dispose();
-        _store?.Dispose();
+        StopRouter();
         _redis?.Dispose();
         try { Directory.Delete(_folder, recursive: true); } catch (IOException) { }
+        // Deleting a namespace removes the devices in it, persistent or not.
         Run("ip", "netns", "del", Inside);
         Run("ip", "netns", "del", Outside);
+    }
+
+    /// <summary>A router attached to the interfaces, with what it owns.</summary>
+    private sealed record RunningRouter(PacketRouter Router, TunDevice Inside, TunDevice Outside, StoreChoice Store) : IDisposable
+    {
+        public void Dispose()
+        {
+            Router.Dispose();
+            Inside.Dispose();
+            Outside.Dispose();
+            Store.Dispose();
+        }
     }
 }

@@ -1,6 +1,6 @@
 namespace NatRouter.Tests;
 
-/// <summary>Real traffic through the router between two namespaces (LRU store). Root only.</summary>
+/// <summary>ICMP through the router between two namespaces, on each store. Root only.</summary>
 public sealed class RouterTests
 {
     [SkippableTheory]
@@ -20,12 +20,15 @@ public sealed class RouterTests
         Assert.True(network.Router.Counters.ConnectionsAdded >= 1);
     }
 
-    [SkippableFact]
-    public void A_fragmented_ping_is_reassembled_translated_and_fragmented_again()
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void A_fragmented_ping_is_reassembled_translated_and_fragmented_again(string store)
     {
-        string? reason = RouterNetwork.WhyNot();
+        string? reason = RouterNetwork.WhyNot(store);
         Skip.If(reason is not null, reason);
-        using var network = new RouterNetwork();
+        using var network = new RouterNetwork(store);
 
         var (code, output) = network.In(network.Inside, "ping", "-c", "2", "-W", "2", "-s", "4000", "198.51.100.2");
 
@@ -33,12 +36,15 @@ public sealed class RouterTests
         Assert.Contains("2 received", output);
     }
 
-    [SkippableFact]
-    public void Ttl_of_one_gets_time_exceeded_from_the_router()
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void Ttl_of_one_gets_time_exceeded_from_the_router(string store)
     {
-        string? reason = RouterNetwork.WhyNot();
+        string? reason = RouterNetwork.WhyNot(store);
         Skip.If(reason is not null, reason);
-        using var network = new RouterNetwork();
+        using var network = new RouterNetwork(store);
 
         var (_, output) = network.In(network.Inside, "ping", "-c", "1", "-W", "2", "-t", "1", "198.51.100.2");
 
@@ -46,17 +52,20 @@ public sealed class RouterTests
         Assert.Contains("Time to live exceeded", output);
     }
 
-    [SkippableFact]
-    public void Unsolicited_traffic_from_outside_is_dropped()
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void Unsolicited_traffic_from_outside_is_dropped(string store)
     {
-        string? reason = RouterNetwork.WhyNot();
+        string? reason = RouterNetwork.WhyNot(store);
         Skip.If(reason is not null, reason);
-        using var network = new RouterNetwork();
+        using var network = new RouterNetwork(store);
 
         var (code, _) = network.In(network.Outside, "ping", "-c", "2", "-W", "1", "198.51.100.1");
 
         Assert.NotEqual(0, code);
-        Assert.True(network.Router.Counters.Dropped.GetValueOrDefault("untranslated-NoConnection") >= 2);
+        Assert.True(network.Router.Counters.Dropped.GetValueOrDefault("no-connection") >= 2, network.Router.Counters.ToString());
         Assert.Equal(0, network.Router.Counters.SentToInside);
     }
 }

@@ -67,4 +67,20 @@ public sealed class TrafficTests
         Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
         Assert.Contains("port unreachable", output);
     }
+
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("redis")]
+    [InlineData("litedb")]
+    public void Many_connections_open_at_once_each_get_their_own_mapping(string store)
+    {
+        using var network = Network(store);
+        network.StartHelper(network.Outside, "helper-tcp-echo", "198.51.100.2", "7000");
+
+        var (code, output) = network.Helper(network.Inside, "helper-tcp-many", "198.51.100.2", "7000", "300");
+
+        Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
+        Assert.Contains("300 of 300", output);
+        Assert.True(network.Router.Counters.ConnectionsAdded >= 300, network.Router.Counters.ToString());
+    }
 }

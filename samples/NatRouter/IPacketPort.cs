@@ -1,0 +1,20 @@
+namespace NatRouter;
+
+/// <summary>
+/// One side of the router: where packets are read from and written to. <see cref="TunDevice"/> is the real one; tests
+/// drive the packet path through an in-memory port.
+/// </summary>
+public interface IPacketPort
+{
+    /// <summary>True when every frame starts with a <see cref="VirtioNetHeader"/> (TUN offloads on).</summary>
+    bool Offload { get; }
+
+    /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> for a frame to read; false on timeout.</summary>
+    bool WaitReadable(int timeoutMilliseconds);
+
+    /// <summary>Reads one frame without waiting; 0 when none is queued.</summary>
+    int Read(Span<byte> frame);
+
+    /// <summary>Writes one frame; false when the interface dropped it (e.g. it is down), as a wire would.</summary>
+    bool Write(ReadOnlySpan<byte> frame);
+}

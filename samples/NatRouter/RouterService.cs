@@ -1,0 +1,89 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NatFramework;
+
+namespace NatRouter;
+
+/// <summary>
+/// The router as a hosted service: on start it warms the packet path up, opens the store and both TUN interfaces,
+/// starts routing, publishes the metrics and prints the line containing <c>ready</c> (flushed, on standard output: the
+/// harness waits for it); then it logs a one-line summary every few seconds. On stop (SIGTERM, Ctrl-C) it stops the
+/// threads, closes the interfaces and disposes the store, which flushes what it has not written yet.
+/// </summary>
+public sealed class RouterService(RouterOptions options, IMeterFactory meters, ILoggerFactory logging, ILogger<RouterService> logger) : IHostedService, IDisposable
+{
+    private StoreChoice? _store;
+    private TunDevice? _inside, _outside;
+    private PacketRouter? _router;
+    private RouterMetrics? _metrics;
+    private Timer? _summary;
+
+    /// <summary>The running router (after start).</summary>
+    public PacketRouter? Router => _router;
+
+    /// <inheritdoc/>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var settings = options.Settings;
+        try
+        {
+            if (RouterWarmUp.Run(settings, options.Offload) == 0) logger.LogWarning("The warm-up conversation came through empty");
+            var nat = options.Nat.Clone();
+            nat.PublicAddress = options.PublicAddress;
+            nat.Validate();
+            _store = new StoreChoice(options.Store, nat, options.Redis, options.LiteDb, logging, options.RedisTimeout);
+            _inside = TunDevice.Open(options.PrivateTun, options.Offload, options.PrivateNetns);
+            _outside = TunDevice.Open(options.PublicTun, options.Offload, options.PublicNetns);
+            _router = new PacketRouter(_store.Translator, settings, _inside, _outside, logger);
+            _metrics = new RouterMetrics(meters, _router.Counters, _store);
+            _router.Start();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+        Console.Out.WriteLine($"ready: {options.PrivateTun} (inside {options.PrivateNetwork}) <-> {options.PublicTun} (public {options.PublicAddress}), " +
+                              $"mtu {options.Mtu}, store {_store.Name}, offload {(options.Offload ? "on" : "off")}");
+        Console.Out.Flush();
+        logger.LogInformation("Routing {Private} <-> {Public} as {Address} on the {Store} store, {Forwards} port forward(s)",
+            options.PrivateTun, options.PublicTun, options.PublicAddress, _store.Name, options.Forwards.Count);
+        _summary = new Timer(_ => logger.LogInformation("{Summary}", Summary()), null, options.SummaryInterval, options.SummaryInterval);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The one-line summary: counters and table sizes.</summary>
+    public string Summary()
+    {
+        if (_router is null || _store is null) return "not started";
+        var table = string.Join(' ', new[] { NatProtocol.Tcp, NatProtocol.Udp, NatProtocol.Icmp }
+            .Select(p => $"{p.ToString().ToLowerInvariant()} {_store.Connections(p)?.ToString() ?? "?"}"));
+        return $"{_router.Counters}; table {table}";
+    }
+
+    /// <inheritdoc/>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        string summary = Summary();
+        Dispose();
+        logger.LogInformation("Stopped: {Summary}", summary);
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _summary?.Dispose();
+        _summary = null;
+        _router?.Dispose();
+        _router = null;
+        _metrics?.Dispose();
+        _metrics = null;
+        _inside?.Dispose();
+        _outside?.Dispose();
+        _inside = _outside = null;
+        _store?.Dispose();
+        _store = null;
+    }
+}

@@ -1,0 +1,269 @@
+using System.Buffers.Binary;
+using NatFramework;
+using NatFramework.Packets;
+using NatFramework.Stores.Lru;
+
+namespace NatRouter.Tests;
+
+/// <summary>
+/// The router's packet path driven through in-memory interfaces (no root needed): allocation, drops by reason, ICMP
+/// answers, fragmentation, and TUN offload frames (segment trains, unfinished checksums).
+/// </summary>
+public sealed class PacketPathTests
+{
+    private static readonly Ipv4Address Client = Ipv4Address.Parse("10.77.0.2");
+    private static readonly Ipv4Address Server = Ipv4Address.Parse("198.51.100.2");
+    private static readonly Ipv4Address Public = Ipv4Address.Parse("198.51.100.1");
+
+    private sealed class Bench : IDisposable
+    {
+        public Bench(bool offload, IReadOnlyList<ForwardRule>? forwards = null)
+        {
+            Offload = offload;
+            Header = offload ? VirtioNetHeader.Length : 0;
+            Inside = new MemoryPort(offload);
+            Outside = new MemoryPort(offload);
+            Router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Public }),
+                new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24"), 1500, forwards), Inside, Outside);
+        }
+
+        public bool Offload { get; }
+        public int Header { get; }
+        public MemoryPort Inside { get; }
+        public MemoryPort Outside { get; }
+        public PacketRouter Router { get; }
+
+        /// <summary>Sends a packet in from one side and returns what came out of the other (packets, headers stripped).</summary>
+        public List<byte[]> Through(byte[] packet, bool fromInside, byte[]? header = null)
+        {
+            var frame = new byte[Header + packet.Length];
+            if (header is not null) header.CopyTo(frame, 0);
+            packet.CopyTo(frame, Header);
+            (fromInside ? Inside : Outside).Inject(frame);
+            Router.RunOnce(fromInside, 0);
+            return Drain(fromInside ? Outside : Inside);
+        }
+
+        public List<byte[]> Drain(MemoryPort port)
+        {
+            var packets = new List<byte[]>();
+            while (port.TakeWritten() is { } frame) packets.Add(frame[Header..]);
+            return packets;
+        }
+
+        public void Dispose() => Router.Dispose();
+    }
+
+    private static ushort SourcePort(byte[] packet) => BinaryPrimitives.ReadUInt16BigEndian(packet.AsSpan(20));
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Packets_of_an_established_flow_allocate_nothing(bool offload)
+    {
+        using var bench = new Bench(offload);
+        var syn = Ipv4PacketBuilder.Tcp(Client, 40000, Server, 80, [], TcpFlags.Syn);
+        var mapped = Assert.Single(bench.Through(syn, fromInside: true));
+        var reply = Ipv4PacketBuilder.Tcp(Server, 80, Public, SourcePort(mapped), [], TcpFlags.Syn | TcpFlags.Ack);
+        Assert.Single(bench.Through(reply, fromInside: false));
+        var data = Ipv4PacketBuilder.Tcp(Client, 40000, Server, 80, new byte[1400], TcpFlags.Ack);
+        var frame = new byte[bench.Header + data.Length];
+        data.CopyTo(frame, bench.Header);
+        var replyFrame = new byte[bench.Header + reply.Length];
+        reply.CopyTo(replyFrame, bench.Header);
+
+        void Round()
+        {
+            bench.Inside.Inject(frame);
+            bench.Router.RunOnce(fromInside: true, 0);
+            bench.Outside.Inject(replyFrame);
+            bench.Router.RunOnce(fromInside: false, 0);
+            bench.Outside.DiscardWritten();
+            bench.Inside.DiscardWritten();
+        }
+
+        for (int i = 0; i < 200; i++) Round();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 5000; i++) Round();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.True(bench.Router.Counters.Translated >= 10_000);
+    }
+
+    [Fact]
+    public void Malformed_packets_are_dropped_by_reason_and_the_path_goes_on()
+    {
+        using var bench = new Bench(offload: false);
+        var badChecksum = Ipv4PacketBuilder.Udp(Client, 5000, Server, 53, new byte[8]);
+        badChecksum[10] ^= 0xFF;
+        var truncatedTcp = Ipv4PacketBuilder.Tcp(Client, 5000, Server, 80, [])[..30];
+        BinaryPrimitives.WriteUInt16BigEndian(truncatedTcp.AsSpan(2), 30);
+        Ipv4Packet.RecomputeHeaderChecksum(truncatedTcp.AsSpan(0, 20));
+        byte[] ipv6 = [0x60, 0, 0, 0, 0, 0, 17, 64, .. new byte[32]];
+
+        foreach (var junk in new[] { badChecksum, truncatedTcp, ipv6, new byte[] { 0x45 }, new byte[3000] })
+            Assert.Empty(bench.Through(junk, fromInside: true));
+        var fine = bench.Through(Ipv4PacketBuilder.Udp(Client, 5000, Server, 53, new byte[8]), fromInside: true);
+
+        Assert.Single(fine);
+        var dropped = bench.Router.Counters.Dropped;
+        Assert.Equal(1, dropped["bad-header-checksum"]);
+        Assert.Equal(1, dropped["truncated-tcp-header"]);
+        Assert.Equal(2, dropped["not-ipv4"]); // the IPv6 packet and the zeroed buffer
+        Assert.Equal(1, dropped["too-short"]);
+        Assert.Equal(5, bench.Router.Counters.DroppedTotal);
+    }
+
+    [Fact]
+    public void Unsolicited_inbound_packets_are_dropped_as_no_connection()
+    {
+        using var bench = new Bench(offload: false);
+
+        Assert.Empty(bench.Through(Ipv4PacketBuilder.Tcp(Server, 80, Public, 40000, [], TcpFlags.Syn), fromInside: false));
+
+        Assert.Equal(1, bench.Router.Counters.Dropped["no-connection"]);
+        Assert.Equal(0, bench.Router.Counters.ConnectionsAdded);
+    }
+
+    [Fact]
+    public void A_port_forward_opens_a_redirect_from_the_routers_inside_address()
+    {
+        using var bench = new Bench(offload: false, [new ForwardRule(NatProtocol.Tcp, 8080, Client, 80)]);
+
+        var forwarded = Assert.Single(bench.Through(Ipv4PacketBuilder.Tcp(Server, 51000, Public, 8080, [], TcpFlags.Syn), fromInside: false));
+
+        Ipv4Packet.TryParse(forwarded, out var ip);
+        Assert.Equal(Ipv4Address.Parse("10.77.0.1"), ip.Source);
+        Assert.Equal(Client, ip.Destination);
+        Assert.Equal(80, ip.Tcp.DestinationPort);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Ttl_one_is_answered_with_time_exceeded_from_the_inside_address(bool offload)
+    {
+        using var bench = new Bench(offload);
+
+        Assert.Empty(bench.Through(Ipv4PacketBuilder.Udp(Client, 5000, Server, 33434, new byte[8], ttl: 1), fromInside: true));
+        var answer = Assert.Single(bench.Drain(bench.Inside));
+
+        Assert.Equal(PacketError.None, Ipv4Packet.TryParse(answer, out var ip));
+        Assert.Equal(Ipv4Address.Parse("10.77.0.1"), ip.Source);
+        Assert.Equal(Client, ip.Destination);
+        Assert.Equal(IcmpType.TimeExceeded, ip.Icmp.Type);
+        Assert.True(InternetChecksum.Verify(ip.Payload));
+    }
+
+    [Fact]
+    public void Too_big_with_df_gets_fragmentation_needed_with_the_mtu_and_without_df_is_fragmented()
+    {
+        using var bench = new Bench(offload: false);
+
+        Assert.Empty(bench.Through(Ipv4PacketBuilder.Udp(Client, 5000, Server, 53, new byte[3000], dontFragment: true), fromInside: true));
+        var answer = Assert.Single(bench.Drain(bench.Inside));
+        Ipv4Packet.TryParse(answer, out var icmp);
+        Assert.Equal(IcmpType.DestinationUnreachable, icmp.Icmp.Type);
+        Assert.Equal(4, icmp.Icmp.Code);
+        Assert.Equal(1500, BinaryPrimitives.ReadUInt16BigEndian(icmp.Payload[6..]));
+
+        Thread.Sleep(20); // past the ICMP rate limit; the next packet is not answered anyway
+        var fragments = bench.Through(Ipv4PacketBuilder.Udp(Client, 5001, Server, 53, new byte[3000]), fromInside: true);
+        Assert.Equal(3, fragments.Count);
+        Assert.All(fragments, f => Assert.True(f.Length <= 1500));
+    }
+
+    /// <summary>A TCP packet as a TUN with offloads hands it over: the checksum field holds only the pseudo-header sum.</summary>
+    private static (byte[] Packet, byte[] Header) Unfinished(byte[] packet, ushort segmentSize = 0)
+    {
+        Ipv4Packet.TryParse(packet, out var ip);
+        bool tcp = ip.Protocol == IpProtocol.Tcp;
+        int checksumAt = 20 + (tcp ? 16 : 6);
+        ushort pseudo = InternetChecksum.Fold(InternetChecksum.PseudoHeaderSum(ip.Source, ip.Destination, ip.ProtocolNumber, ip.Payload.Length));
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(checksumAt), pseudo);
+        var header = new byte[VirtioNetHeader.Length];
+        header[0] = 1; // NEEDS_CSUM
+        if (segmentSize > 0)
+        {
+            header[1] = 1; // GSO TCPv4
+            BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(2), 40);
+            BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(4), segmentSize);
+        }
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(6), 20);
+        BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(8), (ushort)(tcp ? 16 : 6));
+        return (packet, header);
+    }
+
+    /// <summary>Finishes an unfinished checksum as the kernel would, and checks it against a full computation.</summary>
+    private static void AssertFinishesRight(byte[] translated)
+    {
+        Ipv4Packet.TryParse(translated, out var ip);
+        var copy = translated.ToArray();
+        PartialChecksum.Finish(copy, 20, ip.Protocol == IpProtocol.Tcp ? 16 : 6, ip.Protocol == IpProtocol.Udp);
+        Ipv4Packet.TryParse(copy, out var finished);
+        Assert.True(InternetChecksum.Verify(finished.Payload, InternetChecksum.PseudoHeaderSum(finished.Source, finished.Destination, finished.ProtocolNumber, finished.Payload.Length)));
+    }
+
+    [Fact]
+    public void Offload_an_unfinished_checksum_is_readdressed_both_ways_so_the_kernel_finishes_it_right()
+    {
+        using var bench = new Bench(offload: true);
+        var (syn, synHeader) = Unfinished(Ipv4PacketBuilder.Tcp(Client, 40000, Server, 80, [], TcpFlags.Syn));
+        var mapped = Assert.Single(bench.Through(syn, fromInside: true, synHeader));
+        AssertFinishesRight(mapped);
+
+        var (reply, replyHeader) = Unfinished(Ipv4PacketBuilder.Tcp(Server, 80, Public, SourcePort(mapped), new byte[100], TcpFlags.Syn | TcpFlags.Ack));
+        var back = Assert.Single(bench.Through(reply, fromInside: false, replyHeader));
+        AssertFinishesRight(back);
+        Ipv4Packet.TryParse(back, out var ip);
+        Assert.Equal(Client, ip.Destination);
+        Assert.Equal(40000, ip.Tcp.DestinationPort);
+    }
+
+    [Fact]
+    public void Offload_a_segment_train_beyond_the_mtu_goes_through_whole_with_its_header()
+    {
+        using var bench = new Bench(offload: true);
+        var (train, header) = Unfinished(Ipv4PacketBuilder.Tcp(Client, 40000, Server, 80, new byte[20_000], TcpFlags.Ack, dontFragment: true), segmentSize: 1448);
+        bench.Inside.Inject([.. header, .. train]);
+        bench.Router.RunOnce(fromInside: true, 0);
+
+        var frame = bench.Outside.TakeWritten();
+
+        Assert.NotNull(frame);
+        Assert.Equal(header, frame[..VirtioNetHeader.Length]);
+        Assert.Equal(train.Length, frame.Length - VirtioNetHeader.Length);
+        AssertFinishesRight(frame[VirtioNetHeader.Length..]);
+        Assert.Empty(bench.Drain(bench.Inside)); // no Fragmentation Needed for a train
+    }
+
+    [Fact]
+    public void Offload_an_unfinished_checksum_is_finished_before_the_router_fragments()
+    {
+        using var bench = new Bench(offload: true);
+        var (datagram, header) = Unfinished(Ipv4PacketBuilder.Udp(Client, 5000, Server, 53, Enumerable.Range(0, 3000).Select(i => (byte)i).ToArray()));
+
+        var fragments = bench.Through(datagram, fromInside: true, header);
+
+        Assert.Equal(3, fragments.Count);
+        var reassembler = new NatFramework.Fragmentation.Ipv4Reassembler();
+        var whole = new byte[65535];
+        NatFramework.Fragmentation.ReassemblyResult result = default;
+        foreach (var fragment in fragments)
+        {
+            Ipv4Packet.TryParse(fragment, out var ip);
+            result = reassembler.Add(ip, whole);
+        }
+        Assert.Equal(NatFramework.Fragmentation.ReassemblyStatus.Complete, result.Status);
+        Ipv4Packet.TryParse(whole.AsSpan(0, result.Length), out var reassembled);
+        Assert.True(InternetChecksum.Verify(reassembled.Payload, InternetChecksum.PseudoHeaderSum(reassembled.Source, reassembled.Destination, 17, reassembled.Payload.Length)));
+    }
+
+    [Fact]
+    public void The_warm_up_conversation_comes_through()
+    {
+        Assert.True(RouterWarmUp.Run(new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24")), offload: true) >= 18);
+        Assert.True(RouterWarmUp.Run(new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24")), offload: false) >= 18);
+    }
+}
