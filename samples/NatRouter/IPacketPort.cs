@@ -12,6 +12,9 @@ public interface IPacketPort
     /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> for a frame to read; false on timeout.</summary>
     bool WaitReadable(int timeoutMilliseconds);
 
+    /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> for a frame on this port or on <paramref name="other"/>.</summary>
+    bool WaitEitherReadable(IPacketPort other, int timeoutMilliseconds) => WaitReadable(0) || other.WaitReadable(timeoutMilliseconds);
+
     /// <summary>Reads one frame without waiting; 0 when none is queued.</summary>
     int Read(Span<byte> frame);
 

@@ -21,6 +21,8 @@ public sealed class PacketRouter : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Thread> _threads = new();
     private readonly long _spinTicks;
+    private int _spinning;
+    private readonly ManualResetEventSlim _spinEnded = new(true);
     private long _lastErrorAt = long.MinValue / 2;
 
     /// <summary>Creates a router; call <see cref="Start"/>.</summary>
@@ -38,11 +40,18 @@ public sealed class PacketRouter : IDisposable
     /// <summary>What the router has done so far.</summary>
     public RouterCounters Counters { get; } = new();
 
-    /// <summary>Starts one reading thread per interface.</summary>
+    /// <summary>Starts the reading threads: one per interface, or one for both (<see cref="RouterSettings.Threads"/>).</summary>
     public void Start()
     {
-        _threads.Add(new Thread(() => Pump(_outbound, _inbound, "private")) { IsBackground = true, Name = "router: private" });
-        _threads.Add(new Thread(() => Pump(_inbound, _outbound, "public")) { IsBackground = true, Name = "router: public" });
+        if (_settings.Threads == 1)
+        {
+            _threads.Add(new Thread(() => Pump(_outbound, _inbound, "either", both: true)) { IsBackground = true, Name = "router" });
+        }
+        else
+        {
+            _threads.Add(new Thread(() => Pump(_outbound, _inbound, "private")) { IsBackground = true, Name = "router: private" });
+            _threads.Add(new Thread(() => Pump(_inbound, _outbound, "public")) { IsBackground = true, Name = "router: public" });
+        }
         _threads.ForEach(t => t.Start());
     }
 
@@ -58,27 +67,31 @@ public sealed class PacketRouter : IDisposable
     /// while either has packets (and for <see cref="RouterSettings.SpinTime"/> after, when set): the answer to a packet
     /// just written is often queued on the other interface by the time write() returns (the kernel handles a TUN write
     /// synchronously), and taking it at once spares the other thread's wake-up, ~0.1 ms on a virtual machine. Each
-    /// lane is run by one thread at a time (its gate); a thread finding the other's lane busy leaves it.
+    /// lane is run by one thread at a time; a thread finding the other's lane busy leaves it.
     /// </summary>
     // Fully optimised from the start: a tier-0 loop is replaced on the stack (OSR) after enough iterations, and that
     // compile ran on this thread in the middle of the first packets (milliseconds of added latency).
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void Pump(RouterLane own, RouterLane other, string side)
+    private void Pump(RouterLane own, RouterLane other, string side, bool both = false)
     {
         long lastLogged = 0;
         while (!_stop.IsCancellationRequested)
         {
             try
             {
-                if (!own.WaitReadable(200)) continue;
-                long spinUntil = 0;
-                while (true)
+                if (!both && Volatile.Read(ref _spinning) != 0)
                 {
-                    bool busy = own.TryRun() | other.TryRun();
-                    long now = System.Diagnostics.Stopwatch.GetTimestamp();
-                    if (busy) spinUntil = now + _spinTicks;
-                    else if (now >= spinUntil) break;
+                    // The other thread is polling both interfaces: stay out of its way (and out of poll(), which would
+                    // wake this thread for packets it is about to take) until it stops.
+                    _spinEnded.Wait(200);
+                    continue;
                 }
+                if (!(both ? own.WaitEitherReadable(other, 200) : own.WaitReadable(200))) continue;
+                // A burst ends when a read finds the queue empty, so this side needs no second look unless the other
+                // side had packets: writing those on may have queued an answer here (a SYN-ACK's ACK, say).
+                do own.TryRun();
+                while (other.TryRun());
+                if (_spinTicks > 0 && Interlocked.CompareExchange(ref _spinning, 1, 0) == 0) Spin(own, other);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -92,6 +105,29 @@ public sealed class PacketRouter : IDisposable
                 }
                 Thread.Sleep(10);
             }
+        }
+    }
+
+    /// <summary>
+    /// Keeps working both lanes for <see cref="RouterSettings.SpinTime"/> after the last packet, yielding the CPU
+    /// between looks so the hosts' own processes still run; one thread at a time spins, the other sleeps.
+    /// </summary>
+    private void Spin(RouterLane own, RouterLane other)
+    {
+        _spinEnded.Reset();
+        try
+        {
+            long until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until && !_stop.IsCancellationRequested)
+            {
+                Thread.Yield();
+                if (own.TryRun() | other.TryRun()) until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _spinning, 0);
+            _spinEnded.Set();
         }
     }
 
@@ -118,5 +154,6 @@ public sealed class PacketRouter : IDisposable
         _stop.Cancel();
         _threads.ForEach(t => t.Join());
         _stop.Dispose();
+        _spinEnded.Dispose();
     }
 }

@@ -36,12 +36,13 @@ public static class Program
         var tcpCapacity = new Option<int>("--tcp-capacity") { Description = "TCP connections the table holds (LRU: least recently used evicted beyond)", DefaultValueFactory = _ => 65_536 };
         var udpCapacity = new Option<int>("--udp-capacity") { Description = "UDP flows the table holds", DefaultValueFactory = _ => 65_536 };
         var icmpCapacity = new Option<int>("--icmp-capacity") { Description = "ICMP query ids the table holds", DefaultValueFactory = _ => 4_096 };
-        var spin = new Option<int>("--spin-us") { Description = "microseconds a thread keeps polling after the last packet (latency for CPU)", DefaultValueFactory = _ => 0 };
+        var spin = new Option<int>("--spin-us") { Description = "microseconds a thread keeps polling after the last packet: latency for CPU (0 = sleep at once)", DefaultValueFactory = _ => 1000 };
+        var threads = new Option<int>("--threads") { Description = "reading threads: 2 (one per interface) or 1 (one for both)", DefaultValueFactory = _ => 2 };
         var summary = new Option<int>("--summary-seconds") { Description = "how often the one-line summary is logged", DefaultValueFactory = _ => 5 };
         var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).")
         {
             privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, litedb, forwards, offload,
-            tcpTimeout, udpTimeout, icmpTimeout, tcpCapacity, udpCapacity, icmpCapacity, summary, spin,
+            tcpTimeout, udpTimeout, icmpTimeout, tcpCapacity, udpCapacity, icmpCapacity, summary, spin, threads,
         };
         run.SetAction(result =>
         {
@@ -87,6 +88,7 @@ public static class Program
                 Nat = nat,
                 SummaryInterval = TimeSpan.FromSeconds(Math.Max(1, result.GetValue(summary))),
                 SpinTime = TimeSpan.FromMicroseconds(Math.Clamp(result.GetValue(spin), 0, 10_000)),
+                Threads = Math.Clamp(result.GetValue(threads), 1, 2),
             });
         });
         var demo = new Command("demo", "As root: build two namespaces and TUNs, send ping, HTTP, UDP, a port forward, an ICMP error, a fragmented ping and a TTL-1 probe through the router, show the counters, clean up.");

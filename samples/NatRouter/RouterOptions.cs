@@ -51,8 +51,11 @@ public sealed record RouterOptions
     public TimeSpan SummaryInterval { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Busy-polling after the last packet (see <see cref="RouterSettings.SpinTime"/>).</summary>
-    public TimeSpan SpinTime { get; init; }
+    public TimeSpan SpinTime { get; init; } = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>Reading threads: 2 (one per interface) or 1.</summary>
+    public int Threads { get; init; } = 2;
 
     /// <summary>What the packet path needs.</summary>
-    public RouterSettings Settings => new(PublicAddress, PrivateNetwork, Mtu, Forwards) { SpinTime = SpinTime };
+    public RouterSettings Settings => new(PublicAddress, PrivateNetwork, Mtu, Forwards) { SpinTime = SpinTime, Threads = Threads };
 }

@@ -93,6 +93,7 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     {
         var unopened = new TunDevice(-1, "unopened", offload: false);
         unopened.WaitReadable(0);
+        unopened.WaitEitherReadable(unopened, 0);
         try { unopened.Read(stackalloc byte[1]); } catch (Win32Exception) { }
         try { unopened.Write(stackalloc byte[1]); } catch (Win32Exception) { }
     }
@@ -124,6 +125,16 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     {
         var poll = new PollDescriptor { Fd = _fd, Events = PollIn };
         return Poll(&poll, 1, timeoutMilliseconds) > 0;
+    }
+
+    /// <inheritdoc/>
+    public bool WaitEitherReadable(IPacketPort other, int timeoutMilliseconds)
+    {
+        if (other is not TunDevice tun) return WaitReadable(0) || other.WaitReadable(timeoutMilliseconds);
+        var both = stackalloc PollDescriptor[2];
+        both[0] = new PollDescriptor { Fd = _fd, Events = PollIn };
+        both[1] = new PollDescriptor { Fd = tun._fd, Events = PollIn };
+        return Poll(both, 2, timeoutMilliseconds) > 0;
     }
 
     /// <inheritdoc/>

@@ -64,6 +64,9 @@ public sealed class RouterNetwork : IDisposable
 
     public string PublicTun { get; }
 
+    /// <summary>The private redis-server (redis store only).</summary>
+    public RedisServer? Redis => _redis;
+
     /// <summary>The Redis connection string of the private redis-server (redis store only).</summary>
     public string RedisConfiguration => _redis?.Configuration ?? "";
 
