@@ -153,6 +153,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         }
         catch
         {
+            SuppressTransactionFinalizers(database);
             database.Dispose();
             throw;
         }
@@ -437,6 +438,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 
     private void DiscardEngine()
     {
+        if (_database is not null) SuppressTransactionFinalizers(_database);
         try
         {
             _database?.Dispose();
@@ -447,6 +449,33 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         }
         _database = null;
         _collection = null;
+    }
+
+    /// <summary>
+    /// LiteDB 5 disposes a transaction that nobody disposed from its finalizer, and that dispose throws when the
+    /// transaction still holds dirty pages of a failed write — on the finalizer thread, which ends the process (seen
+    /// in CI after a full disk, even with the rollback above: a rollback can fail too). Before an engine is thrown away
+    /// its open transactions are told not to finalize; the file is recovered from its log by the next engine anyway.
+    /// LiteDB offers no API for this, so it is done through its private fields (checked against 5.0.21); if they are
+    /// not found nothing happens.
+    /// </summary>
+    private void SuppressTransactionFinalizers(LiteDatabase database)
+    {
+        const System.Reflection.BindingFlags Private = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic;
+        try
+        {
+            object? engine = typeof(LiteDatabase).GetField("_engine", Private)?.GetValue(database);
+            object? monitor = engine?.GetType().GetField("_monitor", Private)?.GetValue(engine);
+            if (monitor?.GetType().GetField("_transactions", Private)?.GetValue(monitor) is not System.Collections.IDictionary transactions) return;
+            lock (transactions) // what LiteDB locks when it adds or removes one
+            {
+                foreach (var transaction in transactions.Values) GC.SuppressFinalize(transaction);
+            }
+        }
+        catch (Exception e) when (e is FieldAccessException or InvalidOperationException or ArgumentException)
+        {
+            _logger.LogDebug(e, "Could not reach the transactions of the failed LiteDB engine of {Path}", _path);
+        }
     }
 
     /// <summary>Stops the writer, writes what is pending, and closes the file.</summary>
