@@ -5,7 +5,7 @@ namespace NatRouter;
 
 /// <summary>
 /// The router's counters as <see cref="System.Diagnostics.Metrics"/> instruments on the meter
-/// <c>NatFramework.Router</c>, readable live with <c>dotnet-counters monitor -n NatRouter --counters NatFramework.Router</c>.
+/// <c>NatFramework.Router</c>, readable live with <c>dotnet-counters monitor -p PID --counters NatFramework.Router</c>.
 /// Every instrument is observable: the packet path only bumps <see cref="RouterCounters"/>, and values are read when a
 /// listener collects, so metrics cost the packet path nothing.
 /// </summary>

@@ -20,11 +20,16 @@ public sealed class RouterNetwork : IDisposable
     private readonly string _store;
     private readonly IReadOnlyList<ForwardRule>? _forwards;
     private readonly bool _offload;
+    private readonly int _threads;
+    private readonly TimeSpan _spin;
     private readonly List<Process> _helpers = new();
     private RunningRouter? _router;
 
-    public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true)
+    public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true,
+        int threads = 2, TimeSpan? spin = null)
     {
+        _threads = threads;
+        _spin = spin ?? TimeSpan.FromMilliseconds(1);
         _store = store;
         _forwards = forwards;
         _offload = offload;
@@ -107,7 +112,7 @@ public sealed class RouterNetwork : IDisposable
         {
             inside = TunDevice.Open(PrivateTun, _offload, Inside);
             outside = TunDevice.Open(PublicTun, _offload, Outside);
-            var router = new PacketRouter(store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"), Forwards: _forwards), inside, outside);
+            var router = new PacketRouter(store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"), Forwards: _forwards) { Threads = _threads, SpinTime = _spin }, inside, outside);
             router.Start();
             return new RunningRouter(router, inside, outside, store);
         }

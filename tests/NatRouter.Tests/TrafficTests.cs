@@ -83,4 +83,23 @@ public sealed class TrafficTests
         Assert.Contains("300 of 300", output);
         Assert.True(network.Router.Counters.ConnectionsAdded >= 300, network.Router.Counters.ToString());
     }
+
+    [SkippableTheory]
+    [InlineData(1, 0)]
+    [InlineData(1, 1000)]
+    [InlineData(2, 0)]
+    public void Other_thread_and_polling_settings_route_tcp_and_icmp_too(int threads, int spinMicroseconds)
+    {
+        string? reason = RouterNetwork.WhyNot();
+        Skip.If(reason is not null, reason);
+        using var network = new RouterNetwork(threads: threads, spin: TimeSpan.FromMicroseconds(spinMicroseconds));
+        network.StartHelper(network.Outside, "helper-http-serve", "198.51.100.2", "8000", "2000000");
+
+        var (code, output) = network.Helper(network.Inside, "helper-http-get", "198.51.100.2", "8000", "2000000");
+        var (pingCode, ping) = network.In(network.Inside, "ping", "-c", "3", "-i", "0.2", "-W", "2", "198.51.100.2");
+
+        Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
+        Assert.Contains("every byte as sent", output);
+        Assert.True(pingCode == 0, ping);
+    }
 }
