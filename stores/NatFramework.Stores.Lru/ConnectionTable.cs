@@ -100,22 +100,16 @@ internal sealed unsafe class ConnectionTable
                 continue;
             }
             int index = Find(key, hash, out bool reply);
-            bool found = false;
-            NatLookup result = default;
-            if (index >= 0)
-            {
-                ref Entry entry = ref _entries[index];
-                if (entry.LastSeen >= expiredBefore)
-                {
-                    result = new NatLookup(ToConnection(ref entry), reply ? FlowDirection.Reply : FlowDirection.Outbound);
-                    found = true;
-                }
-            }
+            // The result is written straight into the caller's slot (a retry overwrites it): building it in a local
+            // first made the JIT spill the connection's dozen fields to the stack, zero them, and copy them out.
+            Entry* entry = index >= 0 ? _entryBase + index : null;
+            bool found = entry is not null && entry->LastSeen >= expiredBefore;
+            if (found) lookup = new NatLookup(ToConnection(ref *entry), reply ? FlowDirection.Reply : FlowDirection.Outbound);
+            else lookup = default;
             // x86 does not reorder loads with loads; elsewhere the data loads must complete before the recheck.
             if (!X86Base.IsSupported) Interlocked.MemoryBarrier();
             if (Volatile.Read(ref _version) != version) continue;
-            if (found && markUsed && _entries[index].Referenced == 0) _entries[index].Referenced = 1;
-            lookup = result;
+            if (found && markUsed && entry->Referenced == 0) entry->Referenced = 1;
             return found;
         }
     }
