@@ -34,10 +34,17 @@ internal sealed unsafe class ConnectionTable
         public byte Flags, Referenced, Live, Reserved;
     }
 
-    // A slot: bits 0-23 entry index + 1 (0 = empty slot), bit 24 the reply direction, bits 25-31 a hash tag.
+    // A slot: bits 0-23 entry index + 1 (0 = empty slot), bit 24 the reply direction, bits 25-28 a hash tag (a probe
+    // reads an entry only when its tag matches), bits 29-31 how far the slot sits from its key's home slot (7 = 7 or
+    // more). The distance lets a removal shift its neighbours back without reading their entries to rehash their keys,
+    // which at a million connections was a cache miss per neighbour.
     private const uint IndexMask = 0x00FF_FFFF;
     private const uint ReplyBit = 0x0100_0000;
     private const int TagShift = 25;
+    private const uint TagMask = 0xF;
+    private const int DistanceShift = 29;
+    private const uint DistanceSaturated = 7;
+    private const uint DistanceMask = DistanceSaturated << DistanceShift;
     private const int SweepPerInsert = 2;
 
     private readonly NatProtocol _protocol;
@@ -133,14 +140,14 @@ internal sealed unsafe class ConnectionTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int Find(in FlowKey key, ulong hash, out bool reply)
     {
-        uint tag = (uint)(hash >> 57);
+        uint tag = TagOf(hash);
         int i = (int)hash & _slotMask;
         // Bounded by the table size so that a reader racing a writer cannot loop forever before its recheck.
         for (int probes = 0; probes <= _slotMask; probes++)
         {
             uint slot = _slots[i];
             if (slot == 0) break;
-            if (slot >> TagShift == tag)
+            if (((slot >> TagShift) & TagMask) == tag)
             {
                 uint index = (slot & IndexMask) - 1;
                 if (index < (uint)_entries.Length)
@@ -278,16 +285,42 @@ internal sealed unsafe class ConnectionTable
         lock (_lock)
         {
             BeginWrite();
-            int head;
-            while ((head = _hosts.HeadOf(host)) != 0)
+            // A host's entries lie anywhere in the table, so each is a cache miss, and so are its two slots. The walk
+            // runs a step ahead of itself: while one entry is removed, the next one's slots and the one after it are
+            // already being fetched, so the misses of neighbouring steps overlap instead of queueing.
+            int head = _hosts.HeadOf(host);
+            if (head != 0) PrefetchEntryAndSlots(head - 1);
+            while (head != 0)
             {
-                removed.Add(ToConnection(ref _entries[head - 1]));
-                RemoveEntry(head - 1);
+                int index = head - 1;
+                int next = _entryBase[index].HostNext;
+                if (next != 0) PrefetchEntryAndSlots(next - 1);
+                removed.Add(ToConnection(ref _entryBase[index]));
+                RemoveEntry(index); // unlinks the head: the list now starts at next
+                head = next;
                 count++;
             }
             EndWrite();
         }
         return count;
+    }
+
+    /// <summary>Slots 7 or more places from their home, whose distance a removal reads from the entry (for tests).</summary>
+    internal int SaturatedSlots()
+    {
+        int saturated = 0;
+        foreach (uint slot in _slots) if (slot != 0 && (slot & DistanceMask) == DistanceMask) saturated++;
+        return saturated;
+    }
+
+    /// <summary>Prefetches the slots of an entry's two keys and the entry after it in its host list.</summary>
+    private void PrefetchEntryAndSlots(int index)
+    {
+        if (!Sse.IsSupported) return;
+        ref Entry e = ref _entryBase[index];
+        if (e.HostNext != 0) Sse.Prefetch0(_entryBase + e.HostNext - 1);
+        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: false).Hash64() & _slotMask));
+        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: true).Hash64() & _slotMask));
     }
 
     public void Clear()
@@ -365,7 +398,16 @@ internal sealed unsafe class ConnectionTable
             }
             if (live != _count) throw new InvalidOperationException($"count {_count} but {live} live entries");
             int slots = 0;
-            foreach (uint slot in _slots) if (slot != 0) slots++;
+            for (int position = 0; position < _slots.Length; position++)
+            {
+                uint slot = _slots[position];
+                if (slot == 0) continue;
+                slots++;
+                int home = (int)KeyOf(ref _entries[(slot & IndexMask) - 1], (slot & ReplyBit) != 0).Hash64() & _slotMask;
+                uint expected = (uint)Math.Min((position - home) & _slotMask, (int)DistanceSaturated);
+                if ((slot & DistanceMask) >> DistanceShift != expected)
+                    throw new InvalidOperationException($"slot {position} records distance {(slot & DistanceMask) >> DistanceShift}, is {expected}");
+            }
             if (slots != 2 * live) throw new InvalidOperationException($"{slots} slots for {live} connections");
             int free = 0;
             for (int f = _freeHead; f != 0; f = _entries[f - 1].HostNext)
@@ -408,11 +450,25 @@ internal sealed unsafe class ConnectionTable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint TagOf(ulong hash) => (uint)(hash >> 60);
+
+    private static uint WithDistance(uint slot, int distance) => (slot & ~DistanceMask) | (uint)Math.Min(distance, (int)DistanceSaturated) << DistanceShift;
+
     private void AddSlot(ulong hash, int index, bool reply)
     {
-        int i = (int)hash & _slotMask;
+        int home = (int)hash & _slotMask, i = home;
         while (_slots[i] != 0) i = (i + 1) & _slotMask;
-        _slots[i] = (uint)(hash >> 57) << TagShift | (reply ? ReplyBit : 0) | (uint)(index + 1);
+        _slots[i] = WithDistance(TagOf(hash) << TagShift | (reply ? ReplyBit : 0) | (uint)(index + 1), (i - home) & _slotMask);
+    }
+
+    /// <summary>How far the slot at <paramref name="position"/> is from its key's home: from the slot, or from the entry when it saturated.</summary>
+    private int DistanceFromHome(uint slot, int position)
+    {
+        uint stored = (slot & DistanceMask) >> DistanceShift;
+        if (stored < DistanceSaturated) return (int)stored;
+        int home = (int)KeyOf(ref _entries[(slot & IndexMask) - 1], (slot & ReplyBit) != 0).Hash64() & _slotMask;
+        return (position - home) & _slotMask;
     }
 
     private void RemoveEntry(int index)
@@ -440,10 +496,10 @@ internal sealed unsafe class ConnectionTable
             j = (j + 1) & _slotMask;
             uint slot = _slots[j];
             if (slot == 0) break;
-            int home = (int)KeyOf(ref _entries[(slot & IndexMask) - 1], (slot & ReplyBit) != 0).Hash64() & _slotMask;
-            if (((j - home) & _slotMask) >= ((j - hole) & _slotMask))
+            int distance = DistanceFromHome(slot, j), shift = (j - hole) & _slotMask;
+            if (distance >= shift)
             {
-                _slots[hole] = slot;
+                _slots[hole] = WithDistance(slot, distance - shift);
                 hole = j;
             }
         }

@@ -52,6 +52,9 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
     /// <summary>Bytes allocated for all three tables.</summary>
     public long MemoryBytes => _tcp.MemoryBytes + _udp.MemoryBytes + _icmp.MemoryBytes;
 
+    /// <summary>Slots of <paramref name="protocol"/>'s table 7 or more places from their home (for tests).</summary>
+    internal int SaturatedSlots(NatProtocol protocol) => Table(protocol).SaturatedSlots();
+
     /// <summary>Checks every table's structure; throws when it is broken (for tests).</summary>
     internal void CheckInvariants()
     {

@@ -139,6 +139,30 @@ public sealed class LruStoreTests
     }
 
     [Fact]
+    public void Removals_shift_neighbours_back_by_their_recorded_distance_also_when_it_saturated()
+    {
+        // Twelve flows whose outbound keys share one home slot in a 64-slot table: they sit 0-11 places from home,
+        // so some distances saturate (7+) and a removal must read those from the entries.
+        var (nat, store) = Create(udpCapacity: 16);
+        var host = new Ipv4Address(0x0A4D0002u);
+        var colliding = Enumerable.Range(1024, 60_000).Select(p => (ushort)p)
+            .Where(p => (new FlowKey(NatProtocol.Udp, host, p, Server, 53).Hash64() & 63) == 5).Take(12).ToList();
+        foreach (var port in colliding) Assert.True(nat.AddNat(Udp(2, port), Public).IsOk);
+        Assert.True(store.SaturatedSlots(NatProtocol.Udp) > 0);
+        store.CheckInvariants();
+
+        // Remove them one by one from the home end, so every removal shifts a run that holds saturated slots.
+        foreach (var port in colliding.Take(6))
+        {
+            var key = new FlowKey(NatProtocol.Udp, host, port, Server, 53);
+            Assert.True(store.Remove(key, out _));
+            store.CheckInvariants(); // every slot's recorded distance, every key findable
+        }
+        Assert.All(colliding.Skip(6), p => Assert.True(Translates(nat, Udp(2, p))));
+        Assert.All(colliding.Take(6), p => Assert.False(Translates(nat, Udp(2, p))));
+    }
+
+    [Fact]
     public void Invalid_capacity_is_refused_naming_the_setting()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new LruNatStore(new LruStoreOptions { IcmpCapacity = 0 }));
