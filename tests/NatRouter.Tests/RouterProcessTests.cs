@@ -40,10 +40,15 @@ public sealed class RouterProcessTests
         public int? Stop(TimeSpan timeout)
         {
             RouterNetwork.Run("kill", "-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            return _process.WaitForExit(timeout) ? _process.ExitCode : null;
+            return WaitForExit(timeout);
         }
 
-        public int? WaitForExit(TimeSpan timeout) => _process.WaitForExit(timeout) ? _process.ExitCode : null;
+        public int? WaitForExit(TimeSpan timeout)
+        {
+            if (!_process.WaitForExit(timeout)) return null;
+            _process.WaitForExit(); // the overload without a timeout also waits for the redirected output to be read
+            return _process.ExitCode;
+        }
 
         public override string ToString() => string.Join('\n', Output) + "\n" + string.Join('\n', Errors);
 
@@ -70,7 +75,9 @@ public sealed class RouterProcessTests
         Assert.True(router.WaitFor(r => r.Errors.Any(l => l.Contains("translated 6", StringComparison.Ordinal)), TimeSpan.FromSeconds(10)), router.ToString());
 
         Assert.Equal(0, router.Stop(TimeSpan.FromSeconds(20)));
-        Assert.Contains(router.Errors, l => l.Contains("Stopped: in→out 3/3, out→in 3/3", StringComparison.Ordinal));
+        var stopped = router.Errors.FirstOrDefault(l => l.Contains("Stopped:", StringComparison.Ordinal));
+        Assert.True(stopped is not null, router.ToString());
+        Assert.Contains("in→out 3/3, out→in 3/3", stopped);
         Assert.Single(router.Output); // standard output carries the ready line only; logs go to standard error
     }
 
