@@ -22,6 +22,12 @@ public sealed class LiteDbStoreTests : IDisposable
         return copy;
     }
 
+    private static Ipv4Address SourceOf(byte[] packet)
+    {
+        Ipv4Packet.TryParse(packet, out var ip);
+        return ip.Source;
+    }
+
     [Fact]
     public void Close_and_reopen_keeps_every_connection_and_its_translation_byte_for_byte()
     {
@@ -40,7 +46,15 @@ public sealed class LiteDbStoreTests : IDisposable
         var again = new LiteDbNatTranslator(reopened);
 
         Assert.Equal(301, reopened.Count);
+        Assert.Equal(300, reopened.CountOf(NatProtocol.Udp));
+        Assert.Equal(1, reopened.CountOf(NatProtocol.Tcp));
+        Assert.Equal(0, reopened.CountOf(NatProtocol.Icmp));
         Assert.Equal(before, packets.Append(forward).Select(p => Convert.ToHexString(Translated(again, p))).ToList());
+        int removed = again.RemoveConnections(SourceOf(packets[0])).Udp.Count;
+        Assert.True(removed > 0);
+        Assert.Equal(300 - removed, reopened.CountOf(NatProtocol.Udp));
+        again.Reset();
+        Assert.Equal(0, reopened.CountOf(NatProtocol.Udp) + reopened.CountOf(NatProtocol.Tcp));
     }
 
     [Fact]
