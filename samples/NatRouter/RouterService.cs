@@ -28,10 +28,13 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         var settings = options.Settings;
         try
         {
-            if (RouterWarmUp.Run(settings, options.Offload) == 0) logger.LogWarning("The warm-up conversation came through empty");
             var nat = options.Nat.Clone();
             nat.PublicAddress = options.PublicAddress;
             nat.Validate();
+            using (var warmUp = StoreChoice.ForWarmUp(options.Store, nat, options.Redis, options.RedisTimeout))
+            {
+                if (RouterWarmUp.Run(settings, options.Offload, warmUp.Translator) == 0) logger.LogWarning("The warm-up conversation came through empty");
+            }
             _store = new StoreChoice(options.Store, nat, options.Redis, options.LiteDb, logging, options.RedisTimeout);
             _inside = TunDevice.Open(options.PrivateTun, options.Offload, options.PrivateNetns);
             _outside = TunDevice.Open(options.PublicTun, options.Offload, options.PublicNetns);

@@ -8,17 +8,21 @@ namespace NatRouter;
 /// <summary>
 /// Runs a short conversation of every kind through a throwaway router (in-memory interfaces, its own small LRU table)
 /// before the real one reports ready, so the JIT compiles the packet path then and not while the first real packets
-/// wait: without it the first ping through a fresh router took milliseconds. The real store is never touched (a shared
-/// Redis table must not see invented connections).
+/// wait: without it the first ping through a fresh router took milliseconds (on LiteDB 5 ms, on LRU 1-6 ms). The real
+/// store is never touched (a shared Redis table must not see invented connections).
 /// </summary>
 public static class RouterWarmUp
 {
-    /// <summary>Sends TCP, UDP and ICMP out and their replies back, a TTL-1 packet, an oversized DF packet and a fragmented one.</summary>
+    /// <summary>
+    /// Sends TCP, UDP and ICMP out and their replies back, a TTL-1 packet, an oversized DF packet and a fragmented one,
+    /// through <paramref name="nat"/> — a throwaway translator of the same type as the real one
+    /// (<see cref="StoreChoice.ForWarmUp"/>) — or through a small LRU table when null.
+    /// </summary>
     /// <returns>How many packets came out of the router (the caller may check the path works).</returns>
-    public static int Run(RouterSettings settings, bool offload)
+    public static int Run(RouterSettings settings, bool offload, INatTranslator? nat = null)
     {
-        var options = new NatOptions { PublicAddress = settings.PublicAddress };
-        var nat = new LruNatTranslator(new LruNatStore(new LruStoreOptions { TcpCapacity = 64, UdpCapacity = 64, IcmpCapacity = 64 }), options);
+        nat ??= new LruNatTranslator(new LruNatStore(new LruStoreOptions { TcpCapacity = 64, UdpCapacity = 64, IcmpCapacity = 64 }),
+            new NatOptions { PublicAddress = settings.PublicAddress });
         var inside = new MemoryPort(offload, capacity: 8);
         var outside = new MemoryPort(offload, capacity: 8);
         using var router = new PacketRouter(nat, settings, inside, outside);

@@ -21,6 +21,12 @@ public sealed class StoreChoice : IDisposable
     /// <exception cref="IOException">The LiteDB file is locked by another process.</exception>
     /// <exception cref="InvalidDataException">The LiteDB file cannot be read.</exception>
     public StoreChoice(string name, NatOptions options, string redisConfiguration, string litedbPath, ILoggerFactory? logging = null, TimeSpan? redisTimeout = null)
+        : this(name, options, redisConfiguration, litedbPath, logging, redisTimeout, redisKeyPrefix: "nat")
+    {
+    }
+
+    private StoreChoice(string name, NatOptions options, string redisConfiguration, string litedbPath, ILoggerFactory? logging, TimeSpan? redisTimeout,
+        string redisKeyPrefix)
     {
         Name = name.ToLowerInvariant();
         switch (Name)
@@ -30,7 +36,7 @@ public sealed class StoreChoice : IDisposable
                 Translator = new LruNatTranslator(_lru, options);
                 break;
             case "redis":
-                _redis = new RedisNatStore(new RedisStoreOptions { Configuration = redisConfiguration, OperationTimeout = redisTimeout ?? TimeSpan.FromMilliseconds(250) }, logging?.CreateLogger<RedisNatStore>());
+                _redis = new RedisNatStore(new RedisStoreOptions { Configuration = redisConfiguration, OperationTimeout = redisTimeout ?? TimeSpan.FromMilliseconds(250), KeyPrefix = redisKeyPrefix }, logging?.CreateLogger<RedisNatStore>());
                 Translator = new RedisNatTranslator(_redis, options);
                 break;
             case "litedb":
@@ -41,6 +47,25 @@ public sealed class StoreChoice : IDisposable
                 throw new ArgumentException($"--store '{name}' is not one of lru, redis, litedb.", nameof(name));
         }
     }
+
+    /// <summary>
+    /// A throwaway store of the same kind, for <see cref="RouterWarmUp"/>: its translator is the same generated type as
+    /// the real one, so running packets through it compiles the real packet path, while the real table sees nothing.
+    /// LRU: a small table; LiteDB: a file in a temporary folder, deleted on dispose; Redis: the same server under a key
+    /// prefix of its own, cleared on dispose (best effort: with Redis down the warm-up just fails fast).
+    /// </summary>
+    public static StoreChoice ForWarmUp(string name, NatOptions options, string redisConfiguration, TimeSpan? redisTimeout = null)
+    {
+        var small = options.Clone();
+        small.TcpCapacity = small.UdpCapacity = small.IcmpCapacity = 64;
+        string? folder = name.Equals("litedb", StringComparison.OrdinalIgnoreCase) ? Directory.CreateTempSubdirectory("natrouter-warmup-").FullName : null;
+        return new StoreChoice(name, small, redisConfiguration, folder is null ? "" : Path.Combine(folder, "warmup.db"), null, redisTimeout,
+            redisKeyPrefix: "natwarmup-" + Guid.NewGuid().ToString("N")[..12])
+        { _warmUpFolder = folder, _isWarmUp = true };
+    }
+
+    private string? _warmUpFolder;
+    private bool _isWarmUp;
 
     /// <summary>lru, redis or litedb.</summary>
     public string Name { get; }
@@ -63,7 +88,19 @@ public sealed class StoreChoice : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
+        if (_isWarmUp && _redis is not null)
+        {
+            try
+            {
+                _redis.ClearAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
+            }
+            catch (AggregateException)
+            {
+                // Redis is down: its keys expire with their TTL anyway.
+            }
+        }
         _redis?.Dispose();
         _litedb?.Dispose();
+        if (_warmUpFolder is not null) Directory.Delete(_warmUpFolder, recursive: true);
     }
 }

@@ -260,6 +260,34 @@ public sealed class PacketPathTests
         Assert.True(InternetChecksum.Verify(reassembled.Payload, InternetChecksum.PseudoHeaderSum(reassembled.Source, reassembled.Destination, 17, reassembled.Payload.Length)));
     }
 
+    [SkippableTheory]
+    [InlineData("lru")]
+    [InlineData("litedb")]
+    [InlineData("redis")]
+    public void The_warm_up_runs_through_a_throwaway_store_of_the_chosen_kind_and_leaves_nothing(string store)
+    {
+        Skip.If(store == "redis" && !NatFramework.Stores.Redis.Tests.RedisServer.IsInstalled, "redis-server is not installed (bash tests/run.sh installs it)");
+        using var redis = store == "redis" ? new NatFramework.Stores.Redis.Tests.RedisServer() : null;
+        var options = new NatOptions { PublicAddress = Public };
+        string? folder;
+        using (var warmUp = StoreChoice.ForWarmUp(store, options, redis?.Configuration ?? "", TimeSpan.FromSeconds(2)))
+        {
+            Assert.True(RouterWarmUp.Run(new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24")), offload: true, warmUp.Translator) >= 18);
+            folder = Directory.GetDirectories(Path.GetTempPath(), "natrouter-warmup-*").FirstOrDefault();
+        }
+
+        if (store == "litedb")
+        {
+            Assert.NotNull(folder);
+            Assert.False(Directory.Exists(folder));
+        }
+        if (redis is not null)
+        {
+            using var check = StackExchange.Redis.ConnectionMultiplexer.Connect(redis.Configuration);
+            Assert.Empty(check.GetServer(check.GetEndPoints()[0]).Keys(pattern: "*"));
+        }
+    }
+
     [Fact]
     public void The_warm_up_conversation_comes_through()
     {
