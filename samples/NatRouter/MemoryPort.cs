@@ -41,7 +41,18 @@ public sealed class MemoryPort : IPacketPort
     }
 
     /// <inheritdoc/>
-    public bool WaitReadable(int timeoutMilliseconds) => _incoming.Count > 0;
+    public bool WaitReadable(int timeoutMilliseconds)
+    {
+        // No lambda (SpinWait.SpinUntil would allocate one per call): the allocation tests run through here.
+        long deadline = Environment.TickCount64 + Math.Max(0, timeoutMilliseconds);
+        var spinner = new SpinWait();
+        while (_incoming.Count == 0)
+        {
+            if (Environment.TickCount64 >= deadline) return false;
+            spinner.SpinOnce(sleep1Threshold: 20);
+        }
+        return true;
+    }
 
     /// <inheritdoc/>
     public int Read(Span<byte> frame) => Math.Max(0, _incoming.Take(frame));

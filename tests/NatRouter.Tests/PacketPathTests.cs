@@ -91,6 +91,31 @@ public sealed class PacketPathTests
         Assert.True(bench.Router.Counters.Translated >= 10_000);
     }
 
+    [Theory]
+    [InlineData(2, 1000)]
+    [InlineData(1, 0)]
+    public void A_started_router_moves_packets_on_its_own_threads_and_stops_on_dispose(int threads, int spinMicroseconds)
+    {
+        var inside = new MemoryPort();
+        var outside = new MemoryPort();
+        var settings = new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24")) { Threads = threads, SpinTime = TimeSpan.FromMicroseconds(spinMicroseconds) };
+        var router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Public }), settings, inside, outside);
+        router.Start();
+        try
+        {
+            inside.Inject(Ipv4PacketBuilder.Tcp(Client, 40000, Server, 80, [], TcpFlags.Syn));
+            Assert.True(SpinWait.SpinUntil(() => outside.WrittenCount == 1, TimeSpan.FromSeconds(10)));
+            var mapped = outside.TakeWritten()!;
+            outside.Inject(Ipv4PacketBuilder.Tcp(Server, 80, Public, SourcePort(mapped), [], TcpFlags.Syn | TcpFlags.Ack));
+            Assert.True(SpinWait.SpinUntil(() => inside.WrittenCount == 1, TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            router.Dispose(); // joins the threads: a hang here fails the test run
+        }
+        Assert.Equal(2, router.Counters.Translated);
+    }
+
     [Fact]
     public void Malformed_packets_are_dropped_by_reason_and_the_path_goes_on()
     {
