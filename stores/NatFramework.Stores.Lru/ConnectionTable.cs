@@ -75,6 +75,8 @@ internal sealed unsafe class ConnectionTable
         _entryBase = (Entry*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_entries));
         _slotBase = (uint*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_slots));
         _hosts = new HostIndex(capacity);
+        HugePages.Advise(_entryBase, (long)_entries.Length * sizeof(Entry));
+        HugePages.Advise(_slotBase, (long)_slots.Length * sizeof(uint));
         // Fault every page in now: fresh pages are mapped on first touch (a 2 MiB transparent huge page is zeroed then,
         // ~0.1-0.4 ms), which would otherwise land on the packets that first reach each part of the table.
         _entries.AsSpan().Clear();
