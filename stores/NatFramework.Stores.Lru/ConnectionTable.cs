@@ -24,14 +24,16 @@ namespace NatFramework.Stores.Lru;
 /// </remarks>
 internal sealed unsafe class ConnectionTable
 {
-    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    // 48 bytes, LastSeen first: at 8-byte alignment in every entry it is read and written whole by one instruction,
+    // which lookups rely on when they refresh it without the lock (at 44 bytes every other entry split it).
+    [StructLayout(LayoutKind.Sequential, Pack = 8, Size = 48)]
     internal struct Entry
     {
+        public long LastSeen;
         public uint OutSource, OutDestination, TrSource, TrDestination;
         public ushort OutSourcePort, OutDestinationPort, TrSourcePort, TrDestinationPort;
-        public long LastSeen;
         public int HostNext, HostPrevious; // entry index + 1; HostNext is also the free-list link
-        public byte Flags, Referenced, Live, Reserved;
+        public byte Flags, Referenced, Live;
     }
 
     // A slot: bits 0-23 entry index + 1 (0 = empty slot), bit 24 the reply direction, bits 25-28 a hash tag (a probe
@@ -121,6 +123,50 @@ internal sealed unsafe class ConnectionTable
             if (found && markUsed && entry->Referenced == 0) entry->Referenced = 1;
             return found;
         }
+    }
+
+    /// <summary>
+    /// Looks up a key for a packet: on a hit writes only the flow the packet becomes and marks the entry used at
+    /// <paramref name="now"/> (the translator then makes no Touch call). Lock-free like <see cref="TryLookup"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryLookupRewrite(in FlowKey key, ulong hash, long now, long expiredBefore, out FlowRewrite rewrite)
+    {
+        while (true)
+        {
+            int version = Volatile.Read(ref _version);
+            if ((version & 1) != 0)
+            {
+                Thread.SpinWait(1);
+                continue;
+            }
+            int index = Find(key, hash, out bool reply);
+            Entry* entry = index >= 0 ? _entryBase + index : null;
+            long lastSeen = entry is not null ? entry->LastSeen : long.MinValue;
+            bool found = entry is not null && lastSeen >= expiredBefore;
+            if (!found) rewrite = default;
+            else if (reply) rewrite = new FlowRewrite(new FlowKey(_protocol, new Ipv4Address(entry->OutDestination), entry->OutDestinationPort,
+                new Ipv4Address(entry->OutSource), entry->OutSourcePort), FlowDirection.Reply);
+            else rewrite = new FlowRewrite(new FlowKey(_protocol, new Ipv4Address(entry->TrSource), entry->TrSourcePort,
+                new Ipv4Address(entry->TrDestination), entry->TrDestinationPort), FlowDirection.Outbound);
+            if (!X86Base.IsSupported) Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _version) != version) continue;
+            if (found) MarkUsed(entry, lastSeen, now);
+            return found;
+        }
+    }
+
+    /// <summary>
+    /// Refreshes an entry found by a lock-free lookup: plain stores, like the reference bit. The time only moves
+    /// forward and is written only when the clock has moved (it ticks every few tens of milliseconds), so a busy
+    /// flow's entry is not dirtied by every packet. Should a writer have reused the entry since the lookup, the new
+    /// connection gets a last-seen time of about its creation, which it had anyway.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MarkUsed(Entry* entry, long lastSeen, long now)
+    {
+        if (now > lastSeen) entry->LastSeen = now;
+        if (entry->Referenced == 0) entry->Referenced = 1;
     }
 
     /// <summary>Prefetches the home slot of a key (first stage of a batch lookup).</summary>

@@ -7,7 +7,7 @@ namespace NatFramework.Stores.Lru;
 /// (both directions at once) by CLOCK, expiring idle ones lazily, with a host index and lock-free lookups.
 /// Thread-safe. See <see cref="LruNatTranslator"/> for the translator generated for it.
 /// </summary>
-public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
+public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup, INatHostIndex
 {
     private const int BatchChunk = 64;
     private readonly ConnectionTable _tcp;
@@ -77,6 +77,19 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
         return table.TryLookup(key, key.Hash64(), expiredBefore, markUsed: true, out lookup);
     }
 
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite)
+    {
+        var table = TableFor(key.Protocol);
+        if (table is null)
+        {
+            rewrite = default;
+            return false;
+        }
+        return table.TryLookupRewrite(key, key.Hash64(), now, expiredBefore, out rewrite);
+    }
+
     /// <summary>
     /// Looks up a batch in three passes: hash every key and prefetch its home slot, then prefetch the entry each slot
     /// points to, then look up. At a million connections the cache misses of a batch overlap instead of adding up.
@@ -87,13 +100,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
         for (int start = 0; start < keys.Length; start += BatchChunk)
         {
             var chunk = keys.Slice(start, Math.Min(BatchChunk, keys.Length - start));
-            for (int i = 0; i < chunk.Length; i++)
-            {
-                hashes[i] = chunk[i].Hash64();
-                TableFor(chunk[i].Protocol)?.PrefetchSlot(hashes[i]);
-            }
-            for (int i = 0; i < chunk.Length; i++)
-                TableFor(chunk[i].Protocol)?.PrefetchEntry(hashes[i]);
+            HashAndPrefetch(chunk, hashes);
             for (int i = 0; i < chunk.Length; i++)
             {
                 var key = chunk[i];
@@ -102,6 +109,38 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatHostIndex
                     results[start + i] = default;
             }
         }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>In three passes, as <see cref="LookupBatch"/>.</remarks>
+    public void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results)
+    {
+        Span<ulong> hashes = stackalloc ulong[BatchChunk];
+        for (int start = 0; start < keys.Length; start += BatchChunk)
+        {
+            var chunk = keys.Slice(start, Math.Min(BatchChunk, keys.Length - start));
+            HashAndPrefetch(chunk, hashes);
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                var key = chunk[i];
+                var table = TableFor(key.Protocol);
+                if (table is null || !table.TryLookupRewrite(key, hashes[i], now, expiry.For(key.Protocol), out results[start + i]))
+                    results[start + i] = default;
+            }
+        }
+    }
+
+    /// <summary>The first two passes of a batch: hashes, home slots prefetched, then the entries they point to.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void HashAndPrefetch(ReadOnlySpan<FlowKey> chunk, Span<ulong> hashes)
+    {
+        for (int i = 0; i < chunk.Length; i++)
+        {
+            hashes[i] = chunk[i].Hash64();
+            TableFor(chunk[i].Protocol)?.PrefetchSlot(hashes[i]);
+        }
+        for (int i = 0; i < chunk.Length; i++)
+            TableFor(chunk[i].Protocol)?.PrefetchEntry(hashes[i]);
     }
 
     /// <inheritdoc/>

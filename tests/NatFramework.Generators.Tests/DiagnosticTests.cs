@@ -103,6 +103,8 @@ public sealed class DiagnosticTests
     [Theory]
     [InlineData("public void LookupBatch(ReadOnlySpan<FlowKey> keys, long expiredBefore, Span<NatLookup> results) { }", "batch lookup")]
     [InlineData("public void RemoveConnections(Ipv4Address host) { }", "host index")]
+    [InlineData("public bool TryLookupRewrite(in FlowKey key, long expiredBefore, out FlowRewrite rewrite) { rewrite = default; return false; }", "rewrite lookup")]
+    [InlineData("public void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, Span<FlowRewrite> results) { }", "rewrite lookup")]
     [InlineData("public void ConfigureExpiry(TimeSpan timeout) { }", "native expiry")]
     public void NAT0008_capability_member_with_the_wrong_shape(string member, string capability)
     {

@@ -10,11 +10,11 @@ public sealed class GoldenFileTests
 {
     [Theory]
     [InlineData("SyncStore", "Consumer.TableNat.g.cs")]
+    [InlineData("RewriteStore", "Consumer.Fast.FastNat.g.cs")]
     [InlineData("AsyncStore", "Consumer.Remote.RemoteNat.g.cs")]
     public void Generated_translator_matches_the_golden_file(string store, string hintName)
     {
-        var source = store == "SyncStore" ? StoreSources.SyncStore : StoreSources.AsyncStore;
-        var (_, diagnostics, run) = GeneratorHarness.Run(source);
+        var (_, diagnostics, run) = GeneratorHarness.Run(Source(store));
 
         Assert.Empty(diagnostics);
         var generated = Assert.Single(run.GeneratedSources);
@@ -27,15 +27,23 @@ public sealed class GoldenFileTests
 
     [Theory]
     [InlineData("SyncStore")]
+    [InlineData("RewriteStore")]
     [InlineData("AsyncStore")]
     public void Generated_code_compiles_without_warnings_under_strict_settings(string store)
     {
-        var (output, diagnostics, _) = GeneratorHarness.Run(store == "SyncStore" ? StoreSources.SyncStore : StoreSources.AsyncStore);
+        var (output, diagnostics, _) = GeneratorHarness.Run(Source(store));
 
         Assert.Empty(diagnostics);
         var problems = output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).ToList();
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
     }
+
+    private static string Source(string store) => store switch
+    {
+        "SyncStore" => StoreSources.SyncStore,
+        "RewriteStore" => StoreSources.RewriteStore,
+        _ => StoreSources.AsyncStore,
+    };
 
     private static string SourceDirectory([System.Runtime.CompilerServices.CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
 }

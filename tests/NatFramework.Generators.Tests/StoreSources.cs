@@ -28,6 +28,34 @@ internal static class StoreSources
         public sealed partial class TableNat;
         """;
 
+    /// <summary>
+    /// A synchronous store with the rewrite lookup capability, its single lookup public and its batch lookup
+    /// implemented explicitly, and no other capability.
+    /// </summary>
+    public const string RewriteStore = """
+        using System;
+        using System.Collections.Generic;
+        using NatFramework;
+
+        namespace Consumer.Fast;
+
+        public sealed class FastStore : INatStore, INatRewriteLookup
+        {
+            public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup) { lookup = default; return false; }
+            public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
+            public void Touch(in FlowKey key, long now) { }
+            public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
+            public bool Contains(in FlowKey key, long expiredBefore) => false;
+            public void Clear() { }
+            public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
+            public bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite) { rewrite = default; return false; }
+            void INatRewriteLookup.LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results) { }
+        }
+
+        [NatTranslator(typeof(FastStore))]
+        public sealed partial class FastNat;
+        """;
+
     /// <summary>An asynchronous store with no optional capability and one member implemented explicitly.</summary>
     public const string AsyncStore = """
         using System.Collections.Generic;

@@ -126,6 +126,50 @@ public sealed class LruStoreTests
     }
 
     [Fact]
+    public void A_rewrite_lookup_answers_both_directions_and_marks_the_connection_used_at_now()
+    {
+        var store = new LruNatStore();
+        var outbound = FlowKey.Udp(Ipv4Address.Parse("10.77.0.2"), 4000, Server, 53);
+        var connection = new NatConnection(outbound, outbound.WithSource(Public, 61000), lastSeen: 1_000);
+        Assert.Equal(NatInsertStatus.Inserted, store.TryInsert(connection, expiredBefore: 0, out _));
+
+        Assert.True(store.TryLookupRewrite(connection.OutboundKey, now: 5_000, expiredBefore: 0, out var forward));
+        Assert.True(store.TryLookupRewrite(connection.ReplyKey, now: 4_000, expiredBefore: 0, out var back));
+
+        Assert.Equal(new FlowRewrite(connection.Translated, FlowDirection.Outbound), forward);
+        Assert.Equal(new FlowRewrite(outbound.Reversed, FlowDirection.Reply), back);
+        Assert.True(store.TryLookup(connection.OutboundKey, expiredBefore: 0, out var seen));
+        Assert.Equal(5_000, seen.Connection.LastSeen); // refreshed, and an earlier "now" did not move it back
+
+        // Expired is absent, and a lookup does not bring it back.
+        Assert.False(store.TryLookupRewrite(connection.ReplyKey, now: 9_000, expiredBefore: 6_000, out var none));
+        Assert.False(none.Found);
+        Assert.True(store.TryLookup(connection.OutboundKey, expiredBefore: 0, out seen));
+        Assert.Equal(5_000, seen.Connection.LastSeen);
+        store.CheckInvariants();
+    }
+
+    [Fact]
+    public void Translation_keeps_a_busy_connection_alive_past_its_idle_timeout()
+    {
+        var clock = new FakeTimeProvider();
+        var (nat, store) = Create(udpCapacity: 16, clock);
+        var packet = Udp(2, 4000);
+        Assert.True(nat.AddNat(packet, Public).IsOk);
+
+        // A packet every 100 s for 20 minutes: never idle for the UDP timeout (300 s by default).
+        for (int i = 0; i < 12; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(100));
+            Assert.True(Translates(nat, packet), $"packet {i}");
+        }
+        clock.Advance(TimeSpan.FromSeconds(301));
+
+        Assert.False(Translates(nat, packet));
+        Assert.Equal(1, store.Count(NatProtocol.Udp)); // absent to lookups; reclaimed by a later insert or sweep
+    }
+
+    [Fact]
     public void Removing_a_host_walks_only_its_connections()
     {
         var (nat, store) = Create(udpCapacity: 10_000);

@@ -63,87 +63,62 @@ internal static class TranslatorEmitter
             """;
     }
 
-    private static string SyncTranslator(TranslatorModel model)
+    /// <summary>
+    /// Translate, TranslateBatch and their helpers. Both take the common packet (an option-less TCP or UDP datagram)
+    /// on a short path and plan everything else in full. A store with the rewrite lookup capability answers with just
+    /// the rewrite and refreshes the connection itself; any other store answers with the connection, and the
+    /// translator touches it once per refresh interval.
+    /// </summary>
+    private static string SyncTranslation(TranslatorModel model, string s)
     {
-        string s = Access(model.Contract, "INatStore");
-        string batchLookup = model.BatchLookup == MemberAccess.Absent
+        bool rewriteLookup = model.RewriteLookup != MemberAccess.Absent;
+        string rw = Access(model.RewriteLookup, "INatRewriteLookup");
+        string noConnection = $"{Ns}.NatTranslateResult.Untranslated({Ns}.UntranslatedReason.NoConnection)";
+        string commonLookup = rewriteLookup
             ? $$"""
-                            for (int p = 0; p < pending; p++)
-                                {{s}}.TryLookup(keys[p], _core.ExpiredBefore(keys[p].Protocol, now), out lookups[p]);
+                        if (!{{rw}}.TryLookupRewrite(key, now, _core.ExpiredBefore(key.Protocol, now), out var rewrite))
+                            return {{noConnection}};
+                        return {{Core}}.RewriteCommonFlow(packet, rewrite);
             """
             : $$"""
-                            {{Access(model.BatchLookup, "INatBatchLookup")}}.LookupBatch(keys.Slice(0, pending), _core.Cutoffs(now), lookups.Slice(0, pending));
+                        if (!{{s}}.TryLookup(key, _core.ExpiredBefore(key.Protocol, now), out var lookup))
+                            return {{noConnection}};
+                        // A common packet always translates (its TTL is above 1), so the refresh can come first.
+                        if (_core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(key, now);
+                        return {{Core}}.RewriteCommonFlow(packet, {{Ns}}.FlowRewrite.Of(lookup));
             """;
-        string removal = model.HostIndex == MemberAccess.Absent
+        string otherLookup = rewriteLookup
             ? $$"""
-                    // No host index: scan a snapshot, then remove each match (both directions go together).
-                    foreach (var connection in {{Core}}.SelectConnections({{s}}.Connections, host))
-                        if ({{s}}.Remove(connection.OutboundKey, out var gone)) removed.Add(gone);
+                    if (!{{rw}}.TryLookupRewrite(plan.LookupKey, now, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out var rewrite))
+                        return {{noConnection}};
+                    return {{Core}}.Apply(packet, plan, rewrite);
             """
             : $$"""
-                    {{Access(model.HostIndex, "INatHostIndex")}}.RemoveConnections(host, removed);
-            """;
-
-        return Header(model, $"{Ns}.ISyncNatTranslator") + $$"""
-                /// <inheritdoc/>
-                public {{Ns}}.NatTranslateResult Translate(global::System.Span<byte> packet)
-                {
-                    // The handler sits out here so that the hot method below has none: locals stay in registers.
-                    try
-                    {
-                        return TranslateUnguarded(packet);
-                    }
-                    catch ({{Ns}}.NatStoreUnavailableException)
-                    {
-                        return {{Ns}}.NatTranslateResult.StoreUnavailable; // thrown by the lookup, before any byte changed
-                    }
-                }
-
-                private {{Ns}}.NatTranslateResult TranslateUnguarded(global::System.Span<byte> packet)
-                {
-                    var plan = {{Core}}.Plan(packet);
-                    if (plan.IsDone) return plan.Result;
-                    long now = _core.Now;
                     if (!{{s}}.TryLookup(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out var lookup))
-                        return {{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection);
+                        return {{noConnection}};
                     return Complete(packet, plan, lookup, now);
-                }
+            """;
+        string answer = rewriteLookup ? $"{Ns}.FlowRewrite" : $"{Ns}.NatLookup";
+        string batchLookup = (rewriteLookup, model.RewriteBatchLookup != MemberAccess.Absent, model.BatchLookup != MemberAccess.Absent) switch
+        {
+            (true, true, _) => $$"""
+                                {{Access(model.RewriteBatchLookup, "INatRewriteLookup")}}.LookupRewriteBatch(keys.Slice(0, pending), now, _core.Cutoffs(now), answers.Slice(0, pending));
+                """,
+            (true, false, _) => $$"""
+                                for (int p = 0; p < pending; p++)
+                                    {{rw}}.TryLookupRewrite(keys[p], now, _core.ExpiredBefore(keys[p].Protocol, now), out answers[p]);
+                """,
+            (false, _, true) => $$"""
+                                {{Access(model.BatchLookup, "INatBatchLookup")}}.LookupBatch(keys.Slice(0, pending), _core.Cutoffs(now), answers.Slice(0, pending));
+                """,
+            _ => $$"""
+                                for (int p = 0; p < pending; p++)
+                                    {{s}}.TryLookup(keys[p], _core.ExpiredBefore(keys[p].Protocol, now), out answers[p]);
+                """,
+        };
+        string complete = rewriteLookup ? $"{Core}.Apply(buffer[packets[start + i]], plans[i], answers[p])" : "Complete(buffer[packets[start + i]], plans[i], answers[p], now)";
+        string touch = rewriteLookup ? "" : $$"""
 
-                /// <inheritdoc/>
-                public void TranslateBatch(global::System.Span<byte> buffer, global::System.ReadOnlySpan<global::System.Range> packets, global::System.Span<{{Ns}}.NatTranslateResult> results)
-                {
-                    if (results.Length < packets.Length)
-                        throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
-                    const int Chunk = 64;
-                    global::System.Span<global::NatFramework.Translation.PacketPlan> plans = stackalloc global::NatFramework.Translation.PacketPlan[Chunk];
-                    global::System.Span<{{Ns}}.FlowKey> keys = stackalloc {{Ns}}.FlowKey[Chunk];
-                    global::System.Span<{{Ns}}.NatLookup> lookups = stackalloc {{Ns}}.NatLookup[Chunk];
-                    global::System.Span<int> indices = stackalloc int[Chunk];
-                    for (int start = 0; start < packets.Length; start += Chunk)
-                    {
-                        int count = global::System.Math.Min(Chunk, packets.Length - start);
-                        int pending = {{Core}}.PlanBatch(buffer, packets.Slice(start, count), results.Slice(start, count), plans, keys, indices);
-                        if (pending == 0) continue;
-                        long now = _core.Now;
-                        lookups.Slice(0, pending).Clear();
-                        try
-                        {
-            {{batchLookup}}
-                        }
-                        catch ({{Ns}}.NatStoreUnavailableException)
-                        {
-                            for (int p = 0; p < pending; p++) results[start + indices[p]] = {{Ns}}.NatTranslateResult.StoreUnavailable;
-                            continue;
-                        }
-                        for (int p = 0; p < pending; p++)
-                        {
-                            int i = indices[p];
-                            results[start + i] = lookups[p].Found
-                                ? Complete(buffer[packets[start + i]], plans[i], lookups[p], now)
-                                : {{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection);
-                        }
-                    }
-                }
 
                 private {{Ns}}.NatTranslateResult Complete(global::System.Span<byte> packet, in global::NatFramework.Translation.PacketPlan plan, in {{Ns}}.NatLookup lookup, long now)
                 {
@@ -164,7 +139,96 @@ internal static class TranslatorEmitter
                         // The packet is translated; the next packet of the flow retries the refresh.
                     }
                 }
+            """;
 
+        return $$"""
+                /// <inheritdoc/>
+                public {{Ns}}.NatTranslateResult Translate(global::System.Span<byte> packet)
+                {
+                    // The handler sits out here so that the hot method below has none: locals stay in registers.
+                    try
+                    {
+                        return TranslateUnguarded(packet);
+                    }
+                    catch ({{Ns}}.NatStoreUnavailableException)
+                    {
+                        return {{Ns}}.NatTranslateResult.StoreUnavailable; // thrown by the lookup, before any byte changed
+                    }
+                }
+
+                private {{Ns}}.NatTranslateResult TranslateUnguarded(global::System.Span<byte> packet)
+                {
+                    if ({{Core}}.TryReadCommonFlow(packet, out var key))
+                    {
+                        long now = _core.Now;
+            {{commonLookup}}
+                    }
+                    return TranslateOther(packet);
+                }
+
+                [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+                private {{Ns}}.NatTranslateResult TranslateOther(global::System.Span<byte> packet)
+                {
+                    var plan = {{Core}}.Plan(packet);
+                    if (plan.IsDone) return plan.Result;
+                    long now = _core.Now;
+            {{otherLookup}}
+                }
+
+                /// <inheritdoc/>
+                public void TranslateBatch(global::System.Span<byte> buffer, global::System.ReadOnlySpan<global::System.Range> packets, global::System.Span<{{Ns}}.NatTranslateResult> results)
+                {
+                    if (results.Length < packets.Length)
+                        throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
+                    const int Chunk = 64;
+                    global::System.Span<global::NatFramework.Translation.PacketPlan> plans = stackalloc global::NatFramework.Translation.PacketPlan[Chunk];
+                    global::System.Span<{{Ns}}.FlowKey> keys = stackalloc {{Ns}}.FlowKey[Chunk];
+                    global::System.Span<{{answer}}> answers = stackalloc {{answer}}[Chunk];
+                    global::System.Span<int> indices = stackalloc int[Chunk];
+                    for (int start = 0; start < packets.Length; start += Chunk)
+                    {
+                        int count = global::System.Math.Min(Chunk, packets.Length - start);
+                        int pending = {{Core}}.PlanBatch(buffer, packets.Slice(start, count), results.Slice(start, count), plans, keys, indices);
+                        if (pending == 0) continue;
+                        long now = _core.Now;
+                        answers.Slice(0, pending).Clear();
+                        try
+                        {
+            {{batchLookup}}
+                        }
+                        catch ({{Ns}}.NatStoreUnavailableException)
+                        {
+                            for (int p = 0; p < pending; p++) results[start + indices[p]] = {{Ns}}.NatTranslateResult.StoreUnavailable;
+                            continue;
+                        }
+                        for (int p = 0; p < pending; p++)
+                        {
+                            int i = indices[p];
+                            results[start + i] = answers[p].Found
+                                ? {{complete}}
+                                : {{noConnection}};
+                        }
+                    }
+                }{{touch}}
+
+            """;
+    }
+
+    private static string SyncTranslator(TranslatorModel model)
+    {
+        string s = Access(model.Contract, "INatStore");
+        string removal = model.HostIndex == MemberAccess.Absent
+            ? $$"""
+                    // No host index: scan a snapshot, then remove each match (both directions go together).
+                    foreach (var connection in {{Core}}.SelectConnections({{s}}.Connections, host))
+                        if ({{s}}.Remove(connection.OutboundKey, out var gone)) removed.Add(gone);
+            """
+            : $$"""
+                    {{Access(model.HostIndex, "INatHostIndex")}}.RemoveConnections(host, removed);
+            """;
+
+        return Header(model, $"{Ns}.ISyncNatTranslator") + $$"""
+            {{SyncTranslation(model, s)}}
                 /// <inheritdoc/>
                 public {{Ns}}.NatAddResult AddNat(global::System.ReadOnlySpan<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.IPortAllocator? ports = null)
                     => Add(_core.PlanAdd(packet, publicAddress, redirect: false, default, 0, ports));

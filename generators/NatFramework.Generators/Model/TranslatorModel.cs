@@ -19,6 +19,8 @@ internal enum MemberAccess
 /// <param name="IsAsync">True for an <c>IAsyncNatStore</c>.</param>
 /// <param name="Contract">How the base contract members are reached.</param>
 /// <param name="BatchLookup">The batch lookup capability.</param>
+/// <param name="RewriteLookup">The rewrite lookup capability's single lookup (synchronous stores only).</param>
+/// <param name="RewriteBatchLookup">The rewrite lookup capability's batch lookup (synchronous stores only).</param>
 /// <param name="HostIndex">The host index capability.</param>
 /// <param name="NativeExpiry">The native expiry capability.</param>
 internal sealed record TranslatorModel(
@@ -29,6 +31,8 @@ internal sealed record TranslatorModel(
     bool IsAsync,
     MemberAccess Contract,
     MemberAccess BatchLookup,
+    MemberAccess RewriteLookup,
+    MemberAccess RewriteBatchLookup,
     MemberAccess HostIndex,
     MemberAccess NativeExpiry)
 {

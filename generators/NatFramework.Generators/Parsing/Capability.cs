@@ -19,6 +19,16 @@ internal sealed record Capability(string Name, string InterfaceName, string Memb
         ["global::System.ReadOnlyMemory<global::NatFramework.FlowKey>", "global::NatFramework.ExpiryCutoffs", "global::System.Memory<global::NatFramework.NatLookup>", "global::System.Threading.CancellationToken"],
         "ValueTask LookupBatchAsync(ReadOnlyMemory<FlowKey> keys, ExpiryCutoffs expiry, Memory<NatLookup> results, CancellationToken cancellationToken)");
 
+    public static readonly Capability RewriteLookup = new(
+        "rewrite lookup", KnownTypes.RewriteLookup, "TryLookupRewrite", "bool",
+        ["in global::NatFramework.FlowKey", "long", "long", "out global::NatFramework.FlowRewrite"],
+        "bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite)");
+
+    public static readonly Capability RewriteBatchLookup = new(
+        "rewrite lookup", KnownTypes.RewriteLookup, "LookupRewriteBatch", "void",
+        ["global::System.ReadOnlySpan<global::NatFramework.FlowKey>", "long", "in global::NatFramework.ExpiryCutoffs", "global::System.Span<global::NatFramework.FlowRewrite>"],
+        "void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results)");
+
     public static readonly Capability HostIndex = new(
         "host index", KnownTypes.HostIndex, "RemoveConnections", "int",
         ["global::NatFramework.Ipv4Address", "global::System.Collections.Generic.List<global::NatFramework.NatConnection>"],

@@ -8,6 +8,7 @@ internal static class KnownTypes
     public const string AsyncStore = "NatFramework.IAsyncNatStore";
     public const string BatchLookup = "NatFramework.INatBatchLookup";
     public const string AsyncBatchLookup = "NatFramework.IAsyncNatBatchLookup";
+    public const string RewriteLookup = "NatFramework.INatRewriteLookup";
     public const string HostIndex = "NatFramework.INatHostIndex";
     public const string AsyncHostIndex = "NatFramework.IAsyncNatHostIndex";
     public const string NativeExpiry = "NatFramework.INatNativeExpiry";

@@ -73,6 +73,9 @@ internal static class TranslatorParser
 
         var contract = ContractAccess(store, isSync ? syncContract! : asyncContract!);
         var batch = CapabilityAccess(store, isSync ? Capability.BatchLookup : Capability.AsyncBatchLookup, compilation, attributeLocation, diagnostics, ref canGenerate);
+        // Rewrite lookups answer on the packet path of a synchronous store; an asynchronous store's members are not looked at.
+        var rewrite = isSync ? CapabilityAccess(store, Capability.RewriteLookup, compilation, attributeLocation, diagnostics, ref canGenerate) : MemberAccess.Absent;
+        var rewriteBatch = isSync ? CapabilityAccess(store, Capability.RewriteBatchLookup, compilation, attributeLocation, diagnostics, ref canGenerate) : MemberAccess.Absent;
         var hostIndex = CapabilityAccess(store, isSync ? Capability.HostIndex : Capability.AsyncHostIndex, compilation, attributeLocation, diagnostics, ref canGenerate);
         var expiry = CapabilityAccess(store, Capability.NativeExpiry, compilation, attributeLocation, diagnostics, ref canGenerate);
 
@@ -86,6 +89,8 @@ internal static class TranslatorParser
             IsAsync: isAsync,
             Contract: contract,
             BatchLookup: batch,
+            RewriteLookup: rewrite,
+            RewriteBatchLookup: rewriteBatch,
             HostIndex: hostIndex,
             NativeExpiry: expiry);
         return new ParseResult(model, ToArray(diagnostics));

@@ -25,10 +25,18 @@ public static class FlowRewriter
         int needed = protocol == IpProtocol.Tcp ? TcpHeader.MinLength : UdpHeader.Length;
         if (packet.IsFragment || bytes.Length - headerLength < needed || protocol is not (IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Icmp))
             throw new ArgumentException("Rewrite needs a whole TCP, UDP or ICMP datagram; reassemble fragments first.", nameof(packet));
+        RewriteWhole(ref MemoryMarshal.GetReference(bytes), headerLength, protocol, to, decrementTtl);
+    }
 
+    /// <summary>
+    /// <see cref="Rewrite"/> without its checks, for callers that validated the datagram already: a whole TCP, UDP or
+    /// ICMP query datagram whose transport header is complete, TTL at least 1 when <paramref name="decrementTtl"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void RewriteWhole(ref byte ip, int headerLength, IpProtocol protocol, in FlowKey to, bool decrementTtl)
+    {
         // RFC 1071 §2(B): the one's-complement sum does not depend on byte order, so every word below is read, summed
-        // and written in the machine's order, with no byte swapping and no per-field bounds checks (lengths checked above).
-        ref byte ip = ref MemoryMarshal.GetReference(bytes);
+        // and written in the machine's order, with no byte swapping and no per-field bounds checks (lengths checked by the caller).
         uint oldSource = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, Ipv4Packet.SourceOffset));
         uint oldDestination = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, Ipv4Packet.DestinationOffset));
         uint newSource = Native(to.Source.Value), newDestination = Native(to.Destination.Value);
@@ -41,8 +49,13 @@ public static class FlowRewriter
         {
             ref byte ttlWord = ref Unsafe.Add(ref ip, Ipv4Packet.TtlOffset);
             ushort before = Unsafe.ReadUnaligned<ushort>(ref ttlWord);
-            ttlWord--;
-            headerDelta += (ushort)~before + (uint)Unsafe.ReadUnaligned<ushort>(ref ttlWord);
+            // The TTL is the word's first byte. The new word is computed rather than re-read after a byte store: a
+            // wider load of a just-stored byte cannot be forwarded from the store buffer and stalls.
+            ushort after = BitConverter.IsLittleEndian
+                ? (ushort)((before & 0xFF00) | (byte)(before - 1))
+                : (ushort)((before & 0x00FF) | ((before - 0x0100) & 0xFF00));
+            Unsafe.WriteUnaligned(ref ttlWord, after);
+            headerDelta += (ushort)~before + (uint)after;
         }
         ApplyNative(ref Unsafe.Add(ref ip, Ipv4Packet.ChecksumOffset), headerDelta, zeroMeansNone: false);
 

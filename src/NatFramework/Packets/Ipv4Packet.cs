@@ -169,7 +169,7 @@ public readonly ref struct Ipv4Packet
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool VerifyHeaderChecksum(ReadOnlySpan<byte> header)
+    internal static bool VerifyHeaderChecksum(ReadOnlySpan<byte> header)
     {
         if (header.Length == MinHeaderLength)
         {

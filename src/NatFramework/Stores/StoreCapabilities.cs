@@ -11,6 +11,28 @@ public interface INatBatchLookup
     void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results);
 }
 
+/// <summary>
+/// Optional capability of a synchronous store: lookups that answer with only the rewrite (<see cref="FlowRewrite"/>)
+/// and mark the connection used at <c>now</c> themselves, so the translator makes no <see cref="INatStore.Touch"/>
+/// call on the packet path. When a store has it, the generated translator uses it for every packet it translates.
+/// </summary>
+/// <remarks>
+/// Marking used is the store's business: it must make the connection's last-seen time at least <c>now</c> (for
+/// expiry) and count the use for its eviction order, as a lookup followed by a touch would. A connection whose
+/// last-seen time is before <c>expiredBefore</c> is absent and must not be revived.
+/// </remarks>
+public interface INatRewriteLookup
+{
+    /// <summary>Looks up <paramref name="key"/>; on a hit writes the rewrite and marks the connection used at <paramref name="now"/>.</summary>
+    bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite);
+
+    /// <summary>
+    /// Looks up each key as <see cref="TryLookupRewrite"/> does; <c>results[i]</c> is <c>default</c> when <c>keys[i]</c>
+    /// has no live connection. Lets the store hash ahead and prefetch.
+    /// </summary>
+    void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results);
+}
+
 /// <summary>Optional capability of an asynchronous store: many lookups in one round trip.</summary>
 public interface IAsyncNatBatchLookup
 {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NatFramework;
 
 /// <summary>
@@ -23,7 +25,15 @@ public sealed class NatClock
     public TimeProvider TimeProvider => _time;
 
     /// <summary>Now, in milliseconds since the Unix epoch.</summary>
-    public long NowMilliseconds => _isSystem ? CoarseSystemClock.Now : _time.GetUtcNow().ToUnixTimeMilliseconds();
+    public long NowMilliseconds
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _isSystem ? CoarseSystemClock.Now : FromTimeProvider();
+    }
+
+    // Out of line: the call through the provider would otherwise weigh on the packet path's inlining budget.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long FromTimeProvider() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>A monotonic millisecond clock anchored to the wall clock once, refreshed by a timer.</summary>
     private static class CoarseSystemClock

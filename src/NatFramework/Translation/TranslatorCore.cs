@@ -147,6 +147,7 @@ public sealed class TranslatorCore
     private readonly long _tcpTimeout, _udpTimeout, _icmpTimeout;
     private readonly long _tcpRefresh, _udpRefresh, _icmpRefresh;
     private readonly bool _storeExpires;
+    private readonly bool _translatorExpires; // expiry on and left to the translator's cutoffs (one field for the packet path)
 
     /// <summary>Creates the core from options (validated and copied) and a time source.</summary>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
@@ -157,6 +158,7 @@ public sealed class TranslatorCore
         _clock = new NatClock(timeProvider);
         Ports = PortAllocator.FromOptions(Options);
         _storeExpires = storeExpiresNatively;
+        _translatorExpires = Options.ExpiryEnabled && !storeExpiresNatively;
         _tcpTimeout = Ms(Options.TcpTimeout);
         _udpTimeout = Ms(Options.UdpTimeout);
         _icmpTimeout = Ms(Options.IcmpTimeout);
@@ -187,7 +189,7 @@ public sealed class TranslatorCore
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public long ExpiredBefore(NatProtocol protocol, long now)
     {
-        if (!Options.ExpiryEnabled || _storeExpires) return long.MinValue;
+        if (!_translatorExpires) return long.MinValue;
         return now - protocol switch { NatProtocol.Tcp => _tcpTimeout, NatProtocol.Udp => _udpTimeout, _ => _icmpTimeout };
     }
 
@@ -201,17 +203,101 @@ public sealed class TranslatorCore
     public bool NeedsTouch(in NatConnection connection, long now)
         => now - connection.LastSeen >= connection.Protocol switch { NatProtocol.Tcp => _tcpRefresh, NatProtocol.Udp => _udpRefresh, _ => _icmpRefresh };
 
+    /// <summary>
+    /// Reads the flow of the packet nearly all traffic is: an IPv4 header without options and with a valid checksum,
+    /// a total length within the buffer, TTL above 1, not a fragment, a whole TCP or UDP header. False for anything
+    /// else, which <see cref="Plan"/> then parses and classifies in full. Never throws on packet bytes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryReadCommonFlow(Span<byte> packet, out FlowKey key)
+    {
+        // Written with raw reads after one length check: span slices and BinaryPrimitives calls are each an inlinee,
+        // and together they used up the JIT's inlining budget for the translator method this is inlined into.
+        const int UdpDatagram = Ipv4Packet.MinHeaderLength + UdpHeader.Length, TcpDatagram = Ipv4Packet.MinHeaderLength + TcpHeader.MinLength;
+        if (packet.Length >= UdpDatagram)
+        {
+            ref byte ip = ref MemoryMarshal.GetReference(packet);
+            int totalLength = BigEndian16(ref ip, Ipv4Packet.TotalLengthOffset);
+            byte protocol = Unsafe.Add(ref ip, Ipv4Packet.ProtocolOffset);
+            // Version 4 with IHL 5, MF clear and fragment offset 0 (DF may be set), TTL above 1.
+            bool common = ip == 0x45 && totalLength <= packet.Length && Unsafe.Add(ref ip, Ipv4Packet.TtlOffset) > 1
+                && ((Unsafe.Add(ref ip, Ipv4Packet.FlagsOffset) & 0x3F) | Unsafe.Add(ref ip, Ipv4Packet.FlagsOffset + 1)) == 0;
+            if (protocol == (byte)IpProtocol.Udp) common &= totalLength >= UdpDatagram;
+            else if (protocol == (byte)IpProtocol.Tcp)
+            {
+                // The TCP data offset byte lies within the minimum UDP datagram only for TCP's own minimum; read it once the length allows.
+                common &= totalLength >= TcpDatagram;
+                if (common)
+                {
+                    int dataOffset = (Unsafe.Add(ref ip, Ipv4Packet.MinHeaderLength + TcpHeader.DataOffsetOffset) >> 4) * 4;
+                    common = dataOffset >= TcpHeader.MinLength && dataOffset <= totalLength - Ipv4Packet.MinHeaderLength;
+                }
+            }
+            else common = false;
+            if (common && HeaderChecksumValid(ref ip))
+            {
+                key = new FlowKey((NatProtocol)protocol,
+                    new Ipv4Address(BigEndian32(ref ip, Ipv4Packet.SourceOffset)), BigEndian16(ref ip, Ipv4Packet.MinHeaderLength),
+                    new Ipv4Address(BigEndian32(ref ip, Ipv4Packet.DestinationOffset)), BigEndian16(ref ip, Ipv4Packet.MinHeaderLength + 2));
+                return true;
+            }
+        }
+        key = default;
+        return false;
+    }
+
+    /// <summary>The checksum of a 20-byte header: its five words summed in the machine's order (RFC 1071 §2(B)) fold to 0xFFFF.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool HeaderChecksumValid(ref byte ip)
+    {
+        ulong sum = (ulong)Unsafe.ReadUnaligned<uint>(ref ip) + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, 4))
+            + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, 8)) + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, 12))
+            + Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref ip, 16));
+        sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
+        sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
+        return InternetChecksum.Fold((uint)sum) == 0xFFFF;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort BigEndian16(ref byte at, int offset)
+    {
+        ushort value = Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref at, offset));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint BigEndian32(ref byte at, int offset)
+    {
+        uint value = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref at, offset));
+        return BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(value) : value;
+    }
+
+    /// <summary>
+    /// Rewrites a packet <see cref="TryReadCommonFlow"/> accepted (and nothing since changed) to a found connection's
+    /// flow: addresses, ports, one less TTL, both checksums updated incrementally.
+    /// </summary>
+    /// <exception cref="ArgumentException">The packet is too short to be a TCP or UDP datagram.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static NatTranslateResult RewriteCommonFlow(Span<byte> packet, in FlowRewrite rewrite)
+    {
+        // A cheap guard, because the rewrite writes without bounds checks: the TCP checksum is the farthest field.
+        if (packet.Length < Ipv4Packet.MinHeaderLength + TcpHeader.MinLength
+            && (packet.Length < Ipv4Packet.MinHeaderLength + UdpHeader.Length || packet[Ipv4Packet.ProtocolOffset] != (byte)IpProtocol.Udp))
+            ThrowNotCommon();
+        FlowRewriter.RewriteWhole(ref MemoryMarshal.GetReference(packet), Ipv4Packet.MinHeaderLength,
+            (IpProtocol)packet[Ipv4Packet.ProtocolOffset], rewrite.To, decrementTtl: true);
+        return NatTranslateResult.Translated(rewrite.Direction);
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void ThrowNotCommon() => throw new ArgumentException("RewriteCommonFlow needs a packet TryReadCommonFlow accepted.", "packet");
+
     /// <summary>Parses and classifies a packet for translation. Never throws on packet bytes.</summary>
     public static PacketPlan Plan(Span<byte> packet)
     {
-        // The common case inline: a whole, valid TCP or UDP datagram. Everything else goes out of line.
-        if (Ipv4Packet.TryParse(packet, out var ip) == PacketError.None && !ip.IsFragment && ip.Protocol is IpProtocol.Tcp or IpProtocol.Udp)
-        {
-            var transport = ip.Payload;
-            var key = new FlowKey((NatProtocol)ip.ProtocolNumber, ip.Source, BinaryPrimitives.ReadUInt16BigEndian(transport),
-                ip.Destination, BinaryPrimitives.ReadUInt16BigEndian(transport[2..]));
-            return new PacketPlan(PacketPlanKind.Flow, key, ip.HeaderLength, ip.TotalLength, default);
-        }
+        // The common case inline; everything else, options and TTL 1 included, goes out of line.
+        if (TryReadCommonFlow(packet, out var key))
+            return new PacketPlan(PacketPlanKind.Flow, key, Ipv4Packet.MinHeaderLength, BigEndian16(ref MemoryMarshal.GetReference(packet), Ipv4Packet.TotalLengthOffset), default);
         return PlanOther(packet);
     }
 
@@ -221,6 +307,13 @@ public sealed class TranslatorCore
         var error = Ipv4Packet.TryParse(packet, out var ip);
         if (error != PacketError.None) return Done(NatTranslateResult.Dropped(error));
         if (ip.IsFragment) return Done(NatTranslateResult.Untranslated(UntranslatedReason.Fragment));
+        if (ip.Protocol is IpProtocol.Tcp or IpProtocol.Udp)
+        {
+            var transport = ip.Payload;
+            var key = new FlowKey((NatProtocol)ip.ProtocolNumber, ip.Source, BinaryPrimitives.ReadUInt16BigEndian(transport),
+                ip.Destination, BinaryPrimitives.ReadUInt16BigEndian(transport[2..]));
+            return new PacketPlan(PacketPlanKind.Flow, key, ip.HeaderLength, ip.TotalLength, default);
+        }
         if (ip.Protocol != IpProtocol.Icmp) return Done(NatTranslateResult.Untranslated(UntranslatedReason.UnsupportedProtocol));
         var icmp = ip.Icmp;
         if (icmp.IsQuery)
@@ -262,25 +355,33 @@ public sealed class TranslatorCore
     /// Rewrites a planned packet with a found connection. TTL ≤ 1 on arrival gives TtlExceeded and leaves the
     /// packet unchanged (RFC 1812 §5.3.1; mirage-nat would forward TTL 1 as 0).
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
     public static NatTranslateResult Apply(Span<byte> packet, in PacketPlan plan, in NatLookup lookup)
+        => Apply(packet, plan, FlowRewrite.Of(lookup));
+
+    /// <summary>
+    /// Rewrites a planned packet with a store's short answer; TTL ≤ 1 on arrival gives TtlExceeded and leaves the
+    /// packet unchanged, as <see cref="Apply(Span{byte}, in PacketPlan, in NatLookup)"/>.
+    /// </summary>
+    public static NatTranslateResult Apply(Span<byte> packet, in PacketPlan plan, in FlowRewrite rewrite)
     {
-        var ip = Ipv4Packet.FromValidated(packet[..plan.TotalLength], plan.HeaderLength);
-        if (ip.Ttl <= 1) return NatTranslateResult.TtlExceeded;
-        var rewrite = lookup.Rewrite;
+        var datagram = packet[..plan.TotalLength];
+        if (datagram[Ipv4Packet.TtlOffset] <= 1) return NatTranslateResult.TtlExceeded;
+        var to = rewrite.To;
         if (plan.Kind == PacketPlanKind.Flow)
         {
-            FlowRewriter.Rewrite(ip, rewrite, decrementTtl: true);
+            // The plan validated the headers: the rewrite needs no second look.
+            FlowRewriter.RewriteWhole(ref MemoryMarshal.GetReference(datagram), plan.HeaderLength, (IpProtocol)datagram[Ipv4Packet.ProtocolOffset], to, decrementTtl: true);
         }
         else
         {
             // The embedded datagram is the reverse of the looked-up flow; the outer destination is the flow's new
             // destination. The outer source changes only when the error came from the flow's own far end (an
             // intermediate router's address is not part of the mapping and stays).
-            var outerSource = ip.Source == plan.LookupKey.Source ? rewrite.Source : ip.Source;
-            FlowRewriter.RewriteIcmpError(ip, rewrite.Reversed, outerSource, rewrite.Destination, decrementTtl: true);
+            var ip = Ipv4Packet.FromValidated(datagram, plan.HeaderLength);
+            var outerSource = ip.Source == plan.LookupKey.Source ? to.Source : ip.Source;
+            FlowRewriter.RewriteIcmpError(ip, to.Reversed, outerSource, to.Destination, decrementTtl: true);
         }
-        return NatTranslateResult.Translated(lookup.Direction);
+        return NatTranslateResult.Translated(rewrite.Direction);
     }
 
     /// <summary>Checks a packet for AddNat / AddRedirect and prepares the attempts.</summary>

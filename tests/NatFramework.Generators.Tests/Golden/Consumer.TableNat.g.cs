@@ -44,6 +44,21 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
 
     private global::NatFramework.NatTranslateResult TranslateUnguarded(global::System.Span<byte> packet)
     {
+        if (global::NatFramework.Translation.TranslatorCore.TryReadCommonFlow(packet, out var key))
+        {
+            long now = _core.Now;
+            if (!_store.TryLookup(key, _core.ExpiredBefore(key.Protocol, now), out var lookup))
+                return global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
+            // A common packet always translates (its TTL is above 1), so the refresh can come first.
+            if (_core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(key, now);
+            return global::NatFramework.Translation.TranslatorCore.RewriteCommonFlow(packet, global::NatFramework.FlowRewrite.Of(lookup));
+        }
+        return TranslateOther(packet);
+    }
+
+    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private global::NatFramework.NatTranslateResult TranslateOther(global::System.Span<byte> packet)
+    {
         var plan = global::NatFramework.Translation.TranslatorCore.Plan(packet);
         if (plan.IsDone) return plan.Result;
         long now = _core.Now;
@@ -60,7 +75,7 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
         const int Chunk = 64;
         global::System.Span<global::NatFramework.Translation.PacketPlan> plans = stackalloc global::NatFramework.Translation.PacketPlan[Chunk];
         global::System.Span<global::NatFramework.FlowKey> keys = stackalloc global::NatFramework.FlowKey[Chunk];
-        global::System.Span<global::NatFramework.NatLookup> lookups = stackalloc global::NatFramework.NatLookup[Chunk];
+        global::System.Span<global::NatFramework.NatLookup> answers = stackalloc global::NatFramework.NatLookup[Chunk];
         global::System.Span<int> indices = stackalloc int[Chunk];
         for (int start = 0; start < packets.Length; start += Chunk)
         {
@@ -68,10 +83,10 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
             int pending = global::NatFramework.Translation.TranslatorCore.PlanBatch(buffer, packets.Slice(start, count), results.Slice(start, count), plans, keys, indices);
             if (pending == 0) continue;
             long now = _core.Now;
-            lookups.Slice(0, pending).Clear();
+            answers.Slice(0, pending).Clear();
             try
             {
-                _store.LookupBatch(keys.Slice(0, pending), _core.Cutoffs(now), lookups.Slice(0, pending));
+                _store.LookupBatch(keys.Slice(0, pending), _core.Cutoffs(now), answers.Slice(0, pending));
             }
             catch (global::NatFramework.NatStoreUnavailableException)
             {
@@ -81,8 +96,8 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
             for (int p = 0; p < pending; p++)
             {
                 int i = indices[p];
-                results[start + i] = lookups[p].Found
-                    ? Complete(buffer[packets[start + i]], plans[i], lookups[p], now)
+                results[start + i] = answers[p].Found
+                    ? Complete(buffer[packets[start + i]], plans[i], answers[p], now)
                     : global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
             }
         }
