@@ -77,6 +77,7 @@ internal sealed unsafe class ConnectionTable
         _entryBase = (Entry*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_entries));
         _slotBase = (uint*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_slots));
         _hosts = new HostIndex(capacity);
+        PrefetchPays = MemoryBytes > PrefetchThresholdBytes;
         HugePages.Advise(_entryBase, (long)_entries.Length * sizeof(Entry));
         HugePages.Advise(_slotBase, (long)_slots.Length * sizeof(uint));
         // Fault every page in now: fresh pages are mapped on first touch (a 2 MiB transparent huge page is zeroed then,
@@ -86,6 +87,15 @@ internal sealed unsafe class ConnectionTable
     }
 
     public int Capacity => _entries.Length;
+
+    /// <summary>
+    /// True when the table is too big to stay in a core's cache, so batch lookups prefetch its slots and entries.
+    /// A table that fits (a few thousand connections) is in cache already, and there prefetching only cost time:
+    /// 1,000 flows, batch: ~55 ns per packet with it, ~47 ns without.
+    /// </summary>
+    public bool PrefetchPays { get; }
+
+    private const long PrefetchThresholdBytes = 1 << 20;
 
     public int Count => Volatile.Read(ref _count);
 
@@ -243,6 +253,14 @@ internal sealed unsafe class ConnectionTable
         var replyKey = connection.ReplyKey;
         ulong outboundHash = outboundKey.Hash64(), replyHash = replyKey.Hash64();
         existing = default;
+        // The insert reads both keys' home slots and the host's index slot, each likely a cache miss in a big table:
+        // asked for together here, they arrive in parallel instead of one after another under the lock.
+        if (Sse.IsSupported)
+        {
+            Sse.Prefetch0(_slotBase + ((int)outboundHash & _slotMask));
+            Sse.Prefetch0(_slotBase + ((int)replyHash & _slotMask));
+            _hosts.Prefetch(connection.InsideHost.Value);
+        }
         lock (_lock)
         {
             BeginWrite();

@@ -23,6 +23,19 @@ internal sealed class HostIndex
 
     private static int Home(uint host, int mask) => (int)((host * 0x9E3779B1u) >> 7) & mask;
 
+    /// <summary>Starts fetching <paramref name="host"/>'s home slot into the cache.</summary>
+    public unsafe void Prefetch(uint host)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        int home = Home(host, _mask);
+        fixed (uint* hosts = _hosts)
+        fixed (int* heads = _heads)
+        {
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(hosts + home);
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(heads + home);
+        }
+    }
+
     /// <summary>The head of <paramref name="host"/>'s list, 0 when it has none.</summary>
     public int HeadOf(uint host)
     {

@@ -130,17 +130,30 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
         }
     }
 
-    /// <summary>The first two passes of a batch: hashes, home slots prefetched, then the entries they point to.</summary>
+    /// <summary>
+    /// The first two passes of a batch: hashes, home slots prefetched, then the entries they point to; prefetching
+    /// only into tables too big for the cache (<see cref="ConnectionTable.PrefetchPays"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void HashAndPrefetch(ReadOnlySpan<FlowKey> chunk, Span<ulong> hashes)
     {
+        bool prefetch = false;
         for (int i = 0; i < chunk.Length; i++)
         {
             hashes[i] = chunk[i].Hash64();
-            TableFor(chunk[i].Protocol)?.PrefetchSlot(hashes[i]);
+            var table = TableFor(chunk[i].Protocol);
+            if (table is not null && table.PrefetchPays)
+            {
+                table.PrefetchSlot(hashes[i]);
+                prefetch = true;
+            }
         }
+        if (!prefetch) return;
         for (int i = 0; i < chunk.Length; i++)
-            TableFor(chunk[i].Protocol)?.PrefetchEntry(hashes[i]);
+        {
+            var table = TableFor(chunk[i].Protocol);
+            if (table is not null && table.PrefetchPays) table.PrefetchEntry(hashes[i]);
+        }
     }
 
     /// <inheritdoc/>
