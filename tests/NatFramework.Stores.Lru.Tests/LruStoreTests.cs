@@ -183,6 +183,29 @@ public sealed class LruStoreTests
     }
 
     [Fact]
+    public void Removing_single_connections_from_the_middle_of_a_hosts_list_keeps_the_host_index_whole()
+    {
+        var (nat, store) = Create(udpCapacity: 1_000);
+        var ports = Enumerable.Range(0, 60).Select(i => (ushort)(3000 + i)).ToList();
+        foreach (var port in ports) Assert.True(nat.AddNat(Udp(2, port), Public).IsOk);
+        foreach (var port in ports.Take(20)) Assert.True(nat.AddNat(Udp(3, port), Public).IsOk);
+
+        // Middle, first, last, in a shuffled order: each removal relinks the host's list.
+        var random = new Random(5);
+        var gone = ports.OrderBy(_ => random.Next()).Take(35).ToList();
+        foreach (var port in gone)
+        {
+            Assert.True(store.Remove(FlowKey.Udp(new Ipv4Address(0x0A4D0002u), port, Server, 53), out _));
+            store.CheckInvariants(); // every entry in its host's list, links agreeing both ways
+        }
+
+        var freed = nat.RemoveConnections(new Ipv4Address(0x0A4D0002u));
+        Assert.Equal(ports.Except(gone).Order(), freed.Udp.Order());
+        Assert.Equal(20, store.Count(NatProtocol.Udp));
+        store.CheckInvariants();
+    }
+
+    [Fact]
     public void Removals_shift_neighbours_back_by_their_recorded_distance_also_when_it_saturated()
     {
         // Twelve flows whose outbound keys share one home slot in a 64-slot table: they sit 0-11 places from home,
