@@ -389,10 +389,21 @@ public sealed class TranslatorCore
     {
         // Parsing only reads; the span is writable solely because the packet view type is shared with rewriting.
         var writable = MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(packet), packet.Length);
-        var error = Ipv4Packet.TryParse(writable, out var ip);
+        // A whole, valid TCP or UDP datagram leaves only the address checks; the full parse (and the order in which it
+        // reports problems) is kept out of line for everything else.
+        if (!TryReadCommonFlow(writable, out var outbound)) return PlanAddOther(writable, publicAddress, redirect, target, targetPort, ports);
+        if (!IsValidPublicAddress(publicAddress)) return Early(NatAddResult.CannotNat(CannotNatReason.InvalidPublicAddress));
+        if (!AreUnicast(outbound, redirect, target)) return Early(NatAddResult.CannotNat(CannotNatReason.NotUnicast));
+        return Ready(outbound, publicAddress, redirect, target, targetPort, ports);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private AddPlan PlanAddOther(Span<byte> packet, Ipv4Address publicAddress, bool redirect, Ipv4Address target, ushort targetPort, IPortAllocator? ports)
+    {
+        var error = Ipv4Packet.TryParse(packet, out var ip);
         if (error != PacketError.None) return Early(NatAddResult.CannotNat(CannotNatReason.Malformed, error));
         if (ip.IsFragment) return Early(NatAddResult.CannotNat(CannotNatReason.Fragment));
-        if (publicAddress == Ipv4Address.Any || !publicAddress.IsUnicastRoutable) return Early(NatAddResult.CannotNat(CannotNatReason.InvalidPublicAddress));
+        if (!IsValidPublicAddress(publicAddress)) return Early(NatAddResult.CannotNat(CannotNatReason.InvalidPublicAddress));
         if (!ip.Source.IsUnicastRoutable || !ip.Destination.IsUnicastRoutable
             || (redirect && !target.IsUnicastRoutable))
             return Early(NatAddResult.CannotNat(CannotNatReason.NotUnicast));
@@ -400,6 +411,16 @@ public sealed class TranslatorCore
             return Early(NatAddResult.CannotNat(CannotNatReason.UnsupportedProtocol));
         if (!FlowKey.TryRead(ip, out var outbound)) return Early(NatAddResult.CannotNat(CannotNatReason.IcmpNotQuery));
         if (redirect && outbound.Protocol == NatProtocol.Icmp) return Early(NatAddResult.CannotNat(CannotNatReason.IcmpRedirect));
+        return Ready(outbound, publicAddress, redirect, target, targetPort, ports);
+    }
+
+    private static bool IsValidPublicAddress(Ipv4Address publicAddress) => publicAddress != Ipv4Address.Any && publicAddress.IsUnicastRoutable;
+
+    private static bool AreUnicast(in FlowKey outbound, bool redirect, Ipv4Address target)
+        => outbound.Source.IsUnicastRoutable && outbound.Destination.IsUnicastRoutable && (!redirect || target.IsUnicastRoutable);
+
+    private AddPlan Ready(in FlowKey outbound, Ipv4Address publicAddress, bool redirect, Ipv4Address target, ushort targetPort, IPortAllocator? ports)
+    {
         long now = Now;
         return new AddPlan(null, outbound, publicAddress, target, targetPort, redirect, ports ?? Ports, now, ExpiredBefore(outbound.Protocol, now));
     }
