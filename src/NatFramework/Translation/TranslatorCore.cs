@@ -276,13 +276,14 @@ public sealed class TranslatorCore
     /// Rewrites a packet <see cref="TryReadCommonFlow"/> accepted (and nothing since changed) to a found connection's
     /// flow: addresses, ports, one less TTL, both checksums updated incrementally.
     /// </summary>
-    /// <exception cref="ArgumentException">The packet is too short to be a TCP or UDP datagram.</exception>
+    /// <exception cref="ArgumentException">The packet has IP options or is too short to be a TCP or UDP datagram.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static NatTranslateResult RewriteCommonFlow(Span<byte> packet, in FlowRewrite rewrite)
     {
-        // A cheap guard, because the rewrite writes without bounds checks: the TCP checksum is the farthest field.
-        if (packet.Length < Ipv4Packet.MinHeaderLength + TcpHeader.MinLength
-            && (packet.Length < Ipv4Packet.MinHeaderLength + UdpHeader.Length || packet[Ipv4Packet.ProtocolOffset] != (byte)IpProtocol.Udp))
+        // Cheap guards, because the rewrite writes without bounds checks at fixed offsets: a 20-byte header, and room up
+        // to the transport checksum (TCP's is the farthest field).
+        if (packet.Length < Ipv4Packet.MinHeaderLength + UdpHeader.Length || packet[0] != 0x45
+            || (packet.Length < Ipv4Packet.MinHeaderLength + TcpHeader.MinLength && packet[Ipv4Packet.ProtocolOffset] != (byte)IpProtocol.Udp))
             ThrowNotCommon();
         FlowRewriter.RewriteWhole(ref MemoryMarshal.GetReference(packet), Ipv4Packet.MinHeaderLength,
             (IpProtocol)packet[Ipv4Packet.ProtocolOffset], rewrite.To, decrementTtl: true);

@@ -101,11 +101,16 @@ public sealed class CommonFlowTests
     }
 
     [Fact]
-    public void Rewriting_a_packet_too_short_for_the_short_path_throws_instead_of_writing_past_it()
+    public void Rewriting_a_packet_the_short_path_would_not_take_throws_before_writing()
     {
         var shortPacket = Ipv4PacketBuilder.Tcp(Inside, 4000, Outside, 80, [], TcpFlags.Ack)[..30];
 
         Assert.Throws<ArgumentException>(() => TranslatorCore.RewriteCommonFlow(shortPacket, new FlowRewrite(FlowKey.Tcp(Outside, 1, Inside, 2), FlowDirection.Reply)));
+        var udp = Ipv4PacketBuilder.Udp(Inside, 4000, Outside, 53, "q"u8);
+        var withOptions = Ipv4PacketBuilder.Ipv4(Inside, Outside, 17, udp[20..], options: [1, 1, 1, 0]);
+        var before = withOptions.ToArray();
+        Assert.Throws<ArgumentException>(() => TranslatorCore.RewriteCommonFlow(withOptions, new FlowRewrite(FlowKey.Udp(Outside, 1, Inside, 2), FlowDirection.Reply)));
+        Assert.Equal(before, withOptions);
     }
 
     private static byte[] With(byte[] packet, Action<byte[]> change, bool fixChecksum = true)
