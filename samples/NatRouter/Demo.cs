@@ -119,6 +119,8 @@ internal sealed class Demo : IDisposable
         var (file, prefix) = DemoHelpers.SelfCommand();
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in (string[])["netns", "exec", ns, file, .. prefix, .. helper]) start.ArgumentList.Add(argument);
+        // Helpers end killed; without the runtime's debugger pipes and diagnostic socket they leave nothing in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         var process = Process.Start(start)!;
         _helpers.Add(process);
         var line = process.StandardOutput.ReadLineAsync(_cancel.Token).AsTask();

@@ -84,6 +84,8 @@ public sealed class LiteDbStoreTests : IDisposable
             ArgumentList = { typeof(Program).Assembly.Location, "child-writer", _file.Path },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            // Killed below; without the runtime's debugger pipes and diagnostic socket it leaves nothing in /tmp.
+            Environment = { ["DOTNET_EnableDiagnostics"] = "0" },
         })!;
         var acknowledged = new List<(int Index, long At)>();
         var watch = Stopwatch.StartNew();

@@ -152,6 +152,8 @@ public sealed class RouterNetwork : IDisposable
         var (file, prefix) = DemoHelpers.SelfCommand(typeof(PacketRouter).Assembly.Location);
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
         foreach (var argument in (string[])["netns", "exec", ns, file, .. prefix, .. helper]) start.ArgumentList.Add(argument);
+        // Helpers end killed; without the runtime's debugger pipes and diagnostic socket they leave nothing in /tmp.
+        start.Environment["DOTNET_EnableDiagnostics"] = "0";
         var process = Process.Start(start)!;
         _helpers.Add(process);
         var line = ReadLine(process, TimeSpan.FromSeconds(30));
