@@ -225,7 +225,7 @@ public sealed class TranslatorCore
             if (protocol == (byte)IpProtocol.Udp) common &= totalLength >= UdpDatagram;
             else if (protocol == (byte)IpProtocol.Tcp)
             {
-                // The TCP data offset byte lies within the minimum UDP datagram only for TCP's own minimum; read it once the length allows.
+                // The data offset byte (offset 32) is read only once the lengths show the buffer holds a whole TCP header.
                 common &= totalLength >= TcpDatagram;
                 if (common)
                 {
