@@ -90,69 +90,82 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
         return table.TryLookupRewrite(key, key.Hash64(), now, expiredBefore, out rewrite);
     }
 
-    /// <summary>
-    /// Looks up a batch in three passes: hash every key and prefetch its home slot, then prefetch the entry each slot
-    /// points to, then look up. At a million connections the cache misses of a batch overlap instead of adding up.
-    /// </summary>
+    /// <inheritdoc/>
+    /// <remarks>Pipelined like <see cref="LookupRewriteBatch"/>.</remarks>
     public void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results)
     {
-        Span<ulong> hashes = stackalloc ulong[BatchChunk];
-        for (int start = 0; start < keys.Length; start += BatchChunk)
-        {
-            var chunk = keys.Slice(start, Math.Min(BatchChunk, keys.Length - start));
-            HashAndPrefetch(chunk, hashes);
-            for (int i = 0; i < chunk.Length; i++)
-            {
-                var key = chunk[i];
-                var table = TableFor(key.Protocol);
-                if (table is null || !table.TryLookup(key, hashes[i], expiry.For(key.Protocol), markUsed: true, out results[start + i]))
-                    results[start + i] = default;
-            }
-        }
+        var answers = new ConnectionAnswers(results, expiry);
+        Pipeline(keys, ref answers);
     }
 
     /// <inheritdoc/>
-    /// <remarks>In three passes, as <see cref="LookupBatch"/>.</remarks>
+    /// <remarks>
+    /// Pipelined: while key <c>i</c> is looked up, the entry of key <c>i + 6</c> and the home slot of key <c>i + 12</c> are
+    /// being fetched (into tables too big for the cache, <see cref="ConnectionTable.PrefetchPays"/>). At a million
+    /// connections the misses of neighbouring keys overlap; against hashing and prefetching a whole chunk first, then
+    /// its entries, then looking up, this measured ≈ 25 % less per lookup (prof harness, same session: 81–84 vs 110–118 ns).
+    /// </remarks>
     public void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results)
     {
+        var answers = new RewriteAnswers(results, now, expiry);
+        Pipeline(keys, ref answers);
+    }
+
+    private void Pipeline<TAnswers>(ReadOnlySpan<FlowKey> keys, ref TAnswers answers) where TAnswers : struct, IBatchAnswers, allows ref struct
+    {
+        const int SlotLead = 12, EntryLead = 6;
         Span<ulong> hashes = stackalloc ulong[BatchChunk];
         for (int start = 0; start < keys.Length; start += BatchChunk)
         {
             var chunk = keys.Slice(start, Math.Min(BatchChunk, keys.Length - start));
-            HashAndPrefetch(chunk, hashes);
-            for (int i = 0; i < chunk.Length; i++)
+            int count = chunk.Length;
+            for (int step = 0; step < count + SlotLead; step++)
             {
-                var key = chunk[i];
-                var table = TableFor(key.Protocol);
-                if (table is null || !table.TryLookupRewrite(key, hashes[i], now, expiry.For(key.Protocol), out results[start + i]))
-                    results[start + i] = default;
+                if (step < count)
+                {
+                    hashes[step] = chunk[step].Hash64();
+                    var table = TableFor(chunk[step].Protocol);
+                    if (table is not null && table.PrefetchPays) table.PrefetchSlot(hashes[step]);
+                }
+                int entry = step - (SlotLead - EntryLead);
+                if ((uint)entry < (uint)count)
+                {
+                    var table = TableFor(chunk[entry].Protocol);
+                    if (table is not null && table.PrefetchPays) table.PrefetchEntry(hashes[entry]);
+                }
+                int lookup = step - SlotLead;
+                if (lookup >= 0) answers.Answer(TableFor(chunk[lookup].Protocol), chunk[lookup], hashes[lookup], start + lookup);
             }
         }
     }
 
-    /// <summary>
-    /// The first two passes of a batch: hashes, home slots prefetched, then the entries they point to; prefetching
-    /// only into tables too big for the cache (<see cref="ConnectionTable.PrefetchPays"/>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void HashAndPrefetch(ReadOnlySpan<FlowKey> chunk, Span<ulong> hashes)
+    /// <summary>Where a batch's answers go: one implementation per result type, so the pipeline is written once and specialised.</summary>
+    private interface IBatchAnswers
     {
-        bool prefetch = false;
-        for (int i = 0; i < chunk.Length; i++)
+        void Answer(ConnectionTable? table, in FlowKey key, ulong hash, int index);
+    }
+
+    private readonly ref struct ConnectionAnswers(Span<NatLookup> results, ExpiryCutoffs expiry) : IBatchAnswers
+    {
+        private readonly Span<NatLookup> _results = results;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Answer(ConnectionTable? table, in FlowKey key, ulong hash, int index)
         {
-            hashes[i] = chunk[i].Hash64();
-            var table = TableFor(chunk[i].Protocol);
-            if (table is not null && table.PrefetchPays)
-            {
-                table.PrefetchSlot(hashes[i]);
-                prefetch = true;
-            }
+            if (table is null || !table.TryLookup(key, hash, expiry.For(key.Protocol), markUsed: true, out _results[index]))
+                _results[index] = default;
         }
-        if (!prefetch) return;
-        for (int i = 0; i < chunk.Length; i++)
+    }
+
+    private readonly ref struct RewriteAnswers(Span<FlowRewrite> results, long now, ExpiryCutoffs expiry) : IBatchAnswers
+    {
+        private readonly Span<FlowRewrite> _results = results;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Answer(ConnectionTable? table, in FlowKey key, ulong hash, int index)
         {
-            var table = TableFor(chunk[i].Protocol);
-            if (table is not null && table.PrefetchPays) table.PrefetchEntry(hashes[i]);
+            if (table is null || !table.TryLookupRewrite(key, hash, now, expiry.For(key.Protocol), out _results[index]))
+                _results[index] = default;
         }
     }
 
