@@ -26,22 +26,46 @@ internal sealed unsafe class ConnectionTable
 {
     // 48 bytes, LastSeen first: at 8-byte alignment in every entry it is read and written whole by one instruction,
     // which lookups rely on when they refresh it without the lock (at 44 bytes every other entry split it).
+    // The connection's two keys are stored as packets carry them, in FlowKey's own field order, one after the other:
+    // a lookup compares key `reply` (0 or 1, from the slot) as one 8-byte and one 4-byte word at a computed offset,
+    // with no branch on the direction, and a packet's new flow is the other key reversed.
     [StructLayout(LayoutKind.Sequential, Pack = 8, Size = 48)]
     internal struct Entry
     {
         public long LastSeen;
-        public uint OutSource, OutDestination, TrSource, TrDestination;
-        public ushort OutSourcePort, OutDestinationPort, TrSourcePort, TrDestinationPort;
+        public StoredKey Outbound; // the inside host's packets: the outbound key
+        public StoredKey Reply;    // the far end's packets: the translated flow reversed
         public int HostNext, HostPrevious; // entry index + 1; HostNext is also the free-list link
         public byte Flags, Referenced, Live;
     }
+
+    /// <summary>A flow key without its protocol (the table's), laid out like <see cref="FlowKey"/>'s first 12 bytes.</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 4)]
+    internal struct StoredKey
+    {
+        public uint Source, Destination;
+        public ushort SourcePort, DestinationPort;
+
+        public StoredKey(in FlowKey key)
+        {
+            Source = key.Source.Value;
+            Destination = key.Destination.Value;
+            SourcePort = key.SourcePort;
+            DestinationPort = key.DestinationPort;
+        }
+    }
+
+    private const int KeysOffset = 8;      // Entry.Outbound
+    private const int KeyStride = 12;      // Entry.Reply - Entry.Outbound
+    private const int FlowKeyPortsOffset = 8; // FlowKey.SourcePort, DestinationPort, as in StoredKey
 
     // A slot: bits 0-23 entry index + 1 (0 = empty slot), bit 24 the reply direction, bits 25-28 a hash tag (a probe
     // reads an entry only when its tag matches), bits 29-31 how far the slot sits from its key's home slot (7 = 7 or
     // more). The distance lets a removal shift its neighbours back without reading their entries to rehash their keys,
     // which at a million connections was a cache miss per neighbour.
     private const uint IndexMask = 0x00FF_FFFF;
-    private const uint ReplyBit = 0x0100_0000;
+    private const int ReplyShift = 24;
+    private const uint ReplyBit = 1u << ReplyShift;
     private const int TagShift = 25;
     private const uint TagMask = 0xF;
     private const int DistanceShift = 29;
@@ -55,6 +79,7 @@ internal sealed unsafe class ConnectionTable
     private readonly Entry* _entryBase;
     private readonly uint* _slotBase;
     private readonly int _slotMask;
+    private readonly uint _capacity;
     private readonly HostIndex _hosts;
     private readonly Lock _lock = new();
     private int _version;
@@ -74,6 +99,7 @@ internal sealed unsafe class ConnectionTable
         int slots = (int)Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity * 4));
         _slots = GC.AllocateArray<uint>(slots, pinned: true);
         _slotMask = slots - 1;
+        _capacity = (uint)capacity;
         _entryBase = (Entry*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_entries));
         _slotBase = (uint*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_slots));
         _hosts = new HostIndex(capacity);
@@ -87,6 +113,8 @@ internal sealed unsafe class ConnectionTable
     }
 
     public int Capacity => _entries.Length;
+
+    public NatProtocol Protocol => _protocol;
 
     /// <summary>
     /// True when the table is too big to stay in a core's cache, so batch lookups prefetch its slots and entries.
@@ -120,12 +148,11 @@ internal sealed unsafe class ConnectionTable
                 Thread.SpinWait(1);
                 continue;
             }
-            int index = Find(key, hash, out bool reply);
+            Entry* entry = Find(key, hash, out uint reply);
             // The result is written straight into the caller's slot (a retry overwrites it): building it in a local
             // first made the JIT spill the connection's dozen fields to the stack, zero them, and copy them out.
-            Entry* entry = index >= 0 ? _entryBase + index : null;
             bool found = entry is not null && entry->LastSeen >= expiredBefore;
-            if (found) lookup = new NatLookup(ToConnection(ref *entry), reply ? FlowDirection.Reply : FlowDirection.Outbound);
+            if (found) lookup = new NatLookup(ToConnection(ref *entry), (FlowDirection)reply);
             else lookup = default;
             // x86 does not reorder loads with loads; elsewhere the data loads must complete before the recheck.
             if (!X86Base.IsSupported) Interlocked.MemoryBarrier();
@@ -150,15 +177,17 @@ internal sealed unsafe class ConnectionTable
                 Thread.SpinWait(1);
                 continue;
             }
-            int index = Find(key, hash, out bool reply);
-            Entry* entry = index >= 0 ? _entryBase + index : null;
+            Entry* entry = Find(key, hash, out uint reply);
             long lastSeen = entry is not null ? entry->LastSeen : long.MinValue;
             bool found = entry is not null && lastSeen >= expiredBefore;
             if (!found) rewrite = default;
-            else if (reply) rewrite = new FlowRewrite(new FlowKey(_protocol, new Ipv4Address(entry->OutDestination), entry->OutDestinationPort,
-                new Ipv4Address(entry->OutSource), entry->OutSourcePort), FlowDirection.Reply);
-            else rewrite = new FlowRewrite(new FlowKey(_protocol, new Ipv4Address(entry->TrSource), entry->TrSourcePort,
-                new Ipv4Address(entry->TrDestination), entry->TrDestinationPort), FlowDirection.Outbound);
+            else
+            {
+                // The packet becomes the connection's other direction, reversed.
+                StoredKey* other = (StoredKey*)((byte*)entry + KeysOffset + (1 - reply) * KeyStride);
+                rewrite = new FlowRewrite(new FlowKey(_protocol, new Ipv4Address(other->Destination), other->DestinationPort,
+                    new Ipv4Address(other->Source), other->SourcePort), (FlowDirection)reply);
+            }
             if (!X86Base.IsSupported) Interlocked.MemoryBarrier();
             if (Volatile.Read(ref _version) != version) continue;
             if (found) MarkUsed(entry, lastSeen, now);
@@ -192,7 +221,7 @@ internal sealed unsafe class ConnectionTable
     {
         uint slot = _slotBase[(int)hash & _slotMask];
         uint index = (slot & IndexMask) - 1;
-        if (Sse.IsSupported && index < (uint)_entries.Length)
+        if (Sse.IsSupported && index < _capacity)
         {
             // A 48-byte entry straddles two cache lines every other time; both are needed.
             byte* entry = (byte*)(_entryBase + index);
@@ -201,51 +230,62 @@ internal sealed unsafe class ConnectionTable
         }
     }
 
+    /// <summary>
+    /// The entry holding <paramref name="key"/>, or null; <paramref name="reply"/> is 1 when it is the entry's reply key.
+    /// Raw pointers, no bounds checks: a slot only ever holds an index below the capacity (checked anyway, as a reader
+    /// racing a writer must not leave the table before its version recheck).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Find(in FlowKey key, ulong hash, out bool reply)
+    private Entry* Find(in FlowKey key, ulong hash, out uint reply)
     {
+        ref byte keyBytes = ref Unsafe.As<FlowKey, byte>(ref Unsafe.AsRef(in key));
+        ulong addresses = Unsafe.ReadUnaligned<ulong>(ref keyBytes);
+        uint ports = Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref keyBytes, FlowKeyPortsOffset));
         uint tag = TagOf(hash);
-        int i = (int)hash & _slotMask;
+        uint mask = (uint)_slotMask, i = (uint)hash & mask;
         // Bounded by the table size so that a reader racing a writer cannot loop forever before its recheck.
-        for (int probes = 0; probes <= _slotMask; probes++)
+        for (uint probes = 0; probes <= mask; probes++)
         {
-            uint slot = _slots[i];
+            uint slot = _slotBase[i];
             if (slot == 0) break;
-            if (((slot >> TagShift) & TagMask) == tag)
+            uint index = (slot & IndexMask) - 1;
+            if (((slot >> TagShift) & TagMask) == tag && index < _capacity)
             {
-                uint index = (slot & IndexMask) - 1;
-                if (index < (uint)_entries.Length)
+                uint direction = (slot >> ReplyShift) & 1;
+                byte* stored = (byte*)(_entryBase + index) + KeysOffset + direction * KeyStride;
+                if (Unsafe.ReadUnaligned<ulong>(stored) == addresses && Unsafe.ReadUnaligned<uint>(stored + 8) == ports)
                 {
-                    bool isReply = (slot & ReplyBit) != 0;
-                    if (Matches(ref _entries[index], key, isReply))
-                    {
-                        reply = isReply;
-                        return (int)index;
-                    }
+                    reply = direction;
+                    return _entryBase + index;
                 }
             }
-            i = (i + 1) & _slotMask;
+            i = (i + 1) & mask;
         }
-        reply = false;
-        return -1;
+        reply = 0;
+        return null;
+    }
+
+    /// <summary><see cref="Find(in FlowKey, ulong, out uint)"/> for writers, as an index (-1: absent).</summary>
+    private int IndexOf(in FlowKey key, ulong hash, out bool reply)
+    {
+        Entry* entry = Find(key, hash, out uint direction);
+        reply = direction != 0;
+        return entry is null ? -1 : (int)(entry - _entryBase);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Matches(ref Entry e, in FlowKey key, bool reply) => reply
-        ? e.TrDestination == key.Source.Value && e.TrSource == key.Destination.Value
-          && e.TrDestinationPort == key.SourcePort && e.TrSourcePort == key.DestinationPort
-        : e.OutSource == key.Source.Value && e.OutDestination == key.Destination.Value
-          && e.OutSourcePort == key.SourcePort && e.OutDestinationPort == key.DestinationPort;
+    private NatConnection ToConnection(ref Entry e) => new(KeyOf(ref e, reply: false), Reversed(e.Reply), e.LastSeen, (NatConnectionFlags)e.Flags);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private NatConnection ToConnection(ref Entry e) => new(
-        new FlowKey(_protocol, new Ipv4Address(e.OutSource), e.OutSourcePort, new Ipv4Address(e.OutDestination), e.OutDestinationPort),
-        new FlowKey(_protocol, new Ipv4Address(e.TrSource), e.TrSourcePort, new Ipv4Address(e.TrDestination), e.TrDestinationPort),
-        e.LastSeen, (NatConnectionFlags)e.Flags);
+    private FlowKey KeyOf(ref Entry e, bool reply)
+    {
+        ref StoredKey k = ref reply ? ref e.Reply : ref e.Outbound;
+        return new FlowKey(_protocol, new Ipv4Address(k.Source), k.SourcePort, new Ipv4Address(k.Destination), k.DestinationPort);
+    }
 
-    private FlowKey KeyOf(ref Entry e, bool reply) => reply
-        ? new FlowKey(_protocol, new Ipv4Address(e.TrDestination), e.TrDestinationPort, new Ipv4Address(e.TrSource), e.TrSourcePort)
-        : new FlowKey(_protocol, new Ipv4Address(e.OutSource), e.OutSourcePort, new Ipv4Address(e.OutDestination), e.OutDestinationPort);
+    private FlowKey Reversed(in StoredKey k) => new(_protocol, new Ipv4Address(k.Destination), k.DestinationPort, new Ipv4Address(k.Source), k.SourcePort);
+
+    /// <summary>The inside host a connection belongs to (<see cref="NatConnection.InsideHost"/>): a redirect's target, else the outbound source.</summary>
+    private static uint HostOf(ref Entry e) => (e.Flags & (byte)NatConnectionFlags.Redirect) != 0 ? e.Reply.Source : e.Outbound.Source;
 
     // ---- writes (under the lock, inside BeginWrite/EndWrite) -------------------------------------------------
 
@@ -272,7 +312,7 @@ internal sealed unsafe class ConnectionTable
             BeginWrite();
             try
             {
-                int held = Find(outboundKey, outboundHash, out bool reply);
+                int held = IndexOf(outboundKey, outboundHash, out bool reply);
                 if (held >= 0)
                 {
                     if (_entries[held].LastSeen >= expiredBefore)
@@ -283,7 +323,7 @@ internal sealed unsafe class ConnectionTable
                     RemoveEntry(held);
                     _expirations++;
                 }
-                held = Find(replyKey, replyHash, out _);
+                held = IndexOf(replyKey, replyHash, out _);
                 if (held >= 0)
                 {
                     if (_entries[held].LastSeen >= expiredBefore) return NatInsertStatus.ReplyTaken;
@@ -293,14 +333,8 @@ internal sealed unsafe class ConnectionTable
                 SweepExpired(expiredBefore);
                 int index = Allocate(expiredBefore);
                 ref Entry e = ref _entries[index];
-                e.OutSource = connection.Outbound.Source.Value;
-                e.OutDestination = connection.Outbound.Destination.Value;
-                e.OutSourcePort = connection.Outbound.SourcePort;
-                e.OutDestinationPort = connection.Outbound.DestinationPort;
-                e.TrSource = connection.Translated.Source.Value;
-                e.TrDestination = connection.Translated.Destination.Value;
-                e.TrSourcePort = connection.Translated.SourcePort;
-                e.TrDestinationPort = connection.Translated.DestinationPort;
+                e.Outbound = new StoredKey(outboundKey);
+                e.Reply = new StoredKey(replyKey);
                 e.LastSeen = connection.LastSeen;
                 e.Flags = (byte)connection.Flags;
                 e.Referenced = 0;
@@ -323,7 +357,7 @@ internal sealed unsafe class ConnectionTable
         ulong hash = key.Hash64();
         lock (_lock)
         {
-            int index = Find(key, hash, out _);
+            int index = IndexOf(key, hash, out _);
             if (index < 0) return;
             // A single aligned 64-bit store: readers see the old or the new time, both valid, so no version bump.
             Volatile.Write(ref _entries[index].LastSeen, now);
@@ -336,7 +370,7 @@ internal sealed unsafe class ConnectionTable
         ulong hash = key.Hash64();
         lock (_lock)
         {
-            int index = Find(key, hash, out _);
+            int index = IndexOf(key, hash, out _);
             if (index < 0)
             {
                 removed = default;
@@ -464,7 +498,7 @@ internal sealed unsafe class ConnectionTable
                 for (int r = 0; r < 2; r++)
                 {
                     var key = KeyOf(ref e, r == 1);
-                    if (Find(key, key.Hash64(), out bool reply) != i || reply != (r == 1))
+                    if (IndexOf(key, key.Hash64(), out bool reply) != i || reply != (r == 1))
                         throw new InvalidOperationException($"entry {i} is not found under its {(r == 1 ? "reply" : "outbound")} key");
                 }
             }
@@ -493,7 +527,7 @@ internal sealed unsafe class ConnectionTable
             {
                 ref Entry e = ref _entries[i];
                 if (e.Live == 0) continue;
-                uint host = (e.Flags & (byte)NatConnectionFlags.Redirect) != 0 ? e.TrDestination : e.OutSource;
+                uint host = HostOf(ref e);
                 if (e.HostPrevious != 0) continue; // count each list once, from its head
                 if (_hosts.HeadOf(host) != i + 1) throw new InvalidOperationException($"entry {i} has no predecessor but is not its host's head");
                 for (int n = i + 1; n != 0; n = _entries[n - 1].HostNext)
@@ -548,7 +582,7 @@ internal sealed unsafe class ConnectionTable
         ref Entry e = ref _entries[index];
         RemoveSlot(index, reply: false);
         RemoveSlot(index, reply: true);
-        UnlinkHost(index, (e.Flags & (byte)NatConnectionFlags.Redirect) != 0 ? e.TrDestination : e.OutSource);
+        UnlinkHost(index, HostOf(ref e));
         e.Live = 0;
         e.Referenced = 0;
         e.HostNext = _freeHead;

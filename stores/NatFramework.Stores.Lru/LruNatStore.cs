@@ -13,6 +13,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     private readonly ConnectionTable _tcp;
     private readonly ConnectionTable _udp;
     private readonly ConnectionTable _icmp;
+    private readonly uint _prefetchingProtocols; // bit n set: protocol number n's table is too big for the cache
 
     /// <summary>Creates a store; all memory is allocated here.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A capacity is out of range; the message names it.</exception>
@@ -23,6 +24,8 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
         _tcp = new ConnectionTable(NatProtocol.Tcp, options.TcpCapacity);
         _udp = new ConnectionTable(NatProtocol.Udp, options.UdpCapacity);
         _icmp = new ConnectionTable(NatProtocol.Icmp, options.IcmpCapacity);
+        foreach (var table in new[] { _tcp, _udp, _icmp })
+            if (table.PrefetchPays) _prefetchingProtocols |= 1u << (int)table.Protocol;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -95,7 +98,8 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     public void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results)
     {
         var answers = new ConnectionAnswers(results, expiry);
-        Pipeline(keys, ref answers);
+        if (AnyPrefetchPays(keys)) Pipeline(keys, ref answers);
+        else LookupEach(keys, ref answers);
     }
 
     /// <inheritdoc/>
@@ -108,9 +112,29 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     public void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results)
     {
         var answers = new RewriteAnswers(results, now, expiry);
-        Pipeline(keys, ref answers);
+        if (AnyPrefetchPays(keys)) Pipeline(keys, ref answers);
+        else LookupEach(keys, ref answers);
     }
 
+    /// <summary>True when a key of the batch is in a table too big for the cache, so the pipelined lookup pays.</summary>
+    private bool AnyPrefetchPays(ReadOnlySpan<FlowKey> keys)
+    {
+        uint any = 0;
+        foreach (ref readonly var key in keys) any |= _prefetchingProtocols >> ((int)key.Protocol & 31);
+        return (any & 1) != 0;
+    }
+
+    /// <summary>
+    /// The batch lookup when every table fits in the cache: nothing to wait for, so a plain loop. Its own method, because
+    /// the JIT compiles the pipeline (loops and a stackalloc) without tiering, and the two loops together spilled most
+    /// locals to the stack: 37 vs 21 ns per key with the keys in L1.
+    /// </summary>
+    private void LookupEach<TAnswers>(ReadOnlySpan<FlowKey> keys, ref TAnswers answers) where TAnswers : struct, IBatchAnswers, allows ref struct
+    {
+        for (int i = 0; i < keys.Length; i++) answers.Answer(TableFor(keys[i].Protocol), keys[i], keys[i].Hash64(), i);
+    }
+
+    [SkipLocalsInit]
     private void Pipeline<TAnswers>(ReadOnlySpan<FlowKey> keys, ref TAnswers answers) where TAnswers : struct, IBatchAnswers, allows ref struct
     {
         const int SlotLead = 12, EntryLead = 6;

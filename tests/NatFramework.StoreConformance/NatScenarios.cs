@@ -161,7 +161,13 @@ public abstract partial class NatStoreConformanceTests
             if (i % 3 != 0) Assert.True((await nat.AddNatAsync(packet, A("198.51.100.1"))).IsOk);
             packets.Add(packet);
         }
-        packets.Add(new byte[] { 0x45, 0 }); // malformed, inside the batch
+        // Packets the batch sends down the one-packet path, among the common ones: malformed, ICMP, TTL 1.
+        packets.Insert(10, new byte[] { 0x45, 0 });
+        var echo = Echo("10.77.0.3", "198.51.100.2", 77, 64);
+        Assert.True((await nat.AddNatAsync(echo, A("198.51.100.1"))).IsOk);
+        packets.Insert(64, echo);
+        packets.Insert(65, WithTtl(packets[66], 1));
+        packets.Add(new byte[] { 0x45, 0 });
         var buffer = packets.SelectMany(p => p).ToArray();
         var ranges = new Range[packets.Count];
         int offset = 0;
@@ -169,6 +175,12 @@ public abstract partial class NatStoreConformanceTests
         var results = new NatTranslateResult[packets.Count];
 
         await nat.TranslateBatchAsync(buffer, ranges, results);
+
+        Assert.Equal(NatTranslateStatus.Dropped, results[10].Status);
+        Assert.Equal(FlowDirection.Outbound, results[64].Direction);
+        Assert.True(results[64].IsTranslated);
+        Assert.Equal(NatTranslateStatus.TtlExceeded, results[65].Status);
+        Assert.True(results[67].IsTranslated); // the TTL 1 copy's original
 
         for (int i = 0; i < packets.Count; i++)
         {

@@ -116,7 +116,9 @@ internal static class TranslatorEmitter
                                     {{s}}.TryLookup(keys[p], _core.ExpiredBefore(keys[p].Protocol, now), out answers[p]);
                 """,
         };
-        string complete = rewriteLookup ? $"{Core}.Apply(buffer[packets[start + i]], plans[i], answers[p])" : "Complete(buffer[packets[start + i]], plans[i], answers[p], now)";
+        string complete = rewriteLookup
+            ? $"{Core}.RewriteCommonFlow(buffer[packets[start + i]], answers[p])"
+            : "CompleteCommon(buffer[packets[start + i]], keys[p], answers[p], now)";
         string touch = rewriteLookup ? "" : $$"""
 
 
@@ -125,6 +127,12 @@ internal static class TranslatorEmitter
                     var result = {{Core}}.Apply(packet, plan, lookup);
                     if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(plan.LookupKey, now);
                     return result;
+                }
+
+                private {{Ns}}.NatTranslateResult CompleteCommon(global::System.Span<byte> packet, in {{Ns}}.FlowKey key, in {{Ns}}.NatLookup lookup, long now)
+                {
+                    if (_core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(key, now);
+                    return {{Core}}.RewriteCommonFlow(packet, {{Ns}}.FlowRewrite.Of(lookup));
                 }
 
                 [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
@@ -181,14 +189,21 @@ internal static class TranslatorEmitter
                     if (results.Length < packets.Length)
                         throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
                     const int Chunk = 64;
-                    global::System.Span<global::NatFramework.Translation.PacketPlan> plans = stackalloc global::NatFramework.Translation.PacketPlan[Chunk];
                     global::System.Span<{{Ns}}.FlowKey> keys = stackalloc {{Ns}}.FlowKey[Chunk];
                     global::System.Span<{{answer}}> answers = stackalloc {{answer}}[Chunk];
                     global::System.Span<int> indices = stackalloc int[Chunk];
                     for (int start = 0; start < packets.Length; start += Chunk)
                     {
                         int count = global::System.Math.Min(Chunk, packets.Length - start);
-                        int pending = {{Core}}.PlanBatch(buffer, packets.Slice(start, count), results.Slice(start, count), plans, keys, indices);
+                        // Common packets are collected for one batch lookup; any other packet (ICMP, options, TTL 1,
+                        // fragments, malformed) is rare and goes through the one-packet path with its own lookup.
+                        int pending = 0;
+                        for (int i = 0; i < count; i++)
+                        {
+                            var packet = buffer[packets[start + i]];
+                            if ({{Core}}.TryReadCommonFlow(packet, out keys[pending])) indices[pending++] = i;
+                            else results[start + i] = Translate(packet);
+                        }
                         if (pending == 0) continue;
                         long now = _core.Now;
                         answers.Slice(0, pending).Clear();

@@ -71,14 +71,21 @@ partial class FastNat : global::NatFramework.ISyncNatTranslator
         if (results.Length < packets.Length)
             throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
         const int Chunk = 64;
-        global::System.Span<global::NatFramework.Translation.PacketPlan> plans = stackalloc global::NatFramework.Translation.PacketPlan[Chunk];
         global::System.Span<global::NatFramework.FlowKey> keys = stackalloc global::NatFramework.FlowKey[Chunk];
         global::System.Span<global::NatFramework.FlowRewrite> answers = stackalloc global::NatFramework.FlowRewrite[Chunk];
         global::System.Span<int> indices = stackalloc int[Chunk];
         for (int start = 0; start < packets.Length; start += Chunk)
         {
             int count = global::System.Math.Min(Chunk, packets.Length - start);
-            int pending = global::NatFramework.Translation.TranslatorCore.PlanBatch(buffer, packets.Slice(start, count), results.Slice(start, count), plans, keys, indices);
+            // Common packets are collected for one batch lookup; any other packet (ICMP, options, TTL 1,
+            // fragments, malformed) is rare and goes through the one-packet path with its own lookup.
+            int pending = 0;
+            for (int i = 0; i < count; i++)
+            {
+                var packet = buffer[packets[start + i]];
+                if (global::NatFramework.Translation.TranslatorCore.TryReadCommonFlow(packet, out keys[pending])) indices[pending++] = i;
+                else results[start + i] = Translate(packet);
+            }
             if (pending == 0) continue;
             long now = _core.Now;
             answers.Slice(0, pending).Clear();
@@ -95,7 +102,7 @@ partial class FastNat : global::NatFramework.ISyncNatTranslator
             {
                 int i = indices[p];
                 results[start + i] = answers[p].Found
-                    ? global::NatFramework.Translation.TranslatorCore.Apply(buffer[packets[start + i]], plans[i], answers[p])
+                    ? global::NatFramework.Translation.TranslatorCore.RewriteCommonFlow(buffer[packets[start + i]], answers[p])
                     : global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
             }
         }

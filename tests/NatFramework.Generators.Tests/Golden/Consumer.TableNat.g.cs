@@ -73,14 +73,21 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
         if (results.Length < packets.Length)
             throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
         const int Chunk = 64;
-        global::System.Span<global::NatFramework.Translation.PacketPlan> plans = stackalloc global::NatFramework.Translation.PacketPlan[Chunk];
         global::System.Span<global::NatFramework.FlowKey> keys = stackalloc global::NatFramework.FlowKey[Chunk];
         global::System.Span<global::NatFramework.NatLookup> answers = stackalloc global::NatFramework.NatLookup[Chunk];
         global::System.Span<int> indices = stackalloc int[Chunk];
         for (int start = 0; start < packets.Length; start += Chunk)
         {
             int count = global::System.Math.Min(Chunk, packets.Length - start);
-            int pending = global::NatFramework.Translation.TranslatorCore.PlanBatch(buffer, packets.Slice(start, count), results.Slice(start, count), plans, keys, indices);
+            // Common packets are collected for one batch lookup; any other packet (ICMP, options, TTL 1,
+            // fragments, malformed) is rare and goes through the one-packet path with its own lookup.
+            int pending = 0;
+            for (int i = 0; i < count; i++)
+            {
+                var packet = buffer[packets[start + i]];
+                if (global::NatFramework.Translation.TranslatorCore.TryReadCommonFlow(packet, out keys[pending])) indices[pending++] = i;
+                else results[start + i] = Translate(packet);
+            }
             if (pending == 0) continue;
             long now = _core.Now;
             answers.Slice(0, pending).Clear();
@@ -97,7 +104,7 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
             {
                 int i = indices[p];
                 results[start + i] = answers[p].Found
-                    ? Complete(buffer[packets[start + i]], plans[i], answers[p], now)
+                    ? CompleteCommon(buffer[packets[start + i]], keys[p], answers[p], now)
                     : global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
             }
         }
@@ -108,6 +115,12 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
         var result = global::NatFramework.Translation.TranslatorCore.Apply(packet, plan, lookup);
         if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(plan.LookupKey, now);
         return result;
+    }
+
+    private global::NatFramework.NatTranslateResult CompleteCommon(global::System.Span<byte> packet, in global::NatFramework.FlowKey key, in global::NatFramework.NatLookup lookup, long now)
+    {
+        if (_core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(key, now);
+        return global::NatFramework.Translation.TranslatorCore.RewriteCommonFlow(packet, global::NatFramework.FlowRewrite.Of(lookup));
     }
 
     [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
