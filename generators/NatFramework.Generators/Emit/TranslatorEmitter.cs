@@ -260,6 +260,8 @@ internal static class TranslatorEmitter
                         for (int attempt = 0; attempt < _core.Options.AddAttempts && plan.TryCandidate(attempt, out var candidate); attempt++)
                         {
                             var status = {{s}}.TryInsert(candidate, plan.ExpiredBefore, out var existing);
+                            // The usual answer first, without the nullable result of Complete (two copies of a connection).
+                            if (status == {{Ns}}.NatInsertStatus.Inserted) return new {{Ns}}.NatAddResult({{Ns}}.NatAddStatus.Ok, candidate);
                             if (plan.Complete(status, candidate, existing) is { } done)
                             {
                                 // Re-adding a live connection counts as traffic on it.

@@ -53,12 +53,16 @@ public readonly struct PacketPlan
 public readonly struct AddPlan
 {
     private readonly IPortAllocator? _ports;
+    // An early result is always CannotNat, so only its reason and error are kept: a whole NatAddResult here doubled the
+    // plan's size, and every AddNat zeroed and copied it.
+    private readonly CannotNatReason _cannotNatReason;
+    private readonly PacketError _cannotNatError;
 
-    internal AddPlan(NatAddResult? early, in FlowKey outbound, Ipv4Address publicAddress, Ipv4Address target, ushort targetPort,
+    internal AddPlan(CannotNatReason cannotNat, PacketError error, in FlowKey outbound, Ipv4Address publicAddress, Ipv4Address target, ushort targetPort,
         bool redirect, IPortAllocator? ports, long now, long expiredBefore)
     {
-        Early = early ?? default;
-        IsDone = early.HasValue;
+        _cannotNatReason = cannotNat;
+        _cannotNatError = error;
         Outbound = outbound;
         PublicAddress = publicAddress;
         Target = target;
@@ -70,10 +74,10 @@ public readonly struct AddPlan
     }
 
     /// <summary>True when the add was decided without the store (CannotNat).</summary>
-    public bool IsDone { get; }
+    public bool IsDone => _cannotNatReason != CannotNatReason.None;
 
     /// <summary>The result when <see cref="IsDone"/>.</summary>
-    public NatAddResult Early { get; }
+    public NatAddResult Early => NatAddResult.CannotNat(_cannotNatReason, _cannotNatError);
 
     /// <summary>The packet's flow.</summary>
     public FlowKey Outbound { get; }
@@ -393,8 +397,8 @@ public sealed class TranslatorCore
         // A whole, valid TCP or UDP datagram leaves only the address checks; the full parse (and the order in which it
         // reports problems) is kept out of line for everything else.
         if (!TryReadCommonFlow(writable, out var outbound)) return PlanAddOther(writable, publicAddress, redirect, target, targetPort, ports);
-        if (!IsValidPublicAddress(publicAddress)) return Early(NatAddResult.CannotNat(CannotNatReason.InvalidPublicAddress));
-        if (!AreUnicast(outbound, redirect, target)) return Early(NatAddResult.CannotNat(CannotNatReason.NotUnicast));
+        if (!IsValidPublicAddress(publicAddress)) return Early(CannotNatReason.InvalidPublicAddress);
+        if (!AreUnicast(outbound, redirect, target)) return Early(CannotNatReason.NotUnicast);
         return Ready(outbound, publicAddress, redirect, target, targetPort, ports);
     }
 
@@ -402,16 +406,16 @@ public sealed class TranslatorCore
     private AddPlan PlanAddOther(Span<byte> packet, Ipv4Address publicAddress, bool redirect, Ipv4Address target, ushort targetPort, IPortAllocator? ports)
     {
         var error = Ipv4Packet.TryParse(packet, out var ip);
-        if (error != PacketError.None) return Early(NatAddResult.CannotNat(CannotNatReason.Malformed, error));
-        if (ip.IsFragment) return Early(NatAddResult.CannotNat(CannotNatReason.Fragment));
-        if (!IsValidPublicAddress(publicAddress)) return Early(NatAddResult.CannotNat(CannotNatReason.InvalidPublicAddress));
+        if (error != PacketError.None) return Early(CannotNatReason.Malformed, error);
+        if (ip.IsFragment) return Early(CannotNatReason.Fragment);
+        if (!IsValidPublicAddress(publicAddress)) return Early(CannotNatReason.InvalidPublicAddress);
         if (!ip.Source.IsUnicastRoutable || !ip.Destination.IsUnicastRoutable
             || (redirect && !target.IsUnicastRoutable))
-            return Early(NatAddResult.CannotNat(CannotNatReason.NotUnicast));
+            return Early(CannotNatReason.NotUnicast);
         if (ip.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Icmp))
-            return Early(NatAddResult.CannotNat(CannotNatReason.UnsupportedProtocol));
-        if (!FlowKey.TryRead(ip, out var outbound)) return Early(NatAddResult.CannotNat(CannotNatReason.IcmpNotQuery));
-        if (redirect && outbound.Protocol == NatProtocol.Icmp) return Early(NatAddResult.CannotNat(CannotNatReason.IcmpRedirect));
+            return Early(CannotNatReason.UnsupportedProtocol);
+        if (!FlowKey.TryRead(ip, out var outbound)) return Early(CannotNatReason.IcmpNotQuery);
+        if (redirect && outbound.Protocol == NatProtocol.Icmp) return Early(CannotNatReason.IcmpRedirect);
         return Ready(outbound, publicAddress, redirect, target, targetPort, ports);
     }
 
@@ -423,10 +427,10 @@ public sealed class TranslatorCore
     private AddPlan Ready(in FlowKey outbound, Ipv4Address publicAddress, bool redirect, Ipv4Address target, ushort targetPort, IPortAllocator? ports)
     {
         long now = Now;
-        return new AddPlan(null, outbound, publicAddress, target, targetPort, redirect, ports ?? Ports, now, ExpiredBefore(outbound.Protocol, now));
+        return new AddPlan(CannotNatReason.None, PacketError.None, outbound, publicAddress, target, targetPort, redirect, ports ?? Ports, now, ExpiredBefore(outbound.Protocol, now));
     }
 
-    private static AddPlan Early(NatAddResult result) => new(result, default, default, default, 0, false, null, 0, 0);
+    private static AddPlan Early(CannotNatReason reason, PacketError error = PacketError.None) => new(reason, error, default, default, default, 0, false, null, 0, 0);
 
     /// <summary>The key IsPortFree asks about.</summary>
     public static FlowKey PortQueryKey(NatProtocol protocol, Ipv4Address source, Ipv4Address destination, ushort sourcePort, ushort destinationPort)

@@ -152,6 +152,8 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
             for (int attempt = 0; attempt < _core.Options.AddAttempts && plan.TryCandidate(attempt, out var candidate); attempt++)
             {
                 var status = _store.TryInsert(candidate, plan.ExpiredBefore, out var existing);
+                // The usual answer first, without the nullable result of Complete (two copies of a connection).
+                if (status == global::NatFramework.NatInsertStatus.Inserted) return new global::NatFramework.NatAddResult(global::NatFramework.NatAddStatus.Ok, candidate);
                 if (plan.Complete(status, candidate, existing) is { } done)
                 {
                     // Re-adding a live connection counts as traffic on it.
