@@ -385,6 +385,11 @@ internal sealed unsafe class ConnectionTable
     }
 
     /// <summary>Removes every connection of <paramref name="host"/>: a walk of its list, no recursion, no scan.</summary>
+    /// <remarks>
+    /// Compiled fully optimised at once (as are the removal helpers it calls): it runs rarely but does a host's worth of
+    /// work per call, so under tiered compilation its walk ran as unoptimised tier-0 code, helpers not inlined.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int RemoveConnections(uint host, List<NatConnection> removed)
     {
         int count = 0;
@@ -420,6 +425,7 @@ internal sealed unsafe class ConnectionTable
     }
 
     /// <summary>Prefetches the slots of an entry's two keys and the entry after it in its host list.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void PrefetchEntryAndSlots(int index)
     {
         if (!Sse.IsSupported) return;
@@ -577,6 +583,7 @@ internal sealed unsafe class ConnectionTable
         return (position - home) & _slotMask;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RemoveEntry(int index)
     {
         ref Entry e = ref _entries[index];
@@ -590,6 +597,7 @@ internal sealed unsafe class ConnectionTable
         _count--;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RemoveSlot(int index, bool reply)
     {
         uint wanted = (uint)(index + 1) | (reply ? ReplyBit : 0);

@@ -157,6 +157,8 @@ public readonly record struct NatAddResult(NatAddStatus Status, NatConnection Co
 public sealed class FreedPorts
 {
     /// <summary>Creates the summary from removed connections.</summary>
+    // Fully optimised at once: built rarely, but over every removed connection, which tier-0 code walked slowly.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public FreedPorts(IReadOnlyList<NatConnection> removed)
     {
         Connections = removed;
