@@ -149,6 +149,41 @@ public sealed class LruStoreTests
         store.CheckInvariants();
     }
 
+    // Tables of 1,000 connections fit the cache (the plain loop); of 100,000 they do not (the pipelined lookup).
+    [Theory]
+    [InlineData(1_000)]
+    [InlineData(100_000)]
+    public void Batch_lookups_answer_like_single_lookups_whether_or_not_the_table_fits_the_cache(int capacity)
+    {
+        var store = new LruNatStore(new LruStoreOptions { TcpCapacity = capacity, UdpCapacity = capacity, IcmpCapacity = capacity });
+        var keys = new List<FlowKey>();
+        for (int i = 0; i < 200; i++)
+        {
+            var outbound = FlowKey.Udp(new Ipv4Address(0x0A4D0002u + (uint)(i % 7)), (ushort)(4000 + i), Server, 53);
+            // Every fifth connection was last seen long ago: expired for the cutoff below.
+            var connection = new NatConnection(outbound, outbound.WithSource(Public, (ushort)(20000 + i)), lastSeen: i % 5 == 0 ? 100 : 5_000);
+            Assert.Equal(NatInsertStatus.Inserted, store.TryInsert(connection, expiredBefore: 0, out _));
+            keys.Add(connection.OutboundKey);
+            keys.Add(connection.ReplyKey);
+            keys.Add(FlowKey.Udp(outbound.Source, (ushort)(4000 + i), Server, 54)); // never added
+        }
+        keys.Add(FlowKey.Tcp(Public, 1, Server, 2)); // another protocol's (empty) table, in the same batch
+        var cutoffs = new ExpiryCutoffs(1_000, 1_000, 1_000);
+
+        // Single answers first, with "now" equal to each entry's time, so they refresh nothing.
+        var single = keys.Select(k => store.TryLookupRewrite(k, now: 0, expiredBefore: 1_000, out var r) ? r : default).ToArray();
+        var singleConnections = keys.Select(k => store.TryLookup(k, expiredBefore: 1_000, out var l) ? l : default).ToArray();
+        var batch = new FlowRewrite[keys.Count];
+        var batchConnections = new NatLookup[keys.Count];
+        store.LookupRewriteBatch(keys.ToArray(), now: 0, cutoffs, batch);
+        store.LookupBatch(keys.ToArray(), cutoffs, batchConnections);
+
+        Assert.Equal(single, batch);
+        Assert.Equal(singleConnections, batchConnections);
+        Assert.Equal(2 * 160, batch.Count(r => r.Found)); // both directions of the 160 live connections
+        store.CheckInvariants();
+    }
+
     [Fact]
     public void Translation_keeps_a_busy_connection_alive_past_its_idle_timeout()
     {
