@@ -74,6 +74,7 @@ internal sealed unsafe class ConnectionTable
     private const int SweepPerInsert = 2;
 
     private readonly NatProtocol _protocol;
+    private readonly ulong _hashSeed;
     private readonly Entry[] _entries;
     private readonly uint[] _slots;
     private readonly Entry* _entryBase;
@@ -91,9 +92,10 @@ internal sealed unsafe class ConnectionTable
     private long _evictions;
     private long _expirations;
 
-    public ConnectionTable(NatProtocol protocol, int capacity)
+    public ConnectionTable(NatProtocol protocol, int capacity, ulong hashSeed)
     {
         _protocol = protocol;
+        _hashSeed = hashSeed;
         _entries = GC.AllocateArray<Entry>(capacity, pinned: true);
         // Two keys per connection at load ≤ 0.5.
         int slots = (int)Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity * 4));
@@ -297,7 +299,7 @@ internal sealed unsafe class ConnectionTable
     {
         var outboundKey = connection.OutboundKey;
         var replyKey = connection.ReplyKey;
-        ulong outboundHash = outboundKey.Hash64(), replyHash = replyKey.Hash64();
+        ulong outboundHash = outboundKey.Hash64(_hashSeed), replyHash = replyKey.Hash64(_hashSeed);
         existing = default;
         // The insert reads both keys' home slots and the host's index slot, each likely a cache miss in a big table:
         // asked for together here, they arrive in parallel instead of one after another under the lock.
@@ -354,7 +356,7 @@ internal sealed unsafe class ConnectionTable
 
     public void Touch(in FlowKey key, long now)
     {
-        ulong hash = key.Hash64();
+        ulong hash = key.Hash64(_hashSeed);
         lock (_lock)
         {
             int index = IndexOf(key, hash, out _);
@@ -367,7 +369,7 @@ internal sealed unsafe class ConnectionTable
 
     public bool Remove(in FlowKey key, out NatConnection removed)
     {
-        ulong hash = key.Hash64();
+        ulong hash = key.Hash64(_hashSeed);
         lock (_lock)
         {
             int index = IndexOf(key, hash, out _);
@@ -431,8 +433,8 @@ internal sealed unsafe class ConnectionTable
         if (!Sse.IsSupported) return;
         ref Entry e = ref _entryBase[index];
         if (e.HostNext != 0) Sse.Prefetch0(_entryBase + e.HostNext - 1);
-        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: false).Hash64() & _slotMask));
-        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: true).Hash64() & _slotMask));
+        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: false).Hash64(_hashSeed) & _slotMask));
+        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: true).Hash64(_hashSeed) & _slotMask));
     }
 
     public void Clear()
@@ -504,7 +506,7 @@ internal sealed unsafe class ConnectionTable
                 for (int r = 0; r < 2; r++)
                 {
                     var key = KeyOf(ref e, r == 1);
-                    if (IndexOf(key, key.Hash64(), out bool reply) != i || reply != (r == 1))
+                    if (IndexOf(key, key.Hash64(_hashSeed), out bool reply) != i || reply != (r == 1))
                         throw new InvalidOperationException($"entry {i} is not found under its {(r == 1 ? "reply" : "outbound")} key");
                 }
             }
@@ -515,7 +517,7 @@ internal sealed unsafe class ConnectionTable
                 uint slot = _slots[position];
                 if (slot == 0) continue;
                 slots++;
-                int home = (int)KeyOf(ref _entries[(slot & IndexMask) - 1], (slot & ReplyBit) != 0).Hash64() & _slotMask;
+                int home = (int)KeyOf(ref _entries[(slot & IndexMask) - 1], (slot & ReplyBit) != 0).Hash64(_hashSeed) & _slotMask;
                 uint expected = (uint)Math.Min((position - home) & _slotMask, (int)DistanceSaturated);
                 if ((slot & DistanceMask) >> DistanceShift != expected)
                     throw new InvalidOperationException($"slot {position} records distance {(slot & DistanceMask) >> DistanceShift}, is {expected}");
@@ -579,7 +581,7 @@ internal sealed unsafe class ConnectionTable
     {
         uint stored = (slot & DistanceMask) >> DistanceShift;
         if (stored < DistanceSaturated) return (int)stored;
-        int home = (int)KeyOf(ref _entries[(slot & IndexMask) - 1], (slot & ReplyBit) != 0).Hash64() & _slotMask;
+        int home = (int)KeyOf(ref _entries[(slot & IndexMask) - 1], (slot & ReplyBit) != 0).Hash64(_hashSeed) & _slotMask;
         return (position - home) & _slotMask;
     }
 
@@ -601,7 +603,7 @@ internal sealed unsafe class ConnectionTable
     private void RemoveSlot(int index, bool reply)
     {
         uint wanted = (uint)(index + 1) | (reply ? ReplyBit : 0);
-        int i = (int)KeyOf(ref _entries[index], reply).Hash64() & _slotMask;
+        int i = (int)KeyOf(ref _entries[index], reply).Hash64(_hashSeed) & _slotMask;
         while ((_slots[i] & (IndexMask | ReplyBit)) != wanted) i = (i + 1) & _slotMask;
         // Backward-shift deletion keeps probe sequences as short as if the key had never been there.
         int hole = i, j = i;

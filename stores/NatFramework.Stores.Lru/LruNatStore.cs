@@ -14,16 +14,29 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     private readonly ConnectionTable _udp;
     private readonly ConnectionTable _icmp;
     private readonly uint _prefetchingProtocols; // bit n set: protocol number n's table is too big for the cache
+    private readonly ulong _hashSeed;
 
     /// <summary>Creates a store; all memory is allocated here.</summary>
+    /// <remarks>
+    /// The tables hash keys with a secret seed drawn here, so nobody can precompute flows that collide in them (an
+    /// inside host choosing thousands of ports that share one home slot would otherwise make every probe through that
+    /// run linear in its length).
+    /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">A capacity is out of range; the message names it.</exception>
     public LruNatStore(LruStoreOptions? options = null)
+        : this(options, BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(sizeof(ulong))))
+    {
+    }
+
+    /// <summary>A store whose tables hash with a given seed (tests that need to know where keys land).</summary>
+    internal LruNatStore(LruStoreOptions? options, ulong hashSeed)
     {
         options ??= new LruStoreOptions();
         options.Validate();
-        _tcp = new ConnectionTable(NatProtocol.Tcp, options.TcpCapacity);
-        _udp = new ConnectionTable(NatProtocol.Udp, options.UdpCapacity);
-        _icmp = new ConnectionTable(NatProtocol.Icmp, options.IcmpCapacity);
+        _hashSeed = hashSeed;
+        _tcp = new ConnectionTable(NatProtocol.Tcp, options.TcpCapacity, hashSeed);
+        _udp = new ConnectionTable(NatProtocol.Udp, options.UdpCapacity, hashSeed);
+        _icmp = new ConnectionTable(NatProtocol.Icmp, options.IcmpCapacity, hashSeed);
         foreach (var table in new[] { _tcp, _udp, _icmp })
             if (table.PrefetchPays) _prefetchingProtocols |= 1u << (int)table.Protocol;
     }
@@ -77,7 +90,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
             lookup = default;
             return false;
         }
-        return table.TryLookup(key, key.Hash64(), expiredBefore, markUsed: true, out lookup);
+        return table.TryLookup(key, key.Hash64(_hashSeed), expiredBefore, markUsed: true, out lookup);
     }
 
     /// <inheritdoc/>
@@ -90,7 +103,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
             rewrite = default;
             return false;
         }
-        return table.TryLookupRewrite(key, key.Hash64(), now, expiredBefore, out rewrite);
+        return table.TryLookupRewrite(key, key.Hash64(_hashSeed), now, expiredBefore, out rewrite);
     }
 
     /// <inheritdoc/>
@@ -131,7 +144,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     /// </summary>
     private void LookupEach<TAnswers>(ReadOnlySpan<FlowKey> keys, ref TAnswers answers) where TAnswers : struct, IBatchAnswers, allows ref struct
     {
-        for (int i = 0; i < keys.Length; i++) answers.Answer(TableFor(keys[i].Protocol), keys[i], keys[i].Hash64(), i);
+        for (int i = 0; i < keys.Length; i++) answers.Answer(TableFor(keys[i].Protocol), keys[i], keys[i].Hash64(_hashSeed), i);
     }
 
     [SkipLocalsInit]
@@ -147,7 +160,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
             {
                 if (step < count)
                 {
-                    hashes[step] = chunk[step].Hash64();
+                    hashes[step] = chunk[step].Hash64(_hashSeed);
                     var table = TableFor(chunk[step].Protocol);
                     if (table is not null && table.PrefetchPays) table.PrefetchSlot(hashes[step]);
                 }
@@ -214,7 +227,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
 
     /// <inheritdoc/>
     public bool Contains(in FlowKey key, long expiredBefore)
-        => TableFor(key.Protocol)?.TryLookup(key, key.Hash64(), expiredBefore, markUsed: false, out _) ?? false;
+        => TableFor(key.Protocol)?.TryLookup(key, key.Hash64(_hashSeed), expiredBefore, markUsed: false, out _) ?? false;
 
     /// <inheritdoc/>
     public int RemoveConnections(Ipv4Address host, List<NatConnection> removed)

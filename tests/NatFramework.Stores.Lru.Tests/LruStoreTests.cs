@@ -23,9 +23,10 @@ public sealed class LruStoreTests
         return ip.Destination;
     }
 
-    private static (LruNatTranslator Nat, LruNatStore Store) Create(int udpCapacity, TimeProvider? time = null)
+    private static (LruNatTranslator Nat, LruNatStore Store) Create(int udpCapacity, TimeProvider? time = null, ulong? hashSeed = null)
     {
-        var store = new LruNatStore(new LruStoreOptions { UdpCapacity = udpCapacity });
+        var options = new LruStoreOptions { UdpCapacity = udpCapacity };
+        var store = hashSeed is { } seed ? new LruNatStore(options, seed) : new LruNatStore(options);
         return (new LruNatTranslator(store, new NatOptions(), time), store);
     }
 
@@ -244,11 +245,12 @@ public sealed class LruStoreTests
     public void Removals_shift_neighbours_back_by_their_recorded_distance_also_when_it_saturated()
     {
         // Twelve flows whose outbound keys share one home slot in a 64-slot table: they sit 0-11 places from home,
-        // so some distances saturate (7+) and a removal must read those from the entries.
-        var (nat, store) = Create(udpCapacity: 16);
+        // so some distances saturate (7+) and a removal must read those from the entries. The test knows the seed.
+        const ulong Seed = 0x5EED;
+        var (nat, store) = Create(udpCapacity: 16, hashSeed: Seed);
         var host = new Ipv4Address(0x0A4D0002u);
         var colliding = Enumerable.Range(1024, 60_000).Select(p => (ushort)p)
-            .Where(p => (new FlowKey(NatProtocol.Udp, host, p, Server, 53).Hash64() & 63) == 5).Take(12).ToList();
+            .Where(p => (new FlowKey(NatProtocol.Udp, host, p, Server, 53).Hash64(Seed) & 63) == 5).Take(12).ToList();
         foreach (var port in colliding) Assert.True(nat.AddNat(Udp(2, port), Public).IsOk);
         Assert.True(store.SaturatedSlots(NatProtocol.Udp) > 0);
         store.CheckInvariants();
@@ -262,6 +264,36 @@ public sealed class LruStoreTests
         }
         Assert.All(colliding.Skip(6), p => Assert.True(Translates(nat, Udp(2, p))));
         Assert.All(colliding.Take(6), p => Assert.False(Translates(nat, Udp(2, p))));
+    }
+
+    [Fact]
+    public void Flows_chosen_to_collide_under_one_seed_spread_out_in_a_store_with_its_own_secret_seed()
+    {
+        // What an inside host could do against an unseeded table: pick 300 flows whose keys share one home slot.
+        const ulong KnownSeed = 0;
+        var host = new Ipv4Address(0x0A4D0002u);
+        int slots = 4096; // a 1,000-connection table
+        var flows = new List<FlowKey>();
+        for (uint server = 1; flows.Count < 300; server++)
+            for (int port = 1024; port < 65536 && flows.Count < 300; port++)
+            {
+                var key = FlowKey.Udp(host, (ushort)port, new Ipv4Address(0xC6336400u + server), 53);
+                if ((key.Hash64(KnownSeed) & (ulong)(slots - 1)) == 7) flows.Add(key);
+            }
+
+        int SaturatedAfterAdding(LruNatStore store)
+        {
+            var nat = new LruNatTranslator(store);
+            foreach (var key in flows)
+                Assert.True(nat.AddNat(Ipv4PacketBuilder.Udp(key.Source, key.SourcePort, key.Destination, key.DestinationPort, "x"u8), Public).IsOk);
+            store.CheckInvariants();
+            return store.SaturatedSlots(NatProtocol.Udp);
+        }
+
+        // Under the seed they were chosen for, they form one run of 300 (all but the first 7 are 7+ from home) ...
+        Assert.True(SaturatedAfterAdding(new LruNatStore(new LruStoreOptions { UdpCapacity = 1_000 }, KnownSeed)) >= 290);
+        // ... under a store's own random seed they scatter like any 600 keys in 4,096 slots.
+        Assert.True(SaturatedAfterAdding(new LruNatStore(new LruStoreOptions { UdpCapacity = 1_000 })) < 10);
     }
 
     [Fact]

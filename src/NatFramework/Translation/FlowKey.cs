@@ -123,13 +123,23 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is FlowKey other && Equals(other);
 
-    /// <summary>A well-mixed 64-bit hash, for stores that build their own tables.</summary>
+    /// <summary>A well-mixed 64-bit hash, for stores that build their own tables. The same as <c>Hash64(0)</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong Hash64()
+    public ulong Hash64() => Hash64(0);
+
+    /// <summary>
+    /// A well-mixed 64-bit hash keyed by <paramref name="seed"/>. A table keyed by a secret random seed does not let
+    /// whoever chooses flows (an inside host picking ports and destinations) precompute keys that pile up in one
+    /// place: which keys collide changes with the seed. Not a cryptographic MAC; a defence against precomputed
+    /// collisions, as in language runtimes' randomised string hashing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Hash64(ulong seed)
     {
-        // Two multiply-xorshift rounds (a variant of the splitmix64 finaliser) over the 13 meaningful bytes.
-        ulong a = (ulong)Source.Value << 32 | Destination.Value;
-        ulong b = (ulong)PortsValue << 8 | (byte)Protocol;
+        // Two multiply-xorshift rounds (a variant of the splitmix64 finaliser) over the 13 meaningful bytes, the seed
+        // mixed in before the multiplications, whose carries make the collisions depend on it.
+        ulong a = ((ulong)Source.Value << 32 | Destination.Value) ^ seed;
+        ulong b = ((ulong)PortsValue << 8 | (byte)Protocol) ^ System.Numerics.BitOperations.RotateLeft(seed, 29);
         ulong h = a * 0x9E3779B97F4A7C15UL ^ b * 0xC2B2AE3D27D4EB4FUL;
         h ^= h >> 31;
         h *= 0xBF58476D1CE4E5B9UL;
