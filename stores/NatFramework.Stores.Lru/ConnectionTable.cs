@@ -624,12 +624,11 @@ internal sealed unsafe class ConnectionTable
 
     private void LinkHost(int index, uint host)
     {
-        int head = _hosts.HeadOf(host);
+        int head = _hosts.Push(host, index + 1);
         ref Entry e = ref _entries[index];
         e.HostNext = head;
         e.HostPrevious = 0;
         if (head != 0) _entries[head - 1].HostPrevious = index + 1;
-        _hosts.SetHead(host, index + 1);
     }
 
     private void UnlinkHost(int index, uint host)

@@ -43,6 +43,28 @@ internal sealed class HostIndex
         return i < 0 ? 0 : _heads[i];
     }
 
+    /// <summary>
+    /// Makes <paramref name="head"/> (not 0) the head of <paramref name="host"/>'s list and returns the previous head
+    /// (0 when the host had none): one probe where <see cref="HeadOf"/> then <see cref="SetHead"/> made two.
+    /// </summary>
+    public int Push(uint host, int head)
+    {
+        int i = Home(host, _mask);
+        while (_heads[i] != 0)
+        {
+            if (_hosts[i] == host)
+            {
+                int previous = _heads[i];
+                _heads[i] = head;
+                return previous;
+            }
+            i = (i + 1) & _mask;
+        }
+        _hosts[i] = host;
+        _heads[i] = head;
+        return 0;
+    }
+
     /// <summary>Sets the head of <paramref name="host"/>'s list; 0 removes the host.</summary>
     public void SetHead(uint host, int head)
     {
