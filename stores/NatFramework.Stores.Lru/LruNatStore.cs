@@ -94,7 +94,11 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     }
 
     /// <inheritdoc/>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// <remarks>
+    /// Inlined into the generated translator's short path: as a call it cost the packet a prologue of six register
+    /// saves and the spills around it (prof harness, 1,000 flows one at a time, same session: 51–53 → 42–44 ns).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite)
     {
         var table = TableFor(key.Protocol);
