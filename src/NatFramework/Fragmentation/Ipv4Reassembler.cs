@@ -26,17 +26,19 @@ public readonly record struct ReassemblyResult(ReassemblyStatus Status, int Leng
 /// <summary>Counters of an <see cref="Ipv4Reassembler"/>.</summary>
 /// <param name="Completed">Datagrams reassembled.</param>
 /// <param name="TimedOut">Incomplete datagrams dropped for age.</param>
-/// <param name="Evicted">Incomplete datagrams dropped to stay within the memory bounds.</param>
-/// <param name="Overlapping">Datagrams dropped for overlapping fragments.</param>
+/// <param name="Evicted">Incomplete datagrams dropped to stay within the memory, datagram and per-source bounds.</param>
+/// <param name="Overlapping">Datagrams dropped for overlapping fragments (or a repeated fragment with other bytes).</param>
 /// <param name="Invalid">Fragments dropped as too large or inconsistent.</param>
-public readonly record struct ReassemblyStatistics(long Completed, long TimedOut, long Evicted, long Overlapping, long Invalid);
+/// <param name="TooManyFragments">Datagrams dropped for arriving in more fragments than allowed.</param>
+public readonly record struct ReassemblyStatistics(long Completed, long TimedOut, long Evicted, long Overlapping, long Invalid, long TooManyFragments);
 
 /// <summary>
 /// Reassembles IPv4 fragments (RFC 791 §3.2, RFC 815) keyed by source, destination, protocol and
-/// identification, within fixed bounds on bytes and datagrams and a timeout, so a flood of incomplete
-/// fragments costs bounded memory and bounded work per fragment. Overlapping fragments discard the whole
-/// datagram (RFC 5722's rule, applied to IPv4; exact duplicates are ignored, as its erratum 3089 allows).
-/// Thread-safe.
+/// identification, within fixed bounds on bytes, datagrams (in all and per source), fragments per datagram and a
+/// timeout, so a flood of incomplete fragments costs bounded memory and each fragment bounded work: a datagram's
+/// fragments are kept sorted by offset, so placing one is a binary search and a check of its two neighbours.
+/// Overlapping fragments discard the whole datagram (RFC 5722's rule, applied to IPv4), and so does a fragment
+/// repeated with other bytes; an exact duplicate is ignored, as RFC 5722's erratum 3089 allows. Thread-safe.
 /// </summary>
 public sealed class Ipv4Reassembler
 {
@@ -44,11 +46,12 @@ public sealed class Ipv4Reassembler
     private readonly ReassemblyOptions _options;
     private readonly TimeProvider _time;
     private readonly Dictionary<FragmentKey, PendingDatagram> _pending = new();
+    private readonly Dictionary<uint, int> _datagramsPerSource = new();
     private readonly Stack<PendingDatagram> _free = new();
     private readonly Lock _lock = new();
     private PendingDatagram? _oldest, _newest; // creation order, which is also expiry order
     private long _bytesHeld;
-    private long _completed, _timedOut, _evicted, _overlapping, _invalid;
+    private long _completed, _timedOut, _evicted, _overlapping, _invalid, _tooManyFragments;
 
     /// <summary>Creates a reassembler with the given bounds (defaults when null).</summary>
     public Ipv4Reassembler(ReassemblyOptions? options = null, TimeProvider? time = null)
@@ -65,7 +68,7 @@ public sealed class Ipv4Reassembler
     public long PendingBytes { get { lock (_lock) return _bytesHeld; } }
 
     /// <summary>Counters since creation.</summary>
-    public ReassemblyStatistics Statistics { get { lock (_lock) return new(_completed, _timedOut, _evicted, _overlapping, _invalid); } }
+    public ReassemblyStatistics Statistics { get { lock (_lock) return new(_completed, _timedOut, _evicted, _overlapping, _invalid, _tooManyFragments); } }
 
     /// <summary>
     /// Adds a validated packet. A whole datagram gives <see cref="ReassemblyStatus.NotFragment"/>. When a
@@ -94,8 +97,8 @@ public sealed class Ipv4Reassembler
             if (!_pending.TryGetValue(key, out var datagram)) datagram = Start(key, now);
 
             int end = offset + data.Length;
-            if (datagram.IsDuplicate(offset, data.Length))
-                return new(ReassemblyStatus.Incomplete, 0, PacketError.None);
+            int place = datagram.Place(offset, end, data, out var placement);
+            if (placement == Placement.Duplicate) return new(ReassemblyStatus.Incomplete, 0, PacketError.None);
             if ((last && datagram.PayloadLength >= 0 && datagram.PayloadLength != end)
                 || (datagram.PayloadLength >= 0 && end > datagram.PayloadLength)
                 || (last && end < datagram.HighestEnd))
@@ -103,10 +106,15 @@ public sealed class Ipv4Reassembler
                 Release(datagram);
                 return Dropped(PacketError.InconsistentFragment, ref _invalid);
             }
-            if (datagram.Overlaps(offset, data.Length))
+            if (placement == Placement.Overlap)
             {
                 Release(datagram);
                 return Dropped(PacketError.OverlappingFragment, ref _overlapping);
+            }
+            if (datagram.FragmentCount == _options.MaxFragmentsPerDatagram)
+            {
+                Release(datagram);
+                return Dropped(PacketError.TooManyFragments, ref _tooManyFragments);
             }
             if (!Reserve(datagram, end))
             {
@@ -114,7 +122,7 @@ public sealed class Ipv4Reassembler
                 return Dropped(PacketError.ReassembledTooLarge, ref _evicted);
             }
             data.CopyTo(datagram.Buffer.AsSpan(offset));
-            datagram.Record(offset, data.Length);
+            datagram.Insert(place, offset, end);
             if (last) datagram.PayloadLength = end;
             if (offset == 0)
             {
@@ -176,7 +184,20 @@ public sealed class Ipv4Reassembler
             Release(_oldest);
             _evicted++;
         }
-        var datagram = _free.Count > 0 ? _free.Pop() : new PendingDatagram();
+        _datagramsPerSource.TryGetValue(key.Source, out int ofSource);
+        if (ofSource >= _options.MaxDatagramsPerSource)
+        {
+            // The source's own oldest goes (a walk of at most MaxDatagrams entries, only when a source is at its bound).
+            for (var candidate = _oldest; candidate is not null; candidate = candidate.Next)
+            {
+                if (candidate.Key.Source != key.Source) continue;
+                Release(candidate);
+                _evicted++;
+                break;
+            }
+        }
+        _datagramsPerSource[key.Source] = _datagramsPerSource.GetValueOrDefault(key.Source) + 1;
+        var datagram = _free.Count > 0 ? _free.Pop() : new PendingDatagram(_options.MaxFragmentsPerDatagram);
         datagram.Reset(key, now);
         _pending.Add(key, datagram);
         datagram.Previous = _newest;
@@ -209,6 +230,8 @@ public sealed class Ipv4Reassembler
     private void Release(PendingDatagram datagram)
     {
         _pending.Remove(datagram.Key);
+        if (_datagramsPerSource[datagram.Key.Source] is var left and > 1) _datagramsPerSource[datagram.Key.Source] = left - 1;
+        else _datagramsPerSource.Remove(datagram.Key.Source);
         if (datagram.Previous is not null) datagram.Previous.Next = datagram.Next; else _oldest = datagram.Next;
         if (datagram.Next is not null) datagram.Next.Previous = datagram.Previous; else _newest = datagram.Previous;
         datagram.Previous = datagram.Next = null;
@@ -223,11 +246,25 @@ public sealed class Ipv4Reassembler
 
     private readonly record struct FragmentKey(uint Source, uint Destination, ushort Identification, byte Protocol);
 
-    /// <summary>One incomplete datagram. Instances are recycled through a free list.</summary>
-    private sealed class PendingDatagram
+    /// <summary>Where a fragment goes among those already held.</summary>
+    private enum Placement : byte
     {
-        private const int MaxFragments = MaxPayload / 8 + 1;
-        private readonly List<(int Offset, int Length)> _fragments = new();
+        /// <summary>Between its neighbours, touching neither.</summary>
+        Free,
+        /// <summary>The same offset, length and bytes as one held: nothing to do.</summary>
+        Duplicate,
+        /// <summary>Overlaps one held, or repeats one with other bytes: the datagram is discarded.</summary>
+        Overlap,
+    }
+
+    /// <summary>
+    /// One incomplete datagram: its payload buffer and its fragments as (offset, end) pairs sorted by offset, which never
+    /// overlap. Instances are recycled through a free list.
+    /// </summary>
+    private sealed class PendingDatagram(int maxFragments)
+    {
+        private readonly int[] _offsets = new int[maxFragments];
+        private readonly int[] _ends = new int[maxFragments];
 
         public FragmentKey Key;
         public long Created;
@@ -237,6 +274,7 @@ public sealed class Ipv4Reassembler
         public int PayloadLength;
         public int ReceivedBytes;
         public int HighestEnd;
+        public int FragmentCount;
         public PendingDatagram? Previous, Next;
 
         public void Reset(FragmentKey key, long now)
@@ -247,30 +285,47 @@ public sealed class Ipv4Reassembler
             PayloadLength = -1;
             ReceivedBytes = 0;
             HighestEnd = 0;
-            _fragments.Clear();
+            FragmentCount = 0;
         }
 
-        public bool IsDuplicate(int offset, int length)
+        /// <summary>
+        /// Finds where <c>[offset, end)</c> goes: a binary search, then a look at the fragment before and the one at that
+        /// place (the held fragments never overlap, so no other can). Returns the index to insert at.
+        /// </summary>
+        public int Place(int offset, int end, ReadOnlySpan<byte> data, out Placement placement)
         {
-            foreach (var fragment in _fragments)
-                if (fragment.Offset == offset && fragment.Length == length) return true;
-            return false;
+            int low = 0, high = FragmentCount;
+            while (low < high)
+            {
+                int middle = (low + high) >>> 1;
+                if (_offsets[middle] < offset) low = middle + 1;
+                else high = middle;
+            }
+            if (low < FragmentCount && _offsets[low] == offset && _ends[low] == end)
+            {
+                // RFC 5722: a repeat is harmless only when it carries the same bytes.
+                placement = data.SequenceEqual(Buffer.AsSpan(offset, end - offset)) ? Placement.Duplicate : Placement.Overlap;
+                return low;
+            }
+            bool overlaps = (low > 0 && _ends[low - 1] > offset) || (low < FragmentCount && _offsets[low] < end);
+            placement = overlaps ? Placement.Overlap : Placement.Free;
+            return low;
         }
 
-        public bool Overlaps(int offset, int length)
+        /// <summary>Records a fragment at the index <see cref="Place"/> returned.</summary>
+        public void Insert(int index, int offset, int end)
         {
-            if (_fragments.Count >= MaxFragments) return true;
-            int end = offset + length;
-            foreach (var fragment in _fragments)
-                if (offset < fragment.Offset + fragment.Length && fragment.Offset < end) return true;
-            return false;
-        }
-
-        public void Record(int offset, int length)
-        {
-            _fragments.Add((offset, length));
-            ReceivedBytes += length;
-            HighestEnd = Math.Max(HighestEnd, offset + length);
+            int after = FragmentCount - index;
+            if (after > 0)
+            {
+                Array.Copy(_offsets, index, _offsets, index + 1, after);
+                Array.Copy(_ends, index, _ends, index + 1, after);
+            }
+            _offsets[index] = offset;
+            _ends[index] = end;
+            FragmentCount++;
+            ReceivedBytes += end - offset;
+            HighestEnd = Math.Max(HighestEnd, end);
         }
     }
 }

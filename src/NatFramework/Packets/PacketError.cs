@@ -35,4 +35,9 @@ public enum PacketError : byte
     ReassembledTooLarge,
     /// <summary>Fragments of a datagram disagree (e.g. two different last fragments).</summary>
     InconsistentFragment,
+    /// <summary>
+    /// A datagram arrived in more fragments than a reassembler accepts (<c>ReassemblyOptions.MaxFragmentsPerDatagram</c>):
+    /// the whole datagram is discarded, so tiny fragments cannot buy unbounded work.
+    /// </summary>
+    TooManyFragments,
 }

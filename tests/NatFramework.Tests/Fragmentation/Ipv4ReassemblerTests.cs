@@ -41,7 +41,8 @@ public sealed class Ipv4ReassemblerTests
             if (datagram.Length <= mtu) return;
             var fragments = Fragments(datagram, mtu);
             new Random(seed).Shuffle(fragments);
-            var reassembler = new Ipv4Reassembler();
+            // Cuts finer than the default bound are allowed here: this checks placement, not the bound.
+            var reassembler = new Ipv4Reassembler(new ReassemblyOptions { MaxFragmentsPerDatagram = 200 });
             var destination = new byte[65535];
             ReassemblyResult last = default;
             foreach (var fragment in fragments) last = Add(reassembler, fragment, destination);
@@ -78,6 +79,73 @@ public sealed class Ipv4ReassemblerTests
         Assert.Equal(0, reassembler.PendingDatagrams);
         // The rest of the datagram no longer completes it.
         foreach (var fragment in coarse.Skip(1)) Assert.NotEqual(ReassemblyStatus.Complete, Add(reassembler, fragment, destination).Status);
+    }
+
+    [Fact]
+    public void A_fragment_repeated_with_other_bytes_discards_the_datagram_and_one_repeated_with_the_same_bytes_does_not()
+    {
+        var datagram = Datagram(3000);
+        var fragments = Fragments(datagram, 1500);
+        var forged = (byte[])fragments[1].Clone();
+        forged[^1] ^= 0xFF; // same offset and length, one payload byte different
+        var reassembler = new Ipv4Reassembler();
+        var destination = new byte[65535];
+
+        Assert.Equal(ReassemblyStatus.Incomplete, Add(reassembler, fragments[1], destination).Status);
+        Assert.Equal(ReassemblyStatus.Incomplete, Add(reassembler, (byte[])fragments[1].Clone(), destination).Status); // same bytes: ignored
+        var result = Add(reassembler, forged, destination);
+
+        Assert.Equal(ReassemblyStatus.Dropped, result.Status);
+        Assert.Equal(PacketError.OverlappingFragment, result.Error);
+        Assert.Equal(0, reassembler.PendingDatagrams);
+        Assert.Equal(1, reassembler.Statistics.Overlapping);
+    }
+
+    [Fact]
+    public void A_datagram_in_more_fragments_than_allowed_is_discarded_and_counted()
+    {
+        // 8-byte fragments: a 64 KiB datagram would be 8,192 of them, each one placed among all earlier ones.
+        var reassembler = new Ipv4Reassembler(new ReassemblyOptions { MaxFragmentsPerDatagram = 64 });
+        var destination = new byte[65535];
+        ReassemblyResult result = default;
+        for (int i = 0; i < 65; i++) result = Add(reassembler, TinyFragment(offset: i * 8, more: true, id: 7), destination);
+
+        Assert.Equal(ReassemblyStatus.Dropped, result.Status);
+        Assert.Equal(PacketError.TooManyFragments, result.Error);
+        Assert.Equal(0, reassembler.PendingDatagrams);
+        Assert.Equal(1, reassembler.Statistics.TooManyFragments);
+        // A datagram in exactly the allowed number of fragments still completes, whatever their order.
+        var order = Enumerable.Range(0, 64).Reverse().ToList();
+        foreach (int i in order) result = Add(reassembler, TinyFragment(offset: i * 8, more: i < 63, id: 8), destination);
+        Assert.Equal(ReassemblyStatus.Complete, result.Status);
+        Assert.Equal(20 + 64 * 8, result.Length);
+    }
+
+    [Fact]
+    public void A_source_at_its_bound_loses_its_own_oldest_datagram_not_another_sources()
+    {
+        var reassembler = new Ipv4Reassembler(new ReassemblyOptions { MaxDatagramsPerSource = 4, MaxDatagrams = 64 });
+        var destination = new byte[65535];
+        var other = Fragments(Ipv4PacketBuilder.IcmpQuery(IcmpType.EchoRequest, Two, One, 1, 1, new byte[3000], identification: 99), 1500);
+        Add(reassembler, other[0], destination);
+        for (ushort id = 0; id < 10; id++) Add(reassembler, TinyFragment(offset: 0, more: true, id: id), destination);
+
+        Assert.Equal(5, reassembler.PendingDatagrams); // 4 of the flooding source, 1 of the other
+        Assert.Equal(6, reassembler.Statistics.Evicted);
+        ReassemblyResult last = default;
+        foreach (var fragment in other.Skip(1)) last = Add(reassembler, fragment, destination);
+        Assert.Equal(ReassemblyStatus.Complete, last.Status);
+    }
+
+    /// <summary>A fragment from <see cref="One"/> with 8 bytes of data at <paramref name="offset"/>.</summary>
+    private static byte[] TinyFragment(int offset, bool more, ushort id)
+    {
+        var fragment = Ipv4PacketBuilder.Ipv4(One, Two, 17, new byte[8], identification: id);
+        ushort flags = (ushort)((more ? Ipv4Packet.MoreFragmentsFlag : 0) | (offset / 8));
+        fragment[6] = (byte)(flags >> 8);
+        fragment[7] = (byte)flags;
+        Ipv4Packet.RecomputeHeaderChecksum(fragment.AsSpan(0, 20));
+        return fragment;
     }
 
     [Fact]
