@@ -2,19 +2,19 @@ namespace NatFramework.Stores.Lru;
 
 /// <summary>
 /// Capacities of an <see cref="LruNatStore"/>. Memory is allocated up front: about 80 bytes per connection of
-/// capacity (both directions, host index and recency included). The defaults suit a home or small-office router:
-/// 65,536 TCP, 32,768 UDP and 4,096 ICMP connections, about 8 MiB in all.
+/// capacity (both directions, host index and recency included). The defaults are <see cref="NatDefaults"/>': 65,536 TCP,
+/// 65,536 UDP and 4,096 ICMP connections, about 11 MiB in all.
 /// </summary>
 public sealed class LruStoreOptions
 {
     /// <summary>The most TCP connections held; beyond it the least recently used is evicted.</summary>
-    public int TcpCapacity { get; set; } = 65_536;
+    public int TcpCapacity { get; set; } = NatDefaults.TcpCapacity;
 
     /// <summary>The most UDP connections held.</summary>
-    public int UdpCapacity { get; set; } = 32_768;
+    public int UdpCapacity { get; set; } = NatDefaults.UdpCapacity;
 
     /// <summary>The most ICMP query connections held.</summary>
-    public int IcmpCapacity { get; set; } = 4_096;
+    public int IcmpCapacity { get; set; } = NatDefaults.IcmpCapacity;
 
     /// <summary>The largest capacity of one protocol's table (2^23 connections): slot indexes are 24 bits.</summary>
     public const int MaxCapacity = 1 << 23;

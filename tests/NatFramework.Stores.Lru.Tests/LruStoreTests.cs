@@ -223,7 +223,13 @@ public sealed class LruStoreTests
     {
         var (nat, store) = Create(udpCapacity: 1_000);
         var ports = Enumerable.Range(0, 60).Select(i => (ushort)(3000 + i)).ToList();
-        foreach (var port in ports) Assert.True(nat.AddNat(Udp(2, port), Public).IsOk);
+        var allocated = new Dictionary<ushort, ushort>();
+        foreach (var port in ports)
+        {
+            var added = nat.AddNat(Udp(2, port), Public);
+            Assert.True(added.IsOk);
+            allocated[port] = added.Connection.AllocatedPort;
+        }
         foreach (var port in ports.Take(20)) Assert.True(nat.AddNat(Udp(3, port), Public).IsOk);
 
         // Middle, first, last, in a shuffled order: each removal relinks the host's list.
@@ -236,7 +242,7 @@ public sealed class LruStoreTests
         }
 
         var freed = nat.RemoveConnections(new Ipv4Address(0x0A4D0002u));
-        Assert.Equal(ports.Except(gone).Order(), freed.Udp.Order());
+        Assert.Equal(ports.Except(gone).Select(p => allocated[p]).Order(), freed.Udp.Order());
         Assert.Equal(20, store.Count(NatProtocol.Udp));
         store.CheckInvariants();
     }

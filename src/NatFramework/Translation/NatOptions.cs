@@ -12,8 +12,12 @@ public sealed class NatOptions
     /// <summary>The last port (and ICMP identifier) the allocator hands out (default 65535).</summary>
     public int PortRangeEnd { get; set; } = 65535;
 
-    /// <summary>Keep the source port when it is free and in range (RFC 4787 REQ-3, port preservation). Default true.</summary>
-    public bool PreservePorts { get; set; } = true;
+    /// <summary>
+    /// Try the source port first when it is free and in range (port preservation, RFC 4787 §4.2.1). Off by default:
+    /// preserved ports are as predictable as the inside hosts' own (sequential source ports give sequential public
+    /// ports), which RFC 6056 warns against; the default draws every port from a cryptographic random source.
+    /// </summary>
+    public bool PreservePorts { get; set; }
 
     /// <summary>How many ports an add tries before giving up with Overlap (mirage-nat: 100).</summary>
     public int AddAttempts { get; set; } = 100;
@@ -36,14 +40,14 @@ public sealed class NatOptions
     /// </summary>
     public int RefreshDivisor { get; set; } = 10;
 
-    /// <summary>TCP connections a bounded store should hold (default 65,536).</summary>
-    public int TcpCapacity { get; set; } = 65_536;
+    /// <summary>TCP connections a bounded store should hold (default <see cref="NatDefaults.TcpCapacity"/>, 65,536).</summary>
+    public int TcpCapacity { get; set; } = NatDefaults.TcpCapacity;
 
-    /// <summary>UDP connections a bounded store should hold (default 65,536).</summary>
-    public int UdpCapacity { get; set; } = 65_536;
+    /// <summary>UDP connections a bounded store should hold (default <see cref="NatDefaults.UdpCapacity"/>, 65,536).</summary>
+    public int UdpCapacity { get; set; } = NatDefaults.UdpCapacity;
 
-    /// <summary>ICMP query connections a bounded store should hold (default 4,096).</summary>
-    public int IcmpCapacity { get; set; } = 4_096;
+    /// <summary>ICMP query connections a bounded store should hold (default <see cref="NatDefaults.IcmpCapacity"/>, 4,096).</summary>
+    public int IcmpCapacity { get; set; } = NatDefaults.IcmpCapacity;
 
     /// <summary>The timeouts as one value.</summary>
     public NatTimeouts Timeouts => new(TcpTimeout, UdpTimeout, IcmpTimeout);

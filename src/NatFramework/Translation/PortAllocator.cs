@@ -17,8 +17,15 @@ public static class PortAllocator
     /// <summary>Always the same port (mirage-nat's <c>fun () -> Some p</c>); for tests and static forwards.</summary>
     public static IPortAllocator Fixed(ushort port) => new FixedPortAllocator(port);
 
-    /// <summary>The default: random over the range (RFC 6056), keeping the source port first when asked (RFC 4787 REQ-3).</summary>
-    public static IPortAllocator Random(int rangeStart = 1024, int rangeEnd = 65535, bool preservePorts = true)
+    /// <summary>
+    /// The default: uniformly random over the range from a cryptographic source (RFC 6056 §3.3.1), trying the source port
+    /// first only when <paramref name="preservePorts"/> is set.
+    /// </summary>
+    /// <param name="rangeStart">The first port handed out.</param>
+    /// <param name="rangeEnd">The last port handed out.</param>
+    /// <param name="preservePorts">Try the source port first (port preservation; predictable, so off by default).</param>
+    /// <exception cref="ArgumentOutOfRangeException">The range is empty or outside 1–65535.</exception>
+    public static IPortAllocator Random(int rangeStart = 1024, int rangeEnd = 65535, bool preservePorts = false)
         => new RandomPortAllocator(rangeStart, rangeEnd, preservePorts);
 
     /// <summary>The allocator described by <paramref name="options"/>.</summary>
@@ -35,10 +42,11 @@ public static class PortAllocator
 }
 
 /// <summary>
-/// RFC 6056 §3.3.1 (Algorithm 1, "simple port randomization"): each candidate is drawn uniformly from the
-/// range by a generator seeded from the operating system's entropy, so ports are never sequential and an
-/// off-path attacker cannot predict them. With port preservation (RFC 4787 REQ-3) the first candidate is the
-/// source port itself when it lies in the range.
+/// RFC 6056 §3.3.1 (Algorithm 1, "simple port randomization"): each candidate is drawn uniformly from the range with
+/// bits from the operating system's cryptographic random source, so an observer who sees any number of allocated ports
+/// learns nothing about the next one (a seeded pseudo-random generator such as <see cref="System.Random"/> can be
+/// reconstructed from its outputs). With port preservation (opt-in) the first candidate is the source port itself when
+/// it lies in the range; that makes public ports exactly as predictable as the inside hosts' own.
 /// </summary>
 public sealed class RandomPortAllocator : IPortAllocator
 {
@@ -47,6 +55,9 @@ public sealed class RandomPortAllocator : IPortAllocator
     private readonly bool _preserve;
 
     /// <summary>Creates an allocator over <c>[rangeStart, rangeEnd]</c>.</summary>
+    /// <param name="rangeStart">The first port handed out.</param>
+    /// <param name="rangeEnd">The last port handed out.</param>
+    /// <param name="preservePorts">Try the source port first (RFC 4787 §4.2.1 port preservation).</param>
     /// <exception cref="ArgumentOutOfRangeException">The range is empty or outside 1–65535.</exception>
     public RandomPortAllocator(int rangeStart, int rangeEnd, bool preservePorts)
     {
@@ -65,7 +76,7 @@ public sealed class RandomPortAllocator : IPortAllocator
             port = outbound.SourcePort;
             return true;
         }
-        port = (ushort)(_start + System.Random.Shared.Next(_count));
+        port = (ushort)(_start + SecureRandomBits.UniformBelow(_count));
         return true;
     }
 }
