@@ -44,6 +44,20 @@ public abstract partial class NatStoreConformanceTests
     }
 
     [Fact]
+    public async Task A_redirect_to_port_0_is_refused_and_leaves_nothing_behind()
+    {
+        var nat = NewTranslator();
+        var syn = Transport(NatProtocol.Tcp, "203.0.113.7", 40000, "198.51.100.1", 8080, 64);
+
+        var added = await nat.AddRedirectAsync(syn, A("10.77.0.1"), A("10.77.0.2"), 0);
+
+        Assert.Equal(NatAddStatus.CannotNat, added.Status);
+        Assert.Equal(CannotNatReason.InvalidTargetPort, added.Reason);
+        await AssertUntranslated(nat, syn);
+        Assert.True(await nat.IsPortFreeAsync(NatProtocol.Tcp, A("203.0.113.7"), A("198.51.100.1"), 40000, 8080));
+    }
+
+    [Fact]
     public async Task Port_forward_serves_many_outside_clients_on_one_public_port()
     {
         var nat = NewTranslator();

@@ -136,6 +136,8 @@ public enum CannotNatReason : byte
     Fragment,
     /// <summary>The public address is 0.0.0.0 or not unicast.</summary>
     InvalidPublicAddress,
+    /// <summary>A Redirect to port 0, which no host can be reached at.</summary>
+    InvalidTargetPort,
 }
 
 /// <summary>The outcome of AddNat or AddRedirect.</summary>

@@ -398,6 +398,7 @@ public sealed class TranslatorCore
         // reports problems) is kept out of line for everything else.
         if (!TryReadCommonFlow(writable, out var outbound)) return PlanAddOther(writable, publicAddress, redirect, target, targetPort, ports);
         if (!IsValidPublicAddress(publicAddress)) return Early(CannotNatReason.InvalidPublicAddress);
+        if (redirect && targetPort == 0) return Early(CannotNatReason.InvalidTargetPort);
         if (!AreUnicast(outbound, redirect, target)) return Early(CannotNatReason.NotUnicast);
         return Ready(outbound, publicAddress, redirect, target, targetPort, ports);
     }
@@ -416,6 +417,7 @@ public sealed class TranslatorCore
             return Early(CannotNatReason.UnsupportedProtocol);
         if (!FlowKey.TryRead(ip, out var outbound)) return Early(CannotNatReason.IcmpNotQuery);
         if (redirect && outbound.Protocol == NatProtocol.Icmp) return Early(CannotNatReason.IcmpRedirect);
+        if (redirect && targetPort == 0) return Early(CannotNatReason.InvalidTargetPort);
         return Ready(outbound, publicAddress, redirect, target, targetPort, ports);
     }
 
