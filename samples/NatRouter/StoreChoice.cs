@@ -40,7 +40,11 @@ public sealed class StoreChoice : IDisposable
                 Translator = new RedisNatTranslator(_redis, options);
                 break;
             case "litedb":
-                _litedb = new LiteDbNatStore(new LiteDbStoreOptions { Path = litedbPath, ExpireOnOpen = options.Timeouts }, logging?.CreateLogger<LiteDbNatStore>());
+                _litedb = new LiteDbNatStore(new LiteDbStoreOptions
+                {
+                    Path = litedbPath, ExpireOnOpen = options.Timeouts,
+                    TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
+                }, logging?.CreateLogger<LiteDbNatStore>());
                 Translator = new LiteDbNatTranslator(_litedb, options);
                 break;
             default:

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LiteDB;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -11,37 +12,54 @@ namespace NatFramework.Stores.LiteDb;
 /// mode). Each connection is one document, so both directions are always on disk together or not at all.
 /// </summary>
 /// <remarks>
-/// <para><b>Durability window.</b> Without <see cref="LiteDbStoreOptions.Durable"/>, a change is on disk within
-/// <see cref="LiteDbStoreOptions.FlushInterval"/> (default 100 ms) plus the time of the write itself; a crash loses at
-/// most that window. Last-activity times are written lazily, at the next flush after a refresh.</para>
-/// <para><b>Failures.</b> The file is locked for the store's lifetime (a second router on it gets an error naming it).
-/// An unreadable file is an error naming it, never silently replaced. A failing write (a full disk) is logged, counted
-/// in <see cref="WriteFailures"/> and retried at every flush, while translation goes on from memory.</para>
+/// <para><b>Durability window.</b> Without <see cref="LiteDbStoreOptions.Durable"/>, a crash loses at most the connections
+/// acknowledged within <see cref="LiteDbStoreOptions.DurabilityWindow"/> (default 250 ms) before it, at any load: the
+/// writer sizes its batches from its measured speed, and an add waits while it is behind (answering
+/// <c>StoreUnavailable</c> if it does not catch up in time). Last-activity times are written lazily.</para>
+/// <para><b>Bounds.</b> At most <see cref="LiteDbStoreOptions.TcpCapacity"/> (UDP, ICMP likewise) connections per
+/// protocol; a full protocol first reclaims its longest-idle connection if it expired, else answers <c>TableFull</c>.</para>
+/// <para><b>Files.</b> The file is locked for the store's lifetime (a second router on it gets an error naming it). A file
+/// is written only after it was verified as a NAT table without writing to it (<see cref="TableFileCheck"/>): anything
+/// else is an error naming it and stays byte for byte as it was. A failing write (a full disk) is logged, counted in
+/// <see cref="WriteFailures"/> and retried at every flush, while translation goes on from memory.</para>
 /// </remarks>
 public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 {
-    private const string CollectionName = "connections";
-    private readonly int[] _countByProtocol = new int[3];
+    // A first guess at the writer's speed, corrected after every sizeable batch (this machine: 15–40 µs per document).
+    private const double InitialSecondsPerDocument = 50e-6;
+    private const int MinBatchLimit = 64, MaxBatchLimit = 200_000;
+
     private readonly LiteDbStoreOptions _options;
     private readonly ILogger _logger;
-    private readonly FileStream _lockFile;
     private readonly string _path;
+    private readonly FileStream _lockFile;
     private LiteDatabase? _database;            // null after a failed write, until it is reopened
     private ILiteCollection<BsonDocument>? _collection;
-    private readonly Dictionary<FlowKey, NatConnection> _byKey = new();
-    private readonly Dictionary<Ipv4Address, HashSet<FlowKey>> _byHost = new();
-    private readonly Lock _lock = new();   // memory and the pending changes
-    private readonly Lock _writeLock = new(); // the file
+
+    // Memory and the pending changes, under _gate (a monitor: adds wait on it while the writer is behind).
+    private readonly object _gate = new();
+    private readonly ConnectionIndex _index = new();
     private Dictionary<FlowKey, NatConnection?> _pending = new(); // by outbound key: the connection to write, or null to delete
     private bool _pendingClear;
-    private readonly Thread _writer;
-    private readonly CancellationTokenSource _stop = new();
-    private long _writeFailures;
+    private long _oldestPendingInsert;   // Stopwatch timestamp of the oldest acknowledged insert not taken by the writer; 0: none
+    private long _committingSince;       // when the writer took the batch it is writing now; 0: idle
+    private double _secondsPerDocument = InitialSecondsPerDocument;
     private bool _failing;
+
+    private readonly Lock _writeLock = new(); // the file
+    private readonly Thread _writer;
+    private readonly AutoResetEvent _wakeWriter = new(false);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly long _flushIntervalTicks, _commitBudgetTicks, _windowTicks;
+    private long _writeFailures;
     private bool _disposed;
 
     /// <summary>Opens (or creates) the table file and loads every connection that has not expired.</summary>
-    /// <exception cref="IOException">Another process (or store) has the file open.</exception>
+    /// <param name="options">Where the file is and how it is written; validated.</param>
+    /// <param name="logger">Where open, failure and recovery messages go.</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="IOException">Another process (or store) has the file open, or the path is a folder.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file or its folder may not be read or written.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable NAT table and <see cref="LiteDbStoreOptions.MoveAsideCorruptFile"/> is off.</exception>
     public LiteDbNatStore(LiteDbStoreOptions options, ILogger<LiteDbNatStore>? logger = null)
     {
@@ -49,15 +67,23 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         options.Validate();
         _options = options;
         _logger = logger ?? NullLogger<LiteDbNatStore>.Instance;
-        string path = Path.GetFullPath(options.Path);
-        _path = path;
-        _lockFile = TakeLock(path);
+        _path = Path.GetFullPath(options.Path);
+        _flushIntervalTicks = Ticks(options.FlushInterval);
+        _windowTicks = Ticks(options.DurabilityWindow);
+        // A batch taken when its oldest insert is one flush interval old must be written within the rest of the window;
+        // half of that rest leaves room for a batch that runs slower than measured.
+        _commitBudgetTicks = (_windowTicks - _flushIntervalTicks) / 2;
+        if (Directory.Exists(_path))
+            throw new IOException($"The NAT table path '{_path}' is a folder. Point Path at a file, for example '{Path.Combine(_path, "nat.db")}'.");
+        RequireAccess();
+        _lockFile = TakeLock(_path);
         try
         {
-            (_database, _collection) = OpenAndLoad(path);
+            Open();
         }
         catch
         {
+            DiscardEngine();
             _lockFile.Dispose();
             throw;
         }
@@ -65,19 +91,62 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         _writer.Start();
     }
 
+    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
+
     /// <summary>Failed writes since opening (each retried at the next flush).</summary>
     public long WriteFailures => Interlocked.Read(ref _writeFailures);
 
     /// <summary>Connections held.</summary>
     public int Count
     {
-        get { lock (_lock) return _byKey.Count / 2; }
+        get { lock (_gate) return _index.Count; }
     }
 
     /// <summary>Connections of <paramref name="protocol"/> held.</summary>
     public int CountOf(NatProtocol protocol)
     {
-        lock (_lock) return _countByProtocol[ProtocolSlot(protocol)];
+        lock (_gate) return _index.CountOf(protocol);
+    }
+
+    /// <summary>The most connections of <paramref name="protocol"/> the store holds.</summary>
+    public int CapacityOf(NatProtocol protocol) => _options.CapacityFor(protocol);
+
+    // ---- opening -----------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Checks, without writing anything, that the store may read and write the file, its LiteDB log and its folder (where
+    /// the lock file and the log are created), so a permission problem is reported as one — not as a damaged table.
+    /// </summary>
+    private void RequireAccess()
+    {
+        string folder = Path.GetDirectoryName(_path)!;
+        try
+        {
+            using (new FileStream(Path.Combine(folder, $".{Path.GetFileName(_path)}.{Environment.ProcessId}.access-check"), FileMode.CreateNew,
+                       FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new UnauthorizedAccessException($"The folder of the NAT table file '{_path}' cannot be written ({e.Message}). The store keeps its lock " +
+                $"file and LiteDB's log there: give the router's user write access to '{folder}', or choose a file in another folder.", e);
+        }
+        foreach (var file in new[] { _path, TableFileCheck.LogPathOf(_path) })
+        {
+            if (!File.Exists(file)) continue;
+            try
+            {
+                using (new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+                {
+                }
+            }
+            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+            {
+                throw new UnauthorizedAccessException($"The NAT table file '{file}' cannot be opened for reading and writing ({e.Message}). It was left " +
+                    "as it is: give the router's user read and write access to it, or choose another file.", e);
+            }
+        }
     }
 
     private static FileStream TakeLock(string path)
@@ -94,130 +163,134 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         }
     }
 
-    private (LiteDatabase, ILiteCollection<BsonDocument>) OpenAndLoad(string path)
+    /// <summary>Verifies the file (reading only), moves an unreadable one aside when asked, then opens it for writing and loads it.</summary>
+    private void Open()
+    {
+        var connections = new List<NatConnection>();
+        switch (TableFileCheck.Inspect(_path, out string why))
+        {
+            case TableFileKind.Missing:
+                break;
+            case TableFileKind.Empty:
+                _logger.LogWarning("NAT table file {Path} is empty (0 bytes); starting a new table in it", _path);
+                break;
+            case TableFileKind.Foreign:
+                Unreadable(why, null);
+                break;
+            default:
+                try
+                {
+                    connections = TableFileCheck.ReadVerified(_path);
+                }
+                catch (InvalidDataException e)
+                {
+                    Unreadable(e.Message, e);
+                }
+                break;
+        }
+        (_database, _collection) = OpenEngine();
+        Load(connections);
+    }
+
+    /// <summary>Fails with the reason, or (when asked to) moves the file and its log aside untouched and carries on with an empty table.</summary>
+    private void Unreadable(string why, Exception? cause)
+    {
+        if (!_options.MoveAsideCorruptFile)
+            throw new InvalidDataException($"The NAT table file '{_path}' cannot be used: {why}. It was left as it is: restore it, point the store at " +
+                "another file, or set MoveAsideCorruptFile to move it aside and start an empty table.", cause);
+        string aside = $"{_path}.corrupt-{DateTime.UtcNow:yyyyMMddHHmmssfff}";
+        File.Move(_path, aside);
+        string log = TableFileCheck.LogPathOf(_path);
+        if (File.Exists(log)) File.Move(log, aside + "-log");
+        _logger.LogError(cause, "NAT table file {Path} cannot be used ({Reason}); moved it unchanged to {Aside} and started an empty table", _path, why, aside);
+    }
+
+    private (LiteDatabase, ILiteCollection<BsonDocument>) OpenEngine()
     {
         try
         {
-            return Load(path);
+            var database = new LiteDatabase(new ConnectionString { Filename = _path, Connection = ConnectionType.Direct });
+            return (database, database.GetCollection(ConnectionDocument.CollectionName));
         }
-        catch (Exception e) when (e is not IOException || e is LiteException)
+        catch (LiteException e)
         {
-            if (!_options.MoveAsideCorruptFile)
-                throw new InvalidDataException($"The NAT table file '{path}' cannot be read ({e.GetType().Name}: {e.Message}). It was left as it is: restore it, or set MoveAsideCorruptFile to move it aside and start an empty table.", e);
-            string aside = $"{path}.corrupt-{DateTime.UtcNow:yyyyMMddHHmmss}";
-            File.Move(path, aside);
-            if (File.Exists(path[..^Path.GetExtension(path).Length] + "-log" + Path.GetExtension(path)))
-                File.Move(path[..^Path.GetExtension(path).Length] + "-log" + Path.GetExtension(path), aside + "-log");
-            _logger.LogError(e, "NAT table file {Path} could not be read; moved it to {Aside} and started an empty table", path, aside);
-            _byKey.Clear();
-            Array.Clear(_countByProtocol);
-            _byHost.Clear();
-            return Load(path);
+            throw new IOException($"LiteDB could not open the NAT table file '{_path}' for writing: {e.Message}", e);
         }
     }
 
-    private (LiteDatabase, ILiteCollection<BsonDocument>) Load(string path)
+    /// <summary>Puts the verified connections in memory, oldest first, and deletes those that expired while the file was closed.</summary>
+    private void Load(List<NatConnection> connections)
     {
-        var database = new LiteDatabase(new ConnectionString { Filename = path, Connection = ConnectionType.Direct });
+        long now = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        var expired = new List<BsonValue>();
+        connections.Sort((a, b) => a.LastSeen.CompareTo(b.LastSeen));
+        foreach (var connection in connections)
+        {
+            if (_options.ExpireOnOpen is { } timeouts && connection.LastSeen < now - (long)timeouts.For(connection.Protocol).TotalMilliseconds)
+            {
+                expired.Add(ConnectionDocument.IdOf(connection.Outbound));
+                continue;
+            }
+            // Two documents claiming one key cannot come from this store; should it happen, the newer (later here) wins.
+            while (_index.TryGet(connection.OutboundKey, out var older) || _index.TryGet(connection.ReplyKey, out older)) _index.Remove(older);
+            _index.Add(connection);
+        }
+        foreach (var protocol in new[] { NatProtocol.Tcp, NatProtocol.Udp, NatProtocol.Icmp })
+            if (_index.CountOf(protocol) > _options.CapacityFor(protocol))
+                _logger.LogWarning("NAT table file {Path} holds {Count} {Protocol} connections, more than the capacity of {Capacity}: new ones are refused until it is below",
+                    _path, _index.CountOf(protocol), protocol, _options.CapacityFor(protocol));
+        if (expired.Count == 0) return;
+        _database!.BeginTrans();
         try
         {
-            var collection = database.GetCollection(CollectionName);
-            long now = _options.TimeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-            var expired = new List<BsonValue>();
-            foreach (var document in collection.FindAll())
-            {
-                var connection = FromDocument(document);
-                if (_options.ExpireOnOpen is { } timeouts && connection.LastSeen < now - (long)timeouts.For(connection.Protocol).TotalMilliseconds)
-                {
-                    expired.Add(document["_id"]);
-                    continue;
-                }
-                AddToMemory(connection);
-            }
-            if (expired.Count > 0)
-            {
-                database.BeginTrans();
-                try
-                {
-                    foreach (var id in expired) collection.Delete(id);
-                    database.Commit();
-                }
-                catch
-                {
-                    database.Rollback();
-                    throw;
-                }
-                _logger.LogInformation("Dropped {Count} connections that expired while {Path} was closed", expired.Count, path);
-            }
-            return (database, collection);
+            foreach (var id in expired) _collection!.Delete(id);
+            _database.Commit();
         }
         catch
         {
-            SuppressTransactionFinalizers(database);
-            database.Dispose();
+            _database.Rollback();
             throw;
         }
+        _logger.LogInformation("Dropped {Count} connections that expired while {Path} was closed", expired.Count, _path);
     }
 
-    private static BsonDocument ToDocument(in NatConnection connection)
+    // ---- memory (under _gate) ----------------------------------------------------------------------------------
+
+    private void Forget(ConnectionIndex.Entry entry)
     {
-        var outbound = new byte[FlowKey.EncodedLength];
-        var translated = new byte[FlowKey.EncodedLength];
-        connection.Outbound.WriteTo(outbound);
-        connection.Translated.WriteTo(translated);
-        return new BsonDocument { ["_id"] = outbound, ["t"] = translated, ["s"] = connection.LastSeen, ["f"] = (int)connection.Flags };
+        _index.Remove(entry);
+        _pending[entry.Connection.OutboundKey] = null;
     }
-
-    private static NatConnection FromDocument(BsonDocument document) => new(
-        FlowKey.Read(document["_id"].AsBinary), FlowKey.Read(document["t"].AsBinary), document["s"].AsInt64, (NatConnectionFlags)document["f"].AsInt32);
-
-    private static BsonValue IdOf(in FlowKey outbound)
-    {
-        var bytes = new byte[FlowKey.EncodedLength];
-        outbound.WriteTo(bytes);
-        return new BsonValue(bytes);
-    }
-
-    // ---- memory (under _lock) ----------------------------------------------------------------------------------
-
-    private void AddToMemory(in NatConnection connection)
-    {
-        if (!_byKey.ContainsKey(connection.OutboundKey)) _countByProtocol[ProtocolSlot(connection.Protocol)]++;
-        _byKey[connection.OutboundKey] = connection;
-        _byKey[connection.ReplyKey] = connection;
-        if (!_byHost.TryGetValue(connection.InsideHost, out var keys)) _byHost[connection.InsideHost] = keys = new HashSet<FlowKey>();
-        keys.Add(connection.OutboundKey);
-    }
-
-    private void RemoveFromMemory(in NatConnection connection)
-    {
-        if (_byKey.Remove(connection.OutboundKey)) _countByProtocol[ProtocolSlot(connection.Protocol)]--;
-        _byKey.Remove(connection.ReplyKey);
-        if (_byHost.TryGetValue(connection.InsideHost, out var keys) && keys.Remove(connection.OutboundKey) && keys.Count == 0)
-            _byHost.Remove(connection.InsideHost);
-        _pending[connection.OutboundKey] = null;
-    }
-
-    private static int ProtocolSlot(NatProtocol protocol) => protocol switch { NatProtocol.Tcp => 0, NatProtocol.Udp => 1, _ => 2 };
 
     private static FlowDirection DirectionOf(in NatConnection connection, in FlowKey key)
         => key.Equals(connection.OutboundKey) ? FlowDirection.Outbound : FlowDirection.Reply;
+
+    /// <summary>How many pending changes a batch may hold to be written within the commit budget, at the measured speed.</summary>
+    private int BatchLimit => (int)Math.Clamp(_commitBudgetTicks / (double)Stopwatch.Frequency / _secondsPerDocument, MinBatchLimit, MaxBatchLimit);
+
+    /// <summary>
+    /// True when an insert acknowledged now might not reach the disk within the durability window: the writer is failing,
+    /// the next batch is already as large as it can write in time, or the batch being written is taking far longer than
+    /// measured.
+    /// </summary>
+    private bool WriterBehind() => _failing || _pending.Count >= BatchLimit
+        || (_committingSince != 0 && Stopwatch.GetTimestamp() - _committingSince > 2 * _commitBudgetTicks);
 
     // ---- the contract ------------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
     public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)
     {
-        lock (_lock)
+        lock (_gate)
         {
-            if (_byKey.TryGetValue(key, out var connection))
+            if (_index.TryGet(key, out var entry))
             {
-                if (connection.LastSeen >= expiredBefore)
+                if (entry.Connection.LastSeen >= expiredBefore)
                 {
-                    lookup = new NatLookup(connection, DirectionOf(connection, key));
+                    lookup = new NatLookup(entry.Connection, DirectionOf(entry.Connection, key));
                     return true;
                 }
-                RemoveFromMemory(connection);
+                Forget(entry);
             }
         }
         lookup = default;
@@ -225,36 +298,60 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     }
 
     /// <inheritdoc/>
+    /// <exception cref="NatStoreUnavailableException">The writer is behind or failing and did not catch up within the durability window.</exception>
     public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
     {
         existing = default;
-        lock (_lock)
+        lock (_gate)
         {
-            if (_byKey.TryGetValue(connection.OutboundKey, out var holder))
+            long waitUntil = 0;
+            while (true)
             {
-                if (holder.LastSeen >= expiredBefore)
+                if (_index.TryGet(connection.OutboundKey, out var holder))
                 {
-                    existing = new NatLookup(holder, DirectionOf(holder, connection.OutboundKey));
-                    return NatInsertStatus.OutboundTaken;
+                    if (holder.Connection.LastSeen >= expiredBefore)
+                    {
+                        existing = new NatLookup(holder.Connection, DirectionOf(holder.Connection, connection.OutboundKey));
+                        return NatInsertStatus.OutboundTaken;
+                    }
+                    Forget(holder);
                 }
-                RemoveFromMemory(holder);
+                if (_index.TryGet(connection.ReplyKey, out holder))
+                {
+                    if (holder.Connection.LastSeen >= expiredBefore) return NatInsertStatus.ReplyTaken;
+                    Forget(holder);
+                }
+                if (_index.CountOf(connection.Protocol) >= _options.CapacityFor(connection.Protocol))
+                {
+                    // Full: only an expired connection may make room, and the longest idle one is the first to expire.
+                    if (_index.OldestOf(connection.Protocol) is not { } oldest || oldest.Connection.LastSeen >= expiredBefore) return NatInsertStatus.TableFull;
+                    Forget(oldest);
+                }
+                if (_options.Durable || !WriterBehind()) break;
+                if (_failing)
+                    throw new NatStoreUnavailableException($"The NAT table file '{_path}' cannot be written at the moment, so a new connection could not be " +
+                        "kept; the connection was not added (established connections are still translated).");
+                long now = Stopwatch.GetTimestamp();
+                if (waitUntil == 0) waitUntil = now + _windowTicks;
+                if (now >= waitUntil)
+                    throw new NatStoreUnavailableException($"The NAT table file '{_path}' is not being written fast enough to keep new connections within the " +
+                        $"durability window of {_options.DurabilityWindow.TotalMilliseconds} ms; the connection was not added.");
+                _wakeWriter.Set();
+                Monitor.Wait(_gate, TimeSpan.FromSeconds((waitUntil - now) / (double)Stopwatch.Frequency));
             }
-            if (_byKey.TryGetValue(connection.ReplyKey, out holder))
-            {
-                if (holder.LastSeen >= expiredBefore) return NatInsertStatus.ReplyTaken;
-                RemoveFromMemory(holder);
-            }
-            AddToMemory(connection);
+            _index.Add(connection);
             _pending[connection.OutboundKey] = connection;
+            if (_oldestPendingInsert == 0) _oldestPendingInsert = Stopwatch.GetTimestamp();
+            if (_pending.Count >= BatchLimit) _wakeWriter.Set();
         }
         if (_options.Durable)
         {
             var inserted = connection;
             FlushOrUndo(() =>
             {
-                lock (_lock)
+                lock (_gate)
                 {
-                    RemoveFromMemory(inserted);
+                    if (_index.TryGet(inserted.OutboundKey, out var entry)) _index.Remove(entry);
                     _pending.Remove(inserted.OutboundKey); // it never reached the file
                 }
             });
@@ -265,23 +362,26 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     /// <inheritdoc/>
     public void Touch(in FlowKey key, long now)
     {
-        lock (_lock)
+        lock (_gate)
         {
-            if (!_byKey.TryGetValue(key, out var connection)) return;
-            var touched = connection.WithLastSeen(now);
-            _byKey[touched.OutboundKey] = touched;
-            _byKey[touched.ReplyKey] = touched;
-            _pending[touched.OutboundKey] = touched; // written lazily, at the next flush
+            if (!_index.TryGet(key, out var entry)) return;
+            _index.Touch(entry, now);
+            _pending[entry.Connection.OutboundKey] = entry.Connection; // written lazily, at the next flush
         }
     }
 
     /// <inheritdoc/>
     public bool Remove(in FlowKey key, out NatConnection removed)
     {
-        lock (_lock)
+        lock (_gate)
         {
-            if (!_byKey.TryGetValue(key, out removed)) return false;
-            RemoveFromMemory(removed);
+            if (!_index.TryGet(key, out var entry))
+            {
+                removed = default;
+                return false;
+            }
+            removed = entry.Connection;
+            Forget(entry);
         }
         if (_options.Durable) Flush(throwOnFailure: true);
         return true;
@@ -291,17 +391,13 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     public int RemoveConnections(Ipv4Address host, List<NatConnection> removed)
     {
         int count = 0;
-        lock (_lock)
+        lock (_gate)
         {
-            if (_byHost.TryGetValue(host, out var keys))
+            foreach (var entry in _index.OfHost(host))
             {
-                foreach (var outbound in keys.ToList())
-                {
-                    var connection = _byKey[outbound];
-                    RemoveFromMemory(connection);
-                    removed.Add(connection);
-                    count++;
-                }
+                removed.Add(entry.Connection);
+                Forget(entry);
+                count++;
             }
         }
         if (_options.Durable && count > 0) Flush(throwOnFailure: true);
@@ -311,17 +407,15 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     /// <inheritdoc/>
     public bool Contains(in FlowKey key, long expiredBefore)
     {
-        lock (_lock) return _byKey.TryGetValue(key, out var connection) && connection.LastSeen >= expiredBefore;
+        lock (_gate) return _index.TryGet(key, out var entry) && entry.Connection.LastSeen >= expiredBefore;
     }
 
     /// <inheritdoc/>
     public void Clear()
     {
-        lock (_lock)
+        lock (_gate)
         {
-            _byKey.Clear();
-            Array.Clear(_countByProtocol);
-            _byHost.Clear();
+            _index.Clear();
             _pending.Clear();
             _pendingClear = true;
         }
@@ -333,7 +427,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     {
         get
         {
-            lock (_lock) return _byKey.Where(p => p.Key.Equals(p.Value.OutboundKey)).Select(p => p.Value).ToList();
+            lock (_gate) return _index.Snapshot();
         }
     }
 
@@ -341,14 +435,30 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 
     private void WriteLoop()
     {
+        var handles = new WaitHandle[] { _wakeWriter, _stop.Token.WaitHandle };
         while (!_stop.IsCancellationRequested)
         {
-            _stop.Token.WaitHandle.WaitOne(_options.FlushInterval);
+            long wait;
+            bool failing;
+            lock (_gate)
+            {
+                // Due when the oldest waiting insert is a flush interval old, or at once when the batch is as large as
+                // can be written in time; touches alone wait a whole interval.
+                failing = _failing;
+                wait = _pending.Count >= BatchLimit ? 0
+                    : _oldestPendingInsert != 0 ? _flushIntervalTicks - (Stopwatch.GetTimestamp() - _oldestPendingInsert)
+                    : _flushIntervalTicks;
+            }
+            // A failing file is retried once per interval whatever wakes the writer: each attempt opens a new LiteDB engine.
+            if (failing) _stop.Token.WaitHandle.WaitOne(_options.FlushInterval);
+            else if (wait > 0) WaitHandle.WaitAny(handles, TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency));
+            if (_stop.IsCancellationRequested) break;
             Flush(throwOnFailure: false);
         }
     }
 
     /// <summary>Commits every pending change now, in one transaction. <see cref="Dispose"/> calls it too.</summary>
+    /// <exception cref="NatStoreUnavailableException">The file could not be written; the changes stay pending and are retried.</exception>
     public void Flush() => Flush(throwOnFailure: true);
 
     private void FlushOrUndo(Action undo)
@@ -370,75 +480,100 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         {
             Dictionary<FlowKey, NatConnection?> batch;
             bool clear;
-            lock (_lock)
+            long oldestInsert;
+            lock (_gate)
             {
                 if (_pending.Count == 0 && !_pendingClear) return;
                 batch = _pending;
                 clear = _pendingClear;
+                oldestInsert = _oldestPendingInsert;
                 _pending = new Dictionary<FlowKey, NatConnection?>();
                 _pendingClear = false;
+                _oldestPendingInsert = 0;
+                _committingSince = Stopwatch.GetTimestamp();
+                Monitor.PulseAll(_gate); // room for the adds that waited
             }
+            long started = Stopwatch.GetTimestamp();
             try
             {
                 if (_database is null || _collection is null)
                 {
                     // A failed write leaves LiteDB with a half-done transaction holding its locks: start a fresh engine,
                     // which recovers the file from its log, and write the whole batch again.
-                    _database = new LiteDatabase(new ConnectionString { Filename = _path, Connection = ConnectionType.Direct });
-                    _collection = _database.GetCollection(CollectionName);
+                    (_database, _collection) = OpenEngine();
                 }
                 _database.BeginTrans();
                 if (clear) _collection.DeleteAll();
                 foreach (var (outbound, connection) in batch)
                 {
-                    if (connection is { } write) _collection.Upsert(ToDocument(write));
-                    else _collection.Delete(IdOf(outbound));
+                    if (connection is { } write) _collection.Upsert(ConnectionDocument.From(write));
+                    else _collection.Delete(ConnectionDocument.IdOf(outbound));
                 }
                 _database.Commit();
-                if (_failing)
+                lock (_gate)
                 {
-                    _failing = false;
-                    _logger.LogInformation("NAT table file {Path} is being written again", _path);
+                    Measured(batch.Count, Stopwatch.GetTimestamp() - started);
+                    _committingSince = 0;
+                    if (_failing)
+                    {
+                        _failing = false;
+                        _logger.LogInformation("NAT table file {Path} is being written again", _path);
+                    }
+                    Monitor.PulseAll(_gate);
                 }
             }
             catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
             {
                 // Roll back on this thread first: LiteDB binds a transaction to the thread that began it, and one left
                 // open is finalized later with an exception on the finalizer thread, which ends the process.
-                RollBack();
-                DiscardEngine();
+                if (!RollBack()) DiscardEngine();
                 Interlocked.Increment(ref _writeFailures);
-                lock (_lock)
+                bool first;
+                lock (_gate)
                 {
                     // Put the batch back under anything newer, to be retried at the next flush.
                     foreach (var (outbound, connection) in batch) _pending.TryAdd(outbound, connection);
                     _pendingClear |= clear;
-                }
-                if (!_failing)
-                {
+                    if (oldestInsert != 0 && (_oldestPendingInsert == 0 || oldestInsert < _oldestPendingInsert)) _oldestPendingInsert = oldestInsert;
+                    _committingSince = 0;
+                    first = !_failing;
                     _failing = true;
-                    _logger.LogError(e, "Writing the NAT table file {Path} failed; translating from memory and retrying", _path);
                 }
+                if (first) _logger.LogError(e, "Writing the NAT table file {Path} failed; translating from memory, refusing new connections, retrying", _path);
                 if (throwOnFailure) throw new NatStoreUnavailableException($"Writing the NAT table file '{_path}' failed: {e.Message}", e);
             }
         }
     }
 
-    private void RollBack()
+    /// <summary>Updates the writer's measured speed after a batch of <paramref name="documents"/> took <paramref name="ticks"/>.</summary>
+    private void Measured(int documents, long ticks)
+    {
+        if (documents == 0) return;
+        double seconds = ticks / (double)Stopwatch.Frequency;
+        // Small batches are mostly the commit's fixed cost (a journal flush) and would make documents look dear.
+        if (documents < MinBatchLimit && ticks <= _commitBudgetTicks) return;
+        double perDocument = seconds / documents;
+        // Slower at once (the window is at stake), faster gradually.
+        _secondsPerDocument = perDocument > _secondsPerDocument ? perDocument : 0.7 * _secondsPerDocument + 0.3 * perDocument;
+    }
+
+    private bool RollBack()
     {
         try
         {
             _database?.Rollback();
+            return _database is not null;
         }
         catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
         {
             _logger.LogDebug(e, "Rolling back a failed write to {Path}", _path);
+            return false;
         }
     }
 
     private void DiscardEngine()
     {
-        if (_database is not null) SuppressTransactionFinalizers(_database);
+        if (_database is not null) ReleaseFailedTransactions(_database);
         try
         {
             _database?.Dispose();
@@ -452,14 +587,17 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     }
 
     /// <summary>
-    /// LiteDB 5 disposes a transaction that nobody disposed from its finalizer, and that dispose throws when the
-    /// transaction still holds dirty pages of a failed write — on the finalizer thread, which ends the process (seen
-    /// in CI after a full disk, even with the rollback above: a rollback can fail too). Before an engine is thrown away
-    /// its open transactions are told not to finalize; the file is recovered from its log by the next engine anyway.
-    /// LiteDB offers no API for this, so it is done through its private fields (checked against 5.0.21); if they are
-    /// not found nothing happens.
+    /// Lets go of the transactions of an engine about to be thrown away. LiteDB 5 disposes a transaction that nobody
+    /// disposed from its finalizer, and that dispose throws when the transaction still holds dirty pages of a failed write —
+    /// on the finalizer thread, which ends the process (seen in CI after a full disk, even with a rollback: a rollback can
+    /// fail too); so its transactions are told not to finalize (the file is recovered from its log by the next engine
+    /// anyway). And the engine keeps the current transaction in a <see cref="ThreadLocal{T}"/> it never disposes: on the
+    /// writer thread, which lives on, that slot kept every failed engine reachable — its caches and its file handles,
+    /// ≈ 120 KB and one descriptor per retry of a full disk, 20 retries a second — so the slot is disposed here.
+    /// LiteDB offers no API for either, so both go through its private fields (checked against 5.0.21); if they are not
+    /// found nothing happens.
     /// </summary>
-    private void SuppressTransactionFinalizers(LiteDatabase database)
+    private void ReleaseFailedTransactions(LiteDatabase database)
     {
         const System.Reflection.BindingFlags Private = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic;
         try
@@ -471,6 +609,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
             {
                 foreach (var transaction in transactions.Values) GC.SuppressFinalize(transaction);
             }
+            (monitor.GetType().GetField("_slot", Private)?.GetValue(monitor) as IDisposable)?.Dispose();
         }
         catch (Exception e) when (e is FieldAccessException or InvalidOperationException or ArgumentException)
         {
@@ -489,5 +628,6 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         DiscardEngine();
         _lockFile.Dispose();
         _stop.Dispose();
+        _wakeWriter.Dispose();
     }
 }

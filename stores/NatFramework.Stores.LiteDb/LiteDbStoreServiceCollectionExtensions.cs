@@ -11,8 +11,8 @@ public static class LiteDbStoreServiceCollectionExtensions
 {
     /// <summary>
     /// Uses a <see cref="LiteDbNatStore"/> configured by <paramref name="configure"/> (validated when first resolved)
-    /// behind <see cref="INatTranslator"/>. Expiry on open uses the translator's timeouts. Disposing the service
-    /// provider flushes what is pending.
+    /// behind <see cref="INatTranslator"/>. Capacities start from <see cref="NatOptions"/>' and expiry on open uses the
+    /// translator's timeouts. Disposing the service provider flushes what is pending.
     /// </summary>
     public static NatBuilder UseLiteDbStore(this NatBuilder builder, Action<LiteDbStoreOptions> configure)
     {
@@ -22,6 +22,9 @@ public static class LiteDbStoreServiceCollectionExtensions
         {
             o.ExpireOnOpen = nat.Value.ExpiryEnabled ? nat.Value.Timeouts : null;
             o.TimeProvider = time;
+            o.TcpCapacity = nat.Value.TcpCapacity;
+            o.UdpCapacity = nat.Value.UdpCapacity;
+            o.IcmpCapacity = nat.Value.IcmpCapacity;
         }).Configure(configure).Validate(o =>
         {
             o.Validate();

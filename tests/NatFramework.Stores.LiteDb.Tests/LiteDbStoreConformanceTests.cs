@@ -13,7 +13,11 @@ public sealed class LiteDbStoreConformanceTests : NatStoreConformanceTests
     protected override INatTranslator CreateTranslator(NatOptions options, TimeProvider timeProvider)
     {
         var file = new TableFile();
-        var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = file.Path, TimeProvider = timeProvider, ExpireOnOpen = options.Timeouts });
+        var store = new LiteDbNatStore(new LiteDbStoreOptions
+        {
+            Path = file.Path, TimeProvider = timeProvider, ExpireOnOpen = options.Timeouts,
+            TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
+        });
         _stores.Add((store, file));
         return new LiteDbNatTranslator(store, options, timeProvider);
     }
