@@ -36,7 +36,11 @@ public sealed class StoreChoice : IDisposable
                 Translator = new LruNatTranslator(_lru, options);
                 break;
             case "redis":
-                _redis = new RedisNatStore(new RedisStoreOptions { Configuration = redisConfiguration, OperationTimeout = redisTimeout ?? TimeSpan.FromMilliseconds(250), KeyPrefix = redisKeyPrefix }, logging?.CreateLogger<RedisNatStore>());
+                _redis = new RedisNatStore(new RedisStoreOptions
+                {
+                    Configuration = redisConfiguration, OperationTimeout = redisTimeout ?? TimeSpan.FromMilliseconds(250), KeyPrefix = redisKeyPrefix,
+                    TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
+                }, logging?.CreateLogger<RedisNatStore>());
                 Translator = new RedisNatTranslator(_redis, options);
                 break;
             case "litedb":
@@ -77,8 +81,19 @@ public sealed class StoreChoice : IDisposable
     /// <summary>The translator over the chosen store.</summary>
     public INatTranslator Translator { get; }
 
-    /// <summary>Connections of <paramref name="protocol"/> in the table, when the store knows cheaply (Redis does not: its table is shared).</summary>
-    public long? Connections(NatProtocol protocol) => _lru?.Count(protocol) ?? _litedb?.CountOf(protocol);
+    /// <summary>Connections of <paramref name="protocol"/> in the table (on Redis the shared table's, every router's; null while Redis is down).</summary>
+    public long? Connections(NatProtocol protocol)
+    {
+        if (_redis is null) return _lru?.Count(protocol) ?? _litedb?.CountOf(protocol);
+        try
+        {
+            return _redis.CountAsync(protocol).AsTask().GetAwaiter().GetResult();
+        }
+        catch (NatStoreUnavailableException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Connections evicted to make room, when the store evicts (the LRU store).</summary>
     public long? Evicted => _lru is null ? null : _lru.Evictions(NatProtocol.Tcp) + _lru.Evictions(NatProtocol.Udp) + _lru.Evictions(NatProtocol.Icmp);

@@ -3,9 +3,10 @@ using System.Collections.Concurrent;
 namespace NatFramework.Stores.Redis;
 
 /// <summary>
-/// Recent lookups kept in process, so an established flow is translated without a round trip. An entry is fresh for
-/// a bounded time; a stale one is only served while Redis is unavailable. Bounded by a capacity: when full it is
-/// emptied and refills from Redis (cheap and simple; the working set of a router fits well within the default).
+/// Recent lookups kept in process, so an established flow is translated without a round trip. An entry is fresh for a
+/// bounded time; the store decides what a stale one is still good for (see <see cref="RedisNatStore"/>). Bounded by a
+/// capacity: when full it is emptied and refills from Redis (cheap and simple; the working set of a router fits well
+/// within the default).
 /// </summary>
 internal sealed class NearCache
 {
@@ -23,18 +24,20 @@ internal sealed class NearCache
         _freshnessMs = (long)freshness.TotalMilliseconds;
     }
 
-    public bool Enabled => _capacity > 0;
+    /// <summary>Now, in the cache's clock (Unix milliseconds, coarse).</summary>
+    public long Now => _clock.NowMilliseconds;
 
-    /// <summary>A fresh entry, or (when <paramref name="allowStale"/>) any entry.</summary>
-    public bool TryGet(in FlowKey key, bool allowStale, out NatLookup lookup)
+    /// <summary>The entry of <paramref name="key"/>, fresh or not; <paramref name="fresh"/> says which.</summary>
+    public bool TryGet(in FlowKey key, out NatLookup lookup, out bool fresh)
     {
-        if (_capacity > 0 && _entries.TryGetValue(key, out var entry)
-            && (allowStale || _clock.NowMilliseconds - entry.FetchedAt < _freshnessMs))
+        if (_capacity > 0 && _entries.TryGetValue(key, out var entry))
         {
             lookup = entry.Lookup;
+            fresh = _clock.NowMilliseconds - entry.FetchedAt < _freshnessMs;
             return true;
         }
         lookup = default;
+        fresh = false;
         return false;
     }
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,36 +13,56 @@ namespace NatFramework.Stores.Redis;
 /// the consistency bounds and what happens while Redis is down.
 /// </summary>
 /// <remarks>
-/// Writes are Lua scripts (atomic: both directions and the host index together). Expiry is Redis's own key expiry,
-/// refreshed by the translator at most once per refresh interval. Lookups go through an in-process near cache
-/// (fresh for at most <see cref="RedisStoreOptions.NearCacheFreshness"/>; removals are also pushed to every router by
-/// pub/sub); misses of a batch are one <c>MGET</c>. A Redis that does not answer within
-/// <see cref="RedisStoreOptions.OperationTimeout"/> makes operations throw <see cref="NatStoreUnavailableException"/>,
-/// which the generated translator reports as <c>StoreUnavailable</c>; established flows keep being translated from the
-/// near cache meanwhile, and the store recovers by itself when Redis returns.
+/// <para>Writes are Lua scripts (atomic: both directions, the host index and the protocol's expiry index together);
+/// each protocol's table is bounded (<see cref="RedisStoreOptions.TcpCapacity"/>…), counted in Redis with each insert.
+/// Expiry is Redis's own key expiry, refreshed by the translator at most once per refresh interval.</para>
+/// <para>Lookups go through an in-process near cache: an entry is fresh for <see cref="RedisStoreOptions.NearCacheFreshness"/>
+/// (removals are also pushed to every router by pub/sub); a stale entry whose connection cannot have expired yet is
+/// still answered at once while one background refresh per key asks Redis, so an established flow never waits for
+/// Redis, not even while Redis hangs. Misses of a batch are one <c>MGET</c>.</para>
+/// <para>A Redis that does not answer within <see cref="RedisStoreOptions.OperationTimeout"/> makes the store count it
+/// as down: operations then fail at once with <see cref="NatStoreUnavailableException"/> (the generated translator's
+/// <c>StoreUnavailable</c>) until a probe finds it answering again; established flows keep being translated from the
+/// near cache meanwhile. A Redis that refuses the store's credentials is an error at construction.</para>
 /// </remarks>
 public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsyncNatHostIndex, INatNativeExpiry, IAsyncDisposable, IDisposable
 {
+    private const int RemoveChunk = 500; // connections per script: Redis serves other clients between chunks
+
     private readonly RedisStoreOptions _options;
     private readonly ILogger _logger;
     private readonly IConnectionMultiplexer _redis;
     private readonly bool _ownsConnection;
     private readonly byte[] _keyPrefix;
     private readonly byte[] _hostPrefix;
+    private readonly byte[] _indexPrefix;
+    private readonly RedisKey[] _indexKeys = new RedisKey[18]; // by protocol number: 1 icmp, 6 tcp, 17 udp
     private readonly RedisChannel _invalidations;
     private readonly NearCache _nearCache;
+    private readonly RedisAvailability _availability;
+    private readonly ConcurrentDictionary<FlowKey, byte> _refreshing = new(); // keys with a background lookup in flight
+    private readonly ConcurrentDictionary<FlowKey, byte> _touching = new();   // keys with a background refresh in flight
     private long _tcpTtl, _udpTtl, _icmpTtl;
-    private int _unavailable;
     private int _subscribed;
     private int _subscribing;
+    private long _roundTrips;
 
-    /// <summary>Connects to Redis as <paramref name="options"/> say. Connecting never fails: a Redis that is down now is reported per operation.</summary>
+    /// <summary>Connects to Redis as <paramref name="options"/> say. A Redis that is down now is reported per operation, not here.</summary>
+    /// <param name="options">Where Redis is and how the table is kept; validated.</param>
+    /// <param name="logger">Where outages and recoveries are logged (once each).</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="UnauthorizedAccessException">Redis refused the credentials of the connection string.</exception>
     public RedisNatStore(RedisStoreOptions options, ILogger<RedisNatStore>? logger = null)
         : this(options, Connect(options), ownsConnection: true, logger)
     {
     }
 
     /// <summary>Uses an existing connection (which stays the caller's to dispose).</summary>
+    /// <param name="options">How the table is kept; validated (its <see cref="RedisStoreOptions.Configuration"/> is only used in messages).</param>
+    /// <param name="connection">The connection to Redis.</param>
+    /// <param name="logger">Where outages and recoveries are logged (once each).</param>
+    /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
+    /// <exception cref="UnauthorizedAccessException">Redis refused the connection's credentials.</exception>
     public RedisNatStore(RedisStoreOptions options, IConnectionMultiplexer connection, ILogger<RedisNatStore>? logger = null)
         : this(options, connection, ownsConnection: false, logger)
     {
@@ -50,6 +71,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     private RedisNatStore(RedisStoreOptions options, IConnectionMultiplexer connection, bool ownsConnection, ILogger<RedisNatStore>? logger)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(connection);
         options.Validate();
         _options = options;
         _redis = connection;
@@ -58,35 +80,103 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         string tag = "{" + options.KeyPrefix + "}";
         _keyPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":k:");
         _hostPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":h:");
+        _indexPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":e:");
+        foreach (var (protocol, name) in new[] { (NatProtocol.Icmp, "icmp"), (NatProtocol.Tcp, "tcp"), (NatProtocol.Udp, "udp") })
+            _indexKeys[(int)protocol] = (RedisKey)(tag + ":e:" + name);
         _invalidations = RedisChannel.Literal(tag + ":invalidate");
         _nearCache = new NearCache(options.NearCacheCapacity, options.NearCacheFreshness);
+        _availability = new RedisAvailability(() => Database.PingAsync(), options.OperationTimeout, _logger, options.KeyPrefix, OnAvailableAgain);
         ConfigureExpiry(null);
+        try
+        {
+            WarmUp();
+        }
+        catch
+        {
+            if (_ownsConnection) _redis.Dispose();
+            throw;
+        }
         _ = SubscribeAsync();
-        WarmUp();
     }
 
     /// <summary>
-    /// Best effort, at construction: one round trip and the scripts loaded into Redis's script cache, so the first
-    /// packets do not pay for connection set-up, code warm-up and script compilation inside their operation timeout.
-    /// A Redis that is down now is not an error here; operations report it.
+    /// At construction: one round trip and the scripts loaded into Redis's script cache, so the first packets do not pay
+    /// for connection set-up, code warm-up and script compilation inside their operation timeout. A Redis that is down
+    /// now is not an error here (operations report it); one that refuses the credentials is, because retrying cannot help.
     /// </summary>
     private void WarmUp()
     {
+        // The first connection attempt may still be under way when Connect returns: wait (at most two seconds) for it to
+        // end one way or the other, so a refusal of the credentials is seen here rather than as endless unavailability.
+        string? refusal = null;
+        bool otherFailure = false;
+        void OnFailed(object? sender, ConnectionFailedEventArgs e)
+        {
+            if (e.FailureType == ConnectionFailureType.AuthenticationFailure) refusal ??= AuthenticationFailure(e.Exception ?? new RedisException(e.FailureType.ToString()));
+            else otherFailure = true;
+        }
+        _redis.ConnectionFailed += OnFailed;
         try
         {
-            Database.Ping();
-            foreach (var endpoint in _redis.GetEndPoints())
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+            while (true)
             {
-                var server = _redis.GetServer(endpoint);
-                if (!server.IsConnected || server.IsReplica) continue;
-                foreach (var script in new[] { LuaScripts.Insert, LuaScripts.Touch, LuaScripts.Remove, LuaScripts.RemoveHost })
-                    server.ScriptLoad(script);
+                try
+                {
+                    Database.Ping();
+                    LoadScripts();
+                    return;
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException)
+                {
+                    refusal ??= AuthenticationFailure(e);
+                    if (refusal is not null)
+                        throw new UnauthorizedAccessException($"Redis ({ServerName}) refused the NAT store's credentials: {refusal}. Check user= and password= " +
+                            "in the connection string (and the ACL of that user).", e);
+                    if (otherFailure || DateTime.UtcNow > deadline)
+                    {
+                        _logger.LogDebug(e, "Redis NAT store {Prefix}: warm-up skipped", _options.KeyPrefix);
+                        return;
+                    }
+                }
+                Thread.Sleep(50);
             }
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        finally
         {
-            _logger.LogDebug(e, "Redis NAT store {Prefix}: warm-up skipped", _options.KeyPrefix);
+            _redis.ConnectionFailed -= OnFailed;
         }
+    }
+
+    private void LoadScripts()
+    {
+        foreach (var endpoint in _redis.GetEndPoints())
+        {
+            var server = _redis.GetServer(endpoint);
+            if (!server.IsConnected || server.IsReplica) continue;
+            foreach (var script in new[] { LuaScripts.Insert, LuaScripts.Touch, LuaScripts.Remove, LuaScripts.RemoveHost, LuaScripts.Count })
+                server.ScriptLoad(script);
+        }
+    }
+
+    /// <summary>What Redis said when it refused the credentials, or null when <paramref name="e"/> is about something else.</summary>
+    private static string? AuthenticationFailure(Exception e)
+    {
+        for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+                || cause.Message.Contains("WRONGPASS", StringComparison.Ordinal) || cause.Message.Contains("NOAUTH", StringComparison.Ordinal))
+            {
+                string message = e.Message;
+                foreach (var marker in new[] { "WRONGPASS", "NOAUTH", "NOPERM" })
+                {
+                    int at = message.IndexOf(marker, StringComparison.Ordinal);
+                    if (at >= 0) return message[at..].Split(new[] { ". ", ", mc:" }, 2, StringSplitOptions.None)[0];
+                }
+                return "authentication failed";
+            }
+        }
+        return null;
     }
 
     private static IConnectionMultiplexer Connect(RedisStoreOptions options)
@@ -105,13 +195,21 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         return ConnectionMultiplexer.Connect(configuration);
     }
 
+    private string ServerName => _options.Configuration.Split(',')[0];
+
     /// <summary>Requests sent to Redis so far (a batch lookup's <c>MGET</c> is one), for diagnostics and metrics.</summary>
     public long RoundTrips => Interlocked.Read(ref _roundTrips);
 
-    private long _roundTrips;
+    /// <summary>False from an operation that could not reach Redis until Redis answers again.</summary>
+    public bool IsAvailable => _availability.IsAvailable;
 
-    /// <summary>True while the last operation reached Redis.</summary>
-    public bool IsAvailable => Volatile.Read(ref _unavailable) == 0;
+    /// <summary>The most connections of <paramref name="protocol"/> the shared table holds.</summary>
+    public int CapacityOf(NatProtocol protocol) => _options.CapacityFor(protocol);
+
+    /// <summary>Live connections of <paramref name="protocol"/> in the shared table (every router's), as Redis counts them now.</summary>
+    /// <exception cref="NatStoreUnavailableException">Redis did not answer.</exception>
+    public async ValueTask<long> CountAsync(NatProtocol protocol, CancellationToken cancellationToken = default)
+        => (long)await Script(LuaScripts.Count, [IndexKeyOf(protocol)], [], cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc/>
     public void ConfigureExpiry(NatTimeouts? timeouts)
@@ -141,20 +239,59 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         return bytes;
     }
 
+    private RedisKey IndexKeyOf(NatProtocol protocol) => _indexKeys[(int)protocol];
+
     // ---- reads -------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// What the near cache can answer without Redis: a fresh entry; or a stale one while Redis is down (when allowed); or a
+    /// stale one whose connection cannot have expired yet by its own last-seen time, which also starts one background
+    /// refresh of the key. False when Redis has to be asked.
+    /// </summary>
+    private bool TryAnswerFromNearCache(in FlowKey key, out NatLookup lookup)
+    {
+        if (!_nearCache.TryGet(key, out lookup, out bool fresh)) return false;
+        if (fresh) return true;
+        if (!_availability.IsAvailable) return _options.ServeFromNearCacheWhenUnavailable;
+        long ttl = TtlFor(key.Protocol);
+        if (ttl > 0 && lookup.Connection.LastSeen + ttl <= _nearCache.Now) return false;
+        RefreshInBackground(key);
+        return true;
+    }
+
+    private void RefreshInBackground(FlowKey key)
+    {
+        if (_refreshing.TryAdd(key, 0)) _ = RefreshAsync(key);
+    }
+
+    private async Task RefreshAsync(FlowKey key)
+    {
+        try
+        {
+            Remember(key, await Call(static (db, k) => db.StringGetAsync(k), KeyOf(key), CancellationToken.None).ConfigureAwait(false));
+        }
+        catch (NatStoreUnavailableException)
+        {
+            // The entry stays and keeps being served while Redis is down; the availability probe takes over.
+        }
+        finally
+        {
+            _refreshing.TryRemove(key, out _);
+        }
+    }
 
     /// <inheritdoc/>
     public ValueTask<NatLookup> LookupAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default)
-        => _nearCache.TryGet(key, allowStale: false, out var cached) ? new ValueTask<NatLookup>(cached) : LookupRemoteAsync(key, cancellationToken);
+        => TryAnswerFromNearCache(key, out var cached) ? new ValueTask<NatLookup>(cached) : LookupRemoteAsync(key, cancellationToken);
 
     private async ValueTask<NatLookup> LookupRemoteAsync(FlowKey key, CancellationToken cancellationToken)
     {
         RedisValue value;
         try
         {
-            value = await Call(Database.StringGetAsync(KeyOf(key)), cancellationToken).ConfigureAwait(false);
+            value = await Call(static (db, k) => db.StringGetAsync(k), KeyOf(key), cancellationToken).ConfigureAwait(false);
         }
-        catch (NatStoreUnavailableException) when (_options.ServeFromNearCacheWhenUnavailable && _nearCache.TryGet(key, allowStale: true, out var stale))
+        catch (NatStoreUnavailableException) when (_options.ServeFromNearCacheWhenUnavailable && _nearCache.TryGet(key, out var stale, out _))
         {
             return stale;
         }
@@ -172,13 +309,13 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         return lookup;
     }
 
-    /// <summary>Near-cache hits first; every miss of the batch in one <c>MGET</c> (one round trip).</summary>
+    /// <summary>Near-cache answers first; every other key of the batch in one <c>MGET</c> (one round trip).</summary>
     public async ValueTask LookupBatchAsync(ReadOnlyMemory<FlowKey> keys, ExpiryCutoffs expiry, Memory<NatLookup> results, CancellationToken cancellationToken = default)
     {
         List<int>? missing = null; // allocated only when something misses: a batch of established flows allocates nothing
         for (int i = 0; i < keys.Length; i++)
         {
-            if (_nearCache.TryGet(keys.Span[i], allowStale: false, out var cached)) results.Span[i] = cached;
+            if (TryAnswerFromNearCache(keys.Span[i], out var cached)) results.Span[i] = cached;
             else (missing ??= new List<int>()).Add(i);
         }
         if (missing is null) return;
@@ -187,14 +324,14 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         RedisValue[] values;
         try
         {
-            values = await Call(Database.StringGetAsync(redisKeys), cancellationToken).ConfigureAwait(false);
+            values = await Call(static (db, k) => db.StringGetAsync(k), redisKeys, cancellationToken).ConfigureAwait(false);
         }
         catch (NatStoreUnavailableException) when (_options.ServeFromNearCacheWhenUnavailable)
         {
             bool anyServed = false;
             foreach (int i in missing)
             {
-                bool stale = _nearCache.TryGet(keys.Span[i], allowStale: true, out var cached);
+                bool stale = _nearCache.TryGet(keys.Span[i], out var cached, out _);
                 results.Span[i] = stale ? cached : default;
                 anyServed |= stale;
             }
@@ -206,7 +343,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
 
     /// <inheritdoc/>
     public async ValueTask<bool> ContainsAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default)
-        => await Call(Database.KeyExistsAsync(KeyOf(key)), cancellationToken).ConfigureAwait(false);
+        => await Call(static (db, k) => db.KeyExistsAsync(k), KeyOf(key), cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc/>
     public async IAsyncEnumerable<NatConnection> GetConnectionsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -214,7 +351,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         byte[] pattern = [.. _keyPrefix, (byte)'*'];
         foreach (var batch in await ScanAsync(pattern, cancellationToken).ConfigureAwait(false))
         {
-            var values = await Call(Database.StringGetAsync(batch), cancellationToken).ConfigureAwait(false);
+            var values = await Call(static (db, k) => db.StringGetAsync(k), batch, cancellationToken).ConfigureAwait(false);
             foreach (var value in values)
                 if (!value.IsNull && RecordCodec.TryReadRecord((byte[])value!, out var lookup) && lookup.Direction == FlowDirection.Outbound)
                     yield return lookup.Connection;
@@ -223,6 +360,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
 
     private async Task<List<RedisKey[]>> ScanAsync(RedisValue pattern, CancellationToken cancellationToken)
     {
+        if (!_availability.IsAvailable) throw DownAlready();
         var batches = new List<RedisKey[]>();
         try
         {
@@ -258,13 +396,13 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         var outboundKey = connection.OutboundKey;
         var keyBytes = new byte[RecordCodec.KeyLength];
         RecordCodec.WriteKey(keyBytes, outboundKey);
-        RedisKey[] keys = [KeyOf(outboundKey), KeyOf(connection.ReplyKey), HostKeyOf(connection.InsideHost)];
+        RedisKey[] keys = [KeyOf(outboundKey), KeyOf(connection.ReplyKey), HostKeyOf(connection.InsideHost), IndexKeyOf(connection.Protocol)];
         RedisValue[] args =
         [
             RecordCodec.Record(connection, FlowDirection.Outbound), RecordCodec.Record(connection, FlowDirection.Reply),
-            TtlFor(connection.Protocol), keyBytes,
+            TtlFor(connection.Protocol), keyBytes, _options.CapacityFor(connection.Protocol),
         ];
-        var result = (RedisResult[])(await Call(Database.ScriptEvaluateAsync(LuaScripts.Insert, keys, args), cancellationToken).ConfigureAwait(false))!;
+        var result = (RedisResult[])(await Script(LuaScripts.Insert, keys, args, cancellationToken).ConfigureAwait(false))!;
         switch ((int)result[0])
         {
             case 0:
@@ -274,24 +412,48 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
             case 1:
                 RecordCodec.TryReadRecord((byte[])result[1]!, out var existing);
                 return new NatInsertOutcome(NatInsertStatus.OutboundTaken, existing);
-            default:
+            case 2:
                 return new NatInsertOutcome(NatInsertStatus.ReplyTaken, default);
+            default:
+                return new NatInsertOutcome(NatInsertStatus.TableFull, default);
         }
     }
 
     /// <inheritdoc/>
-    public async ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Never waits for Redis: the near cache takes the new last-seen time at once (so the translator's next refresh is
+    /// a refresh interval away) and the refresh goes to Redis in the background, one per key at a time. While Redis is
+    /// down it is skipped; the connection's Redis TTL is long compared with the refresh interval.
+    /// </remarks>
+    public ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken = default)
     {
-        var lastSeen = new byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(lastSeen, now);
-        await Call(Database.ScriptEvaluateAsync(LuaScripts.Touch, [KeyOf(key)], [lastSeen, TtlFor(key.Protocol), _keyPrefix]), cancellationToken).ConfigureAwait(false);
         _nearCache.Touched(key, now);
+        if (_availability.IsAvailable && _touching.TryAdd(key, 0)) _ = TouchRemoteAsync(key, now);
+        return default;
+    }
+
+    private async Task TouchRemoteAsync(FlowKey key, long now)
+    {
+        try
+        {
+            var lastSeen = new byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(lastSeen, now);
+            await Script(LuaScripts.Touch, [KeyOf(key)], [lastSeen, TtlFor(key.Protocol), _keyPrefix, _indexPrefix], CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (NatStoreUnavailableException)
+        {
+            // The translator refreshes again after the next refresh interval.
+        }
+        finally
+        {
+            _touching.TryRemove(key, out _);
+        }
     }
 
     /// <inheritdoc/>
     public async ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default)
     {
-        var result = await Call(Database.ScriptEvaluateAsync(LuaScripts.Remove, [KeyOf(key)], [_keyPrefix, _hostPrefix]), cancellationToken).ConfigureAwait(false);
+        var result = await Script(LuaScripts.Remove, [KeyOf(key)], [_keyPrefix, _hostPrefix, _indexPrefix], cancellationToken).ConfigureAwait(false);
         if (result.IsNull || !RecordCodec.TryReadRecord((byte[])result!, out var removed)) return default;
         await PublishRemovedAsync([removed.Connection]).ConfigureAwait(false);
         return removed;
@@ -300,14 +462,13 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <inheritdoc/>
     public async ValueTask<int> RemoveConnectionsAsync(Ipv4Address host, List<NatConnection> removed, CancellationToken cancellationToken = default)
     {
-        const int Chunk = 500; // connections per script: Redis serves other clients between chunks
         var hostBytes = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(hostBytes, host.Value);
         int count = 0;
         long left;
         do
         {
-            var result = (RedisResult[])(await Call(Database.ScriptEvaluateAsync(LuaScripts.RemoveHost, [HostKeyOf(host)], [_keyPrefix, hostBytes, Chunk]),
+            var result = (RedisResult[])(await Script(LuaScripts.RemoveHost, [HostKeyOf(host)], [_keyPrefix, hostBytes, RemoveChunk, _indexPrefix],
                 cancellationToken).ConfigureAwait(false))!;
             left = (long)result[0];
             var connections = new List<NatConnection>(result.Length - 1);
@@ -326,7 +487,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     {
         var pattern = System.Text.Encoding.UTF8.GetBytes("{" + _options.KeyPrefix + "}:*");
         foreach (var batch in await ScanAsync(pattern, cancellationToken).ConfigureAwait(false))
-            await Call(Database.KeyDeleteAsync(batch), cancellationToken).ConfigureAwait(false);
+            await Call(static (db, k) => db.KeyDeleteAsync(k), batch, cancellationToken).ConfigureAwait(false);
         _nearCache.Clear();
         await PublishAsync([]).ConfigureAwait(false);
     }
@@ -381,6 +542,11 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         }
     }
 
+    private void OnAvailableAgain()
+    {
+        if (Volatile.Read(ref _subscribed) == 0) _ = SubscribeAsync();
+    }
+
     private void Invalidate(RedisValue message)
     {
         var bytes = (byte[]?)message;
@@ -395,15 +561,22 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
 
     // ---- availability ------------------------------------------------------------------------------------------
 
-    /// <summary>Awaits a Redis call within the operation timeout; failures to reach Redis become <see cref="NatStoreUnavailableException"/>.</summary>
-    private async Task<T> Call<T>(Task<T> call, CancellationToken cancellationToken)
+    /// <summary>Runs a Lua script (see <see cref="Call"/>).</summary>
+    private Task<RedisResult> Script(string script, RedisKey[] keys, RedisValue[] args, CancellationToken cancellationToken)
+        => Call(static (db, s) => db.ScriptEvaluateAsync(s.script, s.keys, s.args), (script, keys, args), cancellationToken);
+
+    /// <summary>
+    /// Sends one request and awaits it within the operation timeout; failures to reach Redis become
+    /// <see cref="NatStoreUnavailableException"/>. While Redis is known to be down, fails at once without sending anything.
+    /// </summary>
+    private async Task<T> Call<TState, T>(Func<IDatabase, TState, Task<T>> request, TState state, CancellationToken cancellationToken)
     {
+        if (!_availability.IsAvailable) throw DownAlready();
         Interlocked.Increment(ref _roundTrips);
         try
         {
-            var result = await call.WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-            if (Interlocked.Exchange(ref _unavailable, 0) == 1)
-                _logger.LogInformation("Redis NAT store {Prefix} is available again", _options.KeyPrefix);
+            var result = await request(Database, state).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+            _availability.Reached();
             if (Volatile.Read(ref _subscribed) == 0) _ = SubscribeAsync();
             return result;
         }
@@ -420,15 +593,17 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
 
     private NatStoreUnavailableException Unavailable(Exception cause)
     {
-        // Logged once per outage, not once per packet.
-        if (Interlocked.Exchange(ref _unavailable, 1) == 0)
-            _logger.LogWarning(cause, "Redis NAT store {Prefix} is unavailable: {Reason}", _options.KeyPrefix, cause.Message);
-        return new NatStoreUnavailableException($"Redis ({_options.Configuration.Split(',')[0]}) did not answer within {_options.OperationTimeout.TotalMilliseconds} ms: {cause.Message}", cause);
+        _availability.Failed(cause);
+        return new NatStoreUnavailableException($"Redis ({ServerName}) did not answer within {_options.OperationTimeout.TotalMilliseconds} ms: {cause.Message}", cause);
     }
+
+    private NatStoreUnavailableException DownAlready()
+        => new($"Redis ({ServerName}) is unavailable; the store retries it every {RedisAvailability.ProbeInterval.TotalMilliseconds} ms.");
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
+        _availability.Stop();
         if (_ownsConnection) await _redis.DisposeAsync().ConfigureAwait(false);
         else await _redis.GetSubscriber().UnsubscribeAsync(_invalidations).ConfigureAwait(false);
     }
@@ -436,6 +611,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <inheritdoc/>
     public void Dispose()
     {
+        _availability.Stop();
         if (_ownsConnection) _redis.Dispose();
         else _redis.GetSubscriber().Unsubscribe(_invalidations);
     }

@@ -32,11 +32,54 @@ public sealed class RedisStoreOptions
     /// <summary>While Redis is unavailable, keep translating established flows from the near cache (default true).</summary>
     public bool ServeFromNearCacheWhenUnavailable { get; set; } = true;
 
+    /// <summary>
+    /// The most TCP connections the shared table holds (default <see cref="NatDefaults.TcpCapacity"/>), counted in Redis
+    /// atomically with each insert, across every router on the table; beyond it an add answers <c>TableFull</c>. Routers
+    /// sharing a table should use the same capacities.
+    /// </summary>
+    public int TcpCapacity { get; set; } = NatDefaults.TcpCapacity;
+
+    /// <summary>The most UDP connections the shared table holds (default <see cref="NatDefaults.UdpCapacity"/>).</summary>
+    public int UdpCapacity { get; set; } = NatDefaults.UdpCapacity;
+
+    /// <summary>The most ICMP query connections the shared table holds (default <see cref="NatDefaults.IcmpCapacity"/>).</summary>
+    public int IcmpCapacity { get; set; } = NatDefaults.IcmpCapacity;
+
+    /// <summary>The capacity for <paramref name="protocol"/>.</summary>
+    public int CapacityFor(NatProtocol protocol) => protocol switch
+    {
+        NatProtocol.Tcp => TcpCapacity,
+        NatProtocol.Udp => UdpCapacity,
+        _ => IcmpCapacity,
+    };
+
     /// <summary>Throws an <see cref="ArgumentException"/> naming the setting to fix.</summary>
+    /// <exception cref="ArgumentException">A setting is missing, does not parse or is out of range; the message names it.</exception>
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(Configuration))
             throw new ArgumentException("Configuration is required: a StackExchange.Redis connection string such as 127.0.0.1:6379.", nameof(Configuration));
+        StackExchange.Redis.ConfigurationOptions parsed;
+        try
+        {
+            parsed = StackExchange.Redis.ConfigurationOptions.Parse(Configuration);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"Configuration '{Configuration}' is not a StackExchange.Redis connection string ({e.Message}); write it like 127.0.0.1:6379,password=secret.", nameof(Configuration), e);
+        }
+        if (parsed.EndPoints.Count == 0)
+            throw new ArgumentException($"Configuration '{Configuration}' names no Redis server; write it like 127.0.0.1:6379,password=secret.", nameof(Configuration));
+        // StackExchange.Redis takes any word it does not know as a host name: "…,password" (no value) would silently be a
+        // second server called "password".
+        foreach (var endpoint in parsed.EndPoints)
+        {
+            if (endpoint is not System.Net.DnsEndPoint named) continue;
+            if (OptionWords.Contains(named.Host))
+                throw new ArgumentException($"Configuration '{Configuration}' has '{named.Host}' without a value; write it as {named.Host}=….", nameof(Configuration));
+            if (Uri.CheckHostName(named.Host) != UriHostNameType.Dns)
+                throw new ArgumentException($"Configuration '{Configuration}' names '{named.Host}', which is not a host name or address; write servers as host:port.", nameof(Configuration));
+        }
         if (string.IsNullOrWhiteSpace(KeyPrefix) || KeyPrefix.IndexOfAny(['{', '}']) >= 0)
             throw new ArgumentException("KeyPrefix must be non-empty and contain no braces (the store adds the hash-tag braces itself).", nameof(KeyPrefix));
         if (OperationTimeout <= TimeSpan.Zero || OperationTimeout > TimeSpan.FromSeconds(30))
@@ -45,5 +88,19 @@ public sealed class RedisStoreOptions
             throw new ArgumentOutOfRangeException(nameof(NearCacheCapacity), NearCacheCapacity, "NearCacheCapacity must be 0 (off) or more.");
         if (NearCacheFreshness <= TimeSpan.Zero || NearCacheFreshness > TimeSpan.FromSeconds(1))
             throw new ArgumentOutOfRangeException(nameof(NearCacheFreshness), NearCacheFreshness, "NearCacheFreshness must be positive and at most 1 s (the documented invalidation bound).");
+        CheckCapacity(TcpCapacity, nameof(TcpCapacity));
+        CheckCapacity(UdpCapacity, nameof(UdpCapacity));
+        CheckCapacity(IcmpCapacity, nameof(IcmpCapacity));
+    }
+
+    private static readonly HashSet<string> OptionWords = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "password", "user", "ssl", "sslHost", "abortConnect", "allowAdmin", "name", "clientName", "serviceName", "connectTimeout",
+        "syncTimeout", "asyncTimeout", "connectRetry", "keepAlive", "defaultDatabase", "protocol", "tiebreaker", "version",
+    };
+
+    private static void CheckCapacity(int value, string name)
+    {
+        if (value < 1) throw new ArgumentOutOfRangeException(name, value, $"{name} must be at least 1.");
     }
 }

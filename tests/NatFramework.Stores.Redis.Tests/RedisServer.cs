@@ -67,6 +67,19 @@ public sealed class RedisServer : IDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>Stops the server without closing its connections (SIGSTOP): a hung Redis, as a stalled machine or a long fork looks.</summary>
+    public void Pause() => Signal("-STOP");
+
+    /// <summary>Lets a paused server go on (SIGCONT).</summary>
+    public void Resume() => Signal("-CONT");
+
+    private void Signal(string signal)
+    {
+        if (_process is null || _process.HasExited) return;
+        using var kill = Process.Start("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
     private bool Answers()
     {
         try

@@ -195,15 +195,133 @@ public sealed class RedisStoreTests : IDisposable
     }
 
     [SkippableFact]
-    public async Task Password_in_the_connection_string_works_and_a_missing_one_is_unavailable()
+    public async Task Credentials_that_work_are_used_and_wrong_or_missing_ones_are_an_error_at_start()
     {
         RequireServer();
         using var secured = new RedisServer(password: "n4t-secret");
         using var good = new RedisNatStore(new RedisStoreOptions { Configuration = secured.Configuration, KeyPrefix = "auth" });
-        using var bad = new RedisNatStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{secured.Port}", KeyPrefix = "auth" });
+
+        var wrong = Assert.Throws<UnauthorizedAccessException>(() => new RedisNatStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{secured.Port},password=guess", KeyPrefix = "auth" }));
+        var missing = Assert.Throws<UnauthorizedAccessException>(() => new RedisNatStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{secured.Port}", KeyPrefix = "auth" }));
 
         Assert.True((await new RedisNatTranslator(good).AddNatAsync(Udp(2, 4000), Public)).IsOk);
-        Assert.Equal(NatAddStatus.StoreUnavailable, (await new RedisNatTranslator(bad).AddNatAsync(Udp(2, 4000), Public)).Status);
+        Assert.Contains("refused the NAT store's credentials", wrong.Message);
+        Assert.Contains("password=", wrong.Message);
+        Assert.Contains("refused the NAT store's credentials", missing.Message);
+    }
+
+    [SkippableFact]
+    public async Task A_redis_that_is_down_at_start_is_not_an_error_and_is_used_once_it_answers()
+    {
+        RequireServer();
+        using var later = new RedisServer();
+        later.Kill();
+        using var store = new RedisNatStore(new RedisStoreOptions { Configuration = later.Configuration, KeyPrefix = "later", OperationTimeout = TimeSpan.FromSeconds(2) });
+        var nat = new RedisNatTranslator(store);
+        Assert.Equal(NatAddStatus.StoreUnavailable, (await nat.AddNatAsync(Udp(2, 4000), Public)).Status);
+
+        later.Start();
+        var deadline = Stopwatch.StartNew();
+        NatAddResult added;
+        while ((added = await nat.AddNatAsync(Udp(2, 4000), Public)).Status == NatAddStatus.StoreUnavailable)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(15), "the store never reached Redis once it answered");
+            await Task.Delay(100);
+        }
+        Assert.Equal(NatAddStatus.Ok, added.Status);
+    }
+
+    [SkippableFact]
+    public async Task Each_protocol_is_bounded_across_routers_counted_with_each_insert_and_freed_by_removal_and_expiry()
+    {
+        RequireServer();
+        var options = new NatOptions { UdpTimeout = TimeSpan.FromSeconds(2) };
+        var (a, storeA) = Router("bounded", options, o => o.UdpCapacity = 5);
+        var (b, storeB) = Router("bounded", options, o => o.UdpCapacity = 5);
+
+        var results = new List<NatAddStatus>();
+        for (int i = 0; i < 8; i++) results.Add((await (i % 2 == 0 ? a : b).AddNatAsync(Udp(2 + i, 4000), Public)).Status);
+
+        Assert.Equal(Enumerable.Repeat(NatAddStatus.Ok, 5).Concat(Enumerable.Repeat(NatAddStatus.TableFull, 3)), results);
+        Assert.Equal(5, await storeA.CountAsync(NatProtocol.Udp));
+        Assert.Equal(5, await storeB.CountAsync(NatProtocol.Udp));
+        Assert.Equal(0, await storeA.CountAsync(NatProtocol.Tcp));
+        Assert.True((await a.AddNatAsync(Ipv4PacketBuilder.Tcp(new Ipv4Address(0x0A4D0002u), 4000, Server, 443, []), Public)).IsOk); // its own bound
+
+        // A removal makes room at once, on every router.
+        await b.RemoveConnectionsAsync(new Ipv4Address(0x0A4D0002u));
+        Assert.Equal(4, await storeA.CountAsync(NatProtocol.Udp));
+        Assert.True((await a.AddNatAsync(Udp(20, 4000), Public)).IsOk);
+        Assert.Equal(NatAddStatus.TableFull, (await b.AddNatAsync(Udp(21, 4000), Public)).Status);
+
+        // Expiry (Redis's own, here 2 s) makes room too.
+        await Task.Delay(2500);
+        Assert.Equal(0, await storeB.CountAsync(NatProtocol.Udp));
+        for (int i = 0; i < 5; i++) Assert.True((await b.AddNatAsync(Udp(30 + i, 4000), Public)).IsOk);
+        Assert.Equal(NatAddStatus.TableFull, (await a.AddNatAsync(Udp(40, 4000), Public)).Status);
+    }
+
+    [SkippableFact]
+    public async Task While_redis_hangs_established_flows_never_wait_and_new_flows_fail_fast_then_it_recovers()
+    {
+        RequireServer();
+        var (nat, store) = Router("hang", configure: o =>
+        {
+            o.OperationTimeout = new RedisStoreOptions().OperationTimeout;
+            o.NearCacheFreshness = TimeSpan.FromMilliseconds(100);
+        });
+        var established = Enumerable.Range(0, 20).Select(i => Udp(2 + i, 4000)).ToList();
+        foreach (var packet in established)
+        {
+            Assert.True((await nat.AddNatAsync(packet, Public)).IsOk);
+            Assert.True((await Translate(nat, packet)).IsTranslated);
+        }
+
+        _redis.Pause();
+        try
+        {
+            await Task.Delay(300); // every near-cache entry is stale now
+
+            // Established flows: answered from the near cache at once, one background refresh per key at most.
+            long before = store.RoundTrips;
+            for (int round = 0; round < 50; round++)
+            {
+                foreach (var packet in established)
+                {
+                    var pending = nat.TranslateAsync((byte[])packet.Clone());
+                    Assert.True(pending.IsCompletedSuccessfully, "an established flow waited for a hung Redis");
+                    Assert.True(pending.Result.IsTranslated);
+                }
+            }
+            Assert.InRange(store.RoundTrips - before, 0, established.Count);
+
+            // New flows: the first finds out (within the operation timeout), every later one fails at once.
+            var clock = Stopwatch.StartNew();
+            var first = await nat.AddNatAsync(Udp(100, 4000), Public);
+            Assert.Equal(NatAddStatus.StoreUnavailable, first.Status);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the first new flow took {clock.Elapsed}");
+            Assert.False(store.IsAvailable);
+            for (int i = 0; i < 100; i++)
+            {
+                var pending = nat.AddNatAsync(Udp(101 + i, 4000), Public);
+                Assert.True(pending.IsCompleted, "a new flow waited for a Redis known to be down");
+                Assert.Equal(NatAddStatus.StoreUnavailable, pending.Result.Status);
+            }
+        }
+        finally
+        {
+            _redis.Resume();
+        }
+
+        var deadline = Stopwatch.StartNew();
+        NatAddResult added;
+        while ((added = await nat.AddNatAsync(Udp(300, 4000), Public)).Status == NatAddStatus.StoreUnavailable)
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), "the store did not recover after Redis went on");
+            await Task.Delay(50);
+        }
+        Assert.Equal(NatAddStatus.Ok, added.Status);
+        Assert.True(store.IsAvailable);
     }
 
     [SkippableFact]
@@ -216,7 +334,7 @@ public sealed class RedisStoreTests : IDisposable
 
         var keys = redis.GetServer(redis.GetEndPoints()[0]).Keys(pattern: "*").Select(k => (string)k!).ToList();
 
-        Assert.Equal(3, keys.Count); // outbound key, reply key, host set
+        Assert.Equal(4, keys.Count); // outbound key, reply key, host set, the protocol's expiry index
         Assert.All(keys, k => Assert.StartsWith("{tagged}:", k));
     }
 
@@ -241,6 +359,11 @@ public sealed class RedisStoreTests : IDisposable
     [Fact]
     public void Invalid_options_are_refused_naming_the_setting()
     {
+        Assert.Contains("'password' without a value", Assert.Throws<ArgumentException>(() => new RedisStoreOptions { Configuration = "127.0.0.1:6379,password" }.Validate()).Message);
+        Assert.Contains("not a StackExchange.Redis connection string", Assert.Throws<ArgumentException>(() => new RedisStoreOptions { Configuration = "127.0.0.1:6379,pasword=x" }.Validate()).Message);
+        Assert.Contains("names no Redis server", Assert.Throws<ArgumentException>(() => new RedisStoreOptions { Configuration = "host:notaport" }.Validate()).Message);
+        Assert.Contains("not a host name", Assert.Throws<ArgumentException>(() => new RedisStoreOptions { Configuration = "a:b:c" }.Validate()).Message);
+        Assert.Contains("UdpCapacity", Assert.Throws<ArgumentOutOfRangeException>(() => new RedisStoreOptions { Configuration = "x", UdpCapacity = 0 }.Validate()).Message);
         Assert.Contains("Configuration", Assert.Throws<ArgumentException>(() => new RedisStoreOptions().Validate()).Message);
         Assert.Contains("KeyPrefix", Assert.Throws<ArgumentException>(() => new RedisStoreOptions { Configuration = "x", KeyPrefix = "{a}" }.Validate()).Message);
         Assert.Contains("NearCacheFreshness", Assert.Throws<ArgumentOutOfRangeException>(() =>
