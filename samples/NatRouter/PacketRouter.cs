@@ -24,6 +24,7 @@ public sealed class PacketRouter : IDisposable
     private int _spinning;
     private readonly ManualResetEventSlim _spinEnded = new(true);
     private long _lastErrorAt = long.MinValue / 2;
+    private int _disposed;
 
     /// <summary>Creates a router; call <see cref="Start"/>.</summary>
     /// <exception cref="ArgumentException">One side has TUN offloads on and the other not.</exception>
@@ -148,9 +149,10 @@ public sealed class PacketRouter : IDisposable
         if (back.Write(frame[..(header + length)])) Counters.Sent(towardsInside);
     }
 
-    /// <summary>Stops both threads.</summary>
+    /// <summary>Stops both threads. Calling it again does nothing.</summary>
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _stop.Cancel();
         _threads.ForEach(t => t.Join());
         _stop.Dispose();

@@ -39,26 +39,24 @@ public static class Program
         var spin = new Option<int>("--spin-us") { Description = "microseconds a thread keeps polling after the last packet: latency for CPU (0 = sleep at once)", DefaultValueFactory = _ => 1000 };
         var threads = new Option<int>("--threads") { Description = "reading threads: 2 (one per interface) or 1 (one for both)", DefaultValueFactory = _ => 2 };
         var summary = new Option<int>("--summary-seconds") { Description = "how often the one-line summary is logged", DefaultValueFactory = _ => 5 };
+        var logLevel = new Option<LogLevel>("--log-level") { Description = "the least the log shows: Trace, Debug (adds stack traces of start-up failures), Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
         var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).")
         {
             privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, litedb, forwards, offload,
-            tcpTimeout, udpTimeout, icmpTimeout, tcpCapacity, udpCapacity, icmpCapacity, summary, spin, threads,
+            tcpTimeout, udpTimeout, icmpTimeout, tcpCapacity, udpCapacity, icmpCapacity, summary, spin, threads, logLevel,
         };
         run.SetAction(result =>
         {
-            if (!Ipv4Address.TryParse(result.GetValue(publicIp)!, out var publicAddress) || !Ipv4Prefix.TryParse(result.GetValue(privateNet)!, out var network))
-            {
-                Console.Error.WriteLine($"--public-ip '{result.GetValue(publicIp)}' must be an IPv4 address and --private-net '{result.GetValue(privateNet)}' a prefix such as 10.77.0.0/24.");
-                return 2;
-            }
+            if (!Ipv4Address.TryParse(result.GetValue(publicIp)!, out var publicAddress))
+                return Refuse($"--public-ip '{result.GetValue(publicIp)}' is not an IPv4 address.");
+            string networkText = result.GetValue(privateNet)!;
+            if (!networkText.Contains('/') || !Ipv4Prefix.TryParse(networkText, out var network))
+                return Refuse($"--private-net '{networkText}' must be a network with its prefix length, such as 10.77.0.0/24 (host bits zero).");
             var rules = new List<ForwardRule>();
             foreach (var text in result.GetValue(forwards) ?? [])
             {
                 if (!ForwardRule.TryParse(text, out var rule))
-                {
-                    Console.Error.WriteLine($"--forward '{text}' must look like tcp:8080=10.77.0.2:80.");
-                    return 2;
-                }
+                    return Refuse($"--forward '{text}' must look like tcp:8080=10.77.0.2:80 (ports 1–65535).");
                 rules.Add(rule!);
             }
             var nat = new NatOptions
@@ -70,7 +68,7 @@ public static class Program
                 UdpCapacity = result.GetValue(udpCapacity),
                 IcmpCapacity = result.GetValue(icmpCapacity),
             };
-            return Run(new RouterOptions
+            var options = new RouterOptions
             {
                 PrivateTun = result.GetValue(privateTun)!,
                 PublicTun = result.GetValue(publicTun)!,
@@ -89,7 +87,17 @@ public static class Program
                 SummaryInterval = TimeSpan.FromSeconds(Math.Max(1, result.GetValue(summary))),
                 SpinTime = TimeSpan.FromMicroseconds(Math.Clamp(result.GetValue(spin), 0, 10_000)),
                 Threads = Math.Clamp(result.GetValue(threads), 1, 2),
-            });
+                LogLevel = result.GetValue(logLevel),
+            };
+            try
+            {
+                options.Validate();
+            }
+            catch (ArgumentException e)
+            {
+                return Refuse(e.Message);
+            }
+            return Run(options);
         });
         var demo = new Command("demo", "As root: build two namespaces and TUNs, send ping, HTTP, UDP, a port forward, an ICMP error, a fragmented ping and a TTL-1 probe through the router, show the counters, clean up.");
         demo.SetAction(_ => Demo.Run());
@@ -97,11 +105,24 @@ public static class Program
         return root.Parse(args).Invoke();
     }
 
-    /// <summary>Runs the router as a hosted service until SIGTERM or Ctrl-C; 1 with a clear message when it cannot start.</summary>
+    /// <summary>A command line the router cannot run with: one line on standard error, exit code 2, nothing opened.</summary>
+    private static int Refuse(string reason)
+    {
+        Console.Error.WriteLine($"NatRouter: {reason}");
+        return 2;
+    }
+
+    /// <summary>
+    /// Runs the router as a hosted service until SIGTERM or Ctrl-C; 1 with a one-line message when it cannot start (the
+    /// stack trace only at <c>--log-level Debug</c>).
+    /// </summary>
     public static int Run(RouterOptions options)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ApplicationName = "NatRouter" });
         builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        // The host logs a failed start with the whole exception; the router says it in one line below instead.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", options.LogLevel <= LogLevel.Debug ? options.LogLevel : LogLevel.Critical);
         // Logs go to standard error: standard output carries only the `ready` line the harness waits for.
         builder.Logging.AddSimpleConsole(console =>
         {
@@ -113,13 +134,15 @@ public static class Program
         builder.Services.AddSingleton(options);
         builder.Services.AddHostedService<RouterService>();
         using var host = builder.Build();
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("NatRouter");
         try
         {
             host.Run();
             return 0;
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or InvalidDataException or ArgumentException or UnauthorizedAccessException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
+            logger.LogDebug(e, "Start-up failed");
             Console.Error.WriteLine($"NatRouter could not start: {e.Message}");
             return 1;
         }

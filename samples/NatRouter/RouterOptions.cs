@@ -56,6 +56,53 @@ public sealed record RouterOptions
     /// <summary>Reading threads: 2 (one per interface) or 1.</summary>
     public int Threads { get; init; } = 2;
 
+    /// <summary>The least the console log shows (default Information; Debug adds the stack traces of start-up failures).</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
+
+    /// <summary>
+    /// Refuses settings the router cannot run with, before anything is opened, with one line that names the option.
+    /// </summary>
+    /// <exception cref="ArgumentException">A setting is unusable; the message names the command-line option and says why.</exception>
+    public void Validate()
+    {
+        if (!PublicAddress.IsUnicastRoutable)
+            throw new ArgumentException($"--public-ip {PublicAddress} is {PublicAddress.Scope}, not a unicast address inside hosts can be translated to.");
+        if (PrivateNetwork.Length is 0 or > 30)
+            throw new ArgumentException($"--private-net {PrivateNetwork} must be a network of at least four addresses (/1 to /30): the router takes its first host address.");
+        if (PrivateNetwork.Contains(PublicAddress))
+            throw new ArgumentException($"--public-ip {PublicAddress} lies inside --private-net {PrivateNetwork}.");
+        if (Mtu is < 68 or > 65535)
+            throw new ArgumentException($"--mtu {Mtu} must be 68–65535 (68 is IPv4's minimum, RFC 791).");
+        if (Store is not ("lru" or "redis" or "litedb"))
+            throw new ArgumentException($"--store '{Store}' is not one of lru, redis, litedb.");
+        var seen = new HashSet<(NatProtocol, ushort)>();
+        foreach (var rule in Forwards)
+        {
+            if (!PrivateNetwork.Contains(rule.Target) || rule.Target == Settings.PrivateAddress || rule.Target.Value == (PrivateNetwork.Network.Value | ~PrivateNetwork.Mask))
+                throw new ArgumentException($"--forward {rule}: the target {rule.Target} is not a host of --private-net {PrivateNetwork} (the router itself is {Settings.PrivateAddress}).");
+            if (!seen.Add((rule.Protocol, rule.PublicPort)))
+                throw new ArgumentException($"--forward {rule}: {rule.Protocol.ToString().ToLowerInvariant()} port {rule.PublicPort} is forwarded more than once.");
+        }
+        foreach (var (option, value) in new[] { ("--tcp-timeout", Nat.TcpTimeout), ("--udp-timeout", Nat.UdpTimeout), ("--icmp-timeout", Nat.IcmpTimeout) })
+            if (value < TimeSpan.FromSeconds(1) || value > TimeSpan.FromDays(7))
+                throw new ArgumentException($"{option} {value.TotalSeconds} must be 1–604800 seconds (7 days).");
+        foreach (var (option, value) in new[] { ("--tcp-capacity", Nat.TcpCapacity), ("--udp-capacity", Nat.UdpCapacity), ("--icmp-capacity", Nat.IcmpCapacity) })
+            if (value is < 1 or > NatFramework.Stores.Lru.LruStoreOptions.MaxCapacity)
+                throw new ArgumentException($"{option} {value} must be 1–{NatFramework.Stores.Lru.LruStoreOptions.MaxCapacity}.");
+        if (Store != "redis") return;
+        try
+        {
+            new NatFramework.Stores.Redis.RedisStoreOptions { Configuration = Redis, OperationTimeout = RedisTimeout }.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"--redis / --redis-timeout-ms: {FirstSentence(e)}", e);
+        }
+    }
+
+    /// <summary>An argument exception's message without the parameter and value lines the runtime appends.</summary>
+    private static string FirstSentence(ArgumentException e) => e.Message.Split('\n')[0].Split(" (Parameter '")[0];
+
     /// <summary>What the packet path needs.</summary>
     public RouterSettings Settings => new(PublicAddress, PrivateNetwork, Mtu, Forwards) { SpinTime = SpinTime, Threads = Threads };
 }

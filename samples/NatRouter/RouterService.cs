@@ -31,11 +31,12 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             var nat = options.Nat.Clone();
             nat.PublicAddress = options.PublicAddress;
             nat.Validate();
+            // The real store first: a file or server it cannot use is reported before anything else is done.
+            _store = new StoreChoice(options.Store, nat, options.Redis, options.LiteDb, logging, options.RedisTimeout);
             using (var warmUp = StoreChoice.ForWarmUp(options.Store, nat, options.Redis, options.RedisTimeout))
             {
                 if (RouterWarmUp.Run(settings, options.Offload, warmUp.Translator) == 0) logger.LogWarning("The warm-up conversation came through empty");
             }
-            _store = new StoreChoice(options.Store, nat, options.Redis, options.LiteDb, logging, options.RedisTimeout);
             _inside = TunDevice.Open(options.PrivateTun, options.Offload, options.PrivateNetns);
             _outside = TunDevice.Open(options.PublicTun, options.Offload, options.PublicNetns);
             _router = new PacketRouter(_store.Translator, settings, _inside, _outside, logger);

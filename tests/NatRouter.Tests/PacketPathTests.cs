@@ -114,6 +114,7 @@ public sealed class PacketPathTests
             router.Dispose(); // joins the threads: a hang here fails the test run
         }
         Assert.Equal(2, router.Counters.Translated);
+        router.Dispose(); // a second dispose (a host and a using block, say) does nothing
     }
 
     [Fact]

@@ -81,6 +81,56 @@ public sealed class RouterProcessTests
         Assert.Single(router.Output); // standard output carries the ready line only; logs go to standard error
     }
 
+    [Theory]
+    [InlineData("--public-ip", "--public-ip 0.0.0.0")]
+    [InlineData("--public-ip", "--public-ip 224.0.0.5")]
+    [InlineData("--public-ip", "--public-ip 10.77.0.9")]
+    [InlineData("--private-net", "--public-ip 198.51.100.1 --private-net 10.77.0.0")]
+    [InlineData("--redis", "--public-ip 198.51.100.1 --store redis --redis 127.0.0.1:6379,password")]
+    [InlineData("--forward", "--public-ip 198.51.100.1 --forward tcp:8080=192.0.2.7:80")]
+    [InlineData("--forward", "--public-ip 198.51.100.1 --forward udp:53=10.77.0.2:53 --forward udp:53=10.77.0.3:5353")]
+    [InlineData("--mtu", "--public-ip 198.51.100.1 --mtu 67")]
+    [InlineData("--mtu", "--public-ip 198.51.100.1 --mtu 65536")]
+    [InlineData("--tcp-timeout", "--public-ip 198.51.100.1 --tcp-timeout 0")]
+    [InlineData("--store", "--public-ip 198.51.100.1 --store memcached")]
+    public void Run_refuses_an_unusable_command_line_in_one_line_before_opening_anything(string option, string arguments)
+    {
+        string tun = "nrq" + Guid.NewGuid().ToString("N")[..6];
+        using var router = new RouterProcess(["run", "--private-tun", tun + "a", "--public-tun", tun + "b", .. arguments.Split(' ')]);
+
+        Assert.Equal(2, router.WaitForExit(TimeSpan.FromSeconds(60)));
+        var error = Assert.Single(router.Errors);
+        Assert.StartsWith("NatRouter: ", error);
+        Assert.Contains(option, error);
+        Assert.Empty(router.Output);
+        if (Environment.UserName == "root") Assert.NotEqual(0, RouterNetwork.Run("ip", "link", "show", tun + "a").ExitCode); // no TUN was made
+    }
+
+    [Fact]
+    public void Run_on_a_file_that_is_not_a_table_exits_in_one_line_and_leaves_the_file_as_it_was()
+    {
+        var folder = Directory.CreateTempSubdirectory("natframework-router-precious-").FullName;
+        try
+        {
+            var path = Path.Combine(folder, "precious.txt");
+            File.WriteAllText(path, "notes that are not a NAT table\n");
+            var before = File.ReadAllBytes(path);
+            using var router = new RouterProcess("run", "--private-tun", "unused0", "--public-tun", "unused1", "--public-ip", "198.51.100.1",
+                "--store", "litedb", "--litedb", path);
+
+            Assert.Equal(1, router.WaitForExit(TimeSpan.FromSeconds(60)));
+            var error = Assert.Single(router.Errors);
+            Assert.StartsWith("NatRouter could not start: ", error);
+            Assert.Contains("precious.txt", error);
+            Assert.DoesNotContain(router.Output, l => l.Contains("ready", StringComparison.Ordinal));
+            Assert.Equal(before, File.ReadAllBytes(path));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public void Run_on_a_locked_litedb_file_exits_with_a_clear_error()
     {
@@ -94,7 +144,9 @@ public sealed class RouterProcessTests
 
             Assert.Equal(1, router.WaitForExit(TimeSpan.FromSeconds(60)));
             router.WaitFor(r => r.Errors.Any(l => l.Contains("could not start", StringComparison.Ordinal)), TimeSpan.FromSeconds(5));
-            Assert.Contains(router.Errors, l => l.Contains("NatRouter could not start", StringComparison.Ordinal) && l.Contains("nat.db", StringComparison.Ordinal));
+            var error = Assert.Single(router.Errors); // the reason in one line, no host log with a stack trace before it
+            Assert.Contains("NatRouter could not start", error);
+            Assert.Contains("nat.db", error);
             Assert.DoesNotContain(router.Output, l => l.Contains("ready", StringComparison.Ordinal));
         }
         finally
