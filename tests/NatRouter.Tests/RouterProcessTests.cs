@@ -131,6 +131,21 @@ public sealed class RouterProcessTests
         }
     }
 
+    [SkippableFact]
+    public void Run_on_a_redis_that_refuses_the_credentials_exits_in_one_line()
+    {
+        Skip.IfNot(NatFramework.Stores.Redis.Tests.RedisServer.IsInstalled, "redis-server is not installed (bash tests/run.sh installs it)");
+        using var redis = new NatFramework.Stores.Redis.Tests.RedisServer(password: "n4t-secret");
+        using var router = new RouterProcess("run", "--private-tun", "unused0", "--public-tun", "unused1", "--public-ip", "198.51.100.1",
+            "--store", "redis", "--redis", $"127.0.0.1:{redis.Port},password=wrong");
+
+        Assert.Equal(1, router.WaitForExit(TimeSpan.FromSeconds(60)));
+        var error = Assert.Single(router.Errors);
+        Assert.StartsWith("NatRouter could not start: ", error);
+        Assert.Contains("credentials", error);
+        Assert.Empty(router.Output);
+    }
+
     [Fact]
     public void Run_on_a_locked_litedb_file_exits_with_a_clear_error()
     {
