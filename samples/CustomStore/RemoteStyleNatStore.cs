@@ -35,10 +35,10 @@ public sealed class RemoteStyleNatStore : IAsyncNatStore, IAsyncNatBatchLookup
     }
 
     /// <inheritdoc/>
-    public async ValueTask<NatLookup> LookupAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default)
+    public async ValueTask<NatLookup> LookupAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default)
     {
         await RoundTripAsync(cancellationToken).ConfigureAwait(false);
-        return _table.TryLookup(key, expiredBefore, out var lookup) ? lookup : default;
+        return _table.TryLookup(key, expiry, out var lookup) ? lookup : default;
     }
 
     /// <inheritdoc/>
@@ -48,15 +48,15 @@ public sealed class RemoteStyleNatStore : IAsyncNatStore, IAsyncNatBatchLookup
         for (int i = 0; i < keys.Length; i++)
         {
             var key = keys.Span[i];
-            results.Span[i] = _table.TryLookup(key, expiry.For(key.Protocol), out var lookup) ? lookup : default;
+            results.Span[i] = _table.TryLookup(key, expiry, out var lookup) ? lookup : default;
         }
     }
 
     /// <inheritdoc/>
-    public async ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, long expiredBefore, CancellationToken cancellationToken = default)
+    public async ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken = default)
     {
         await RoundTripAsync(cancellationToken).ConfigureAwait(false);
-        var status = _table.TryInsert(connection, expiredBefore, out var existing);
+        var status = _table.TryInsert(connection, rules, out var existing);
         return new NatInsertOutcome(status, existing);
     }
 
@@ -68,6 +68,14 @@ public sealed class RemoteStyleNatStore : IAsyncNatStore, IAsyncNatBatchLookup
     }
 
     /// <inheritdoc/>
+    public async ValueTask<NatConnectionFlags?> UpdateStateAsync(FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now,
+        CancellationToken cancellationToken = default)
+    {
+        await RoundTripAsync(cancellationToken).ConfigureAwait(false);
+        return _table.UpdateState(key, expected, flags, now);
+    }
+
+    /// <inheritdoc/>
     public async ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default)
     {
         await RoundTripAsync(cancellationToken).ConfigureAwait(false);
@@ -75,10 +83,10 @@ public sealed class RemoteStyleNatStore : IAsyncNatStore, IAsyncNatBatchLookup
     }
 
     /// <inheritdoc/>
-    public async ValueTask<bool> ContainsAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> ContainsAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default)
     {
         await RoundTripAsync(cancellationToken).ConfigureAwait(false);
-        return _table.Contains(key, expiredBefore);
+        return _table.Contains(key, expiry);
     }
 
     /// <inheritdoc/>

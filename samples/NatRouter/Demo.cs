@@ -52,7 +52,7 @@ internal sealed class Demo : IDisposable
         var settings = new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"),
             Forwards: [new ForwardRule(NatProtocol.Tcp, 8080, Ipv4Address.Parse("10.77.0.2"), 8080)]);
         RouterWarmUp.Run(settings, offload: true);
-        _router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = settings.PublicAddress }), settings, _privateTun, _publicTun);
+        _router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = settings.PublicAddress, Policy = settings.Policy }), settings, _privateTun, _publicTun);
         _router.Start();
         Must("ip", "netns", "add", Inside);
         Must("ip", "netns", "add", Outside);

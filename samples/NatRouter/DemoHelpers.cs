@@ -8,7 +8,8 @@ namespace NatRouter;
 /// <summary>
 /// Small programs the demo runs inside its namespaces (as this binary with a helper-… argument), so it needs nothing
 /// but the .NET SDK: an HTTP server and client that check every byte, a UDP echo server and client, a TCP echo
-/// server with a client holding many connections at once, and a long-lived TCP conversation the test steers line by line.
+/// server with clients holding many connections at once or opening and closing them one after another, UDP flows from many
+/// ports at once, and a long-lived TCP conversation the test steers line by line.
 /// </summary>
 internal static class DemoHelpers
 {
@@ -36,12 +37,14 @@ internal static class DemoHelpers
                 ["helper-udp-send", var ip, var port, var expect] => UdpSend(IPAddress.Parse(ip), int.Parse(port), expect),
                 ["helper-tcp-echo", var ip, var port] => TcpEcho(IPAddress.Parse(ip), int.Parse(port)),
                 ["helper-tcp-many", var ip, var port, var count] => TcpMany(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
+                ["helper-tcp-churn", var ip, var port, var count] => TcpChurn(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
+                ["helper-udp-flows", var ip, var port, var count] => UdpFlows(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
                 ["helper-tcp-talk-server", var ip, var port] => TalkServer(IPAddress.Parse(ip), int.Parse(port)),
                 ["helper-tcp-talk-client", var ip, var port] => TalkClient(IPAddress.Parse(ip), int.Parse(port)),
                 _ => 2,
             };
         }
-        catch (Exception e) when (e is SocketException or IOException or HttpRequestException or TaskCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or HttpRequestException or OperationCanceledException)
         {
             Console.Out.WriteLine($"error: {e.Message}");
             return 1;
@@ -196,6 +199,59 @@ internal static class DemoHelpers
         finally
         {
             clients.ForEach(c => c.Dispose());
+        }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="count"/> short connections one after another, each sending a message, reading its echo and
+    /// closing cleanly (a FIN each way, no RST): what a busy client does to a NAT's table.
+    /// </summary>
+    private static int TcpChurn(IPAddress ip, int port, int count)
+    {
+        int echoed = 0;
+        for (int i = 0; i < count; i++)
+        {
+            using var client = new TcpClient();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            client.ConnectAsync(ip, port, timeout.Token).AsTask().GetAwaiter().GetResult();
+            var stream = client.GetStream();
+            var message = Encoding.ASCII.GetBytes($"short {i:D5}\n");
+            stream.Write(message);
+            var echo = new byte[message.Length];
+            stream.ReadExactlyAsync(echo, timeout.Token).AsTask().GetAwaiter().GetResult();
+            // Our FIN first, then the server's: read to the end before closing, so nothing unread turns the close into a RST.
+            client.Client.Shutdown(SocketShutdown.Send);
+            while (stream.ReadAsync(new byte[64], timeout.Token).AsTask().GetAwaiter().GetResult() > 0) { }
+            if (echo.AsSpan().SequenceEqual(message)) echoed++;
+        }
+        Console.Out.WriteLine($"{echoed} of {count} short connections echoed and closed");
+        return echoed == count ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Sends one datagram from each of <paramref name="count"/> sockets (each its own flow) and counts, after a second,
+    /// how many were echoed: how many flows the NAT let through.
+    /// </summary>
+    private static int UdpFlows(IPAddress ip, int port, int count)
+    {
+        var sockets = Enumerable.Range(0, count).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)).ToList();
+        try
+        {
+            var message = Encoding.ASCII.GetBytes("one flow of many");
+            foreach (var socket in sockets)
+            {
+                socket.Connect(ip, port);
+                socket.Send(message);
+            }
+            Thread.Sleep(1000);
+            var reply = new byte[512];
+            int echoed = sockets.Count(s => s.Available > 0 && s.Receive(reply) == message.Length);
+            Console.Out.WriteLine($"{echoed} of {count} flows echoed");
+            return 0;
+        }
+        finally
+        {
+            sockets.ForEach(s => s.Dispose());
         }
     }
 

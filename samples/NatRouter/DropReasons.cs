@@ -21,25 +21,16 @@ public static class DropReasons
     /// <summary>TTL would reach 0: answered with ICMP Time Exceeded.</summary>
     public const int TtlExceeded = 2;
 
-    /// <summary>A new flow from the inside whose source is not in the private network.</summary>
-    public const int NotFromPrivateNetwork = 3;
-
-    /// <summary>A new flow the NAT cannot map (e.g. an ICMP message that is not a query, a broadcast).</summary>
-    public const int CannotNat = 4;
-
-    /// <summary>No free port or the table refused the connection.</summary>
-    public const int TableFull = 5;
-
     /// <summary>The store did not answer (e.g. Redis down).</summary>
-    public const int StoreUnavailable = 6;
+    public const int StoreUnavailable = 3;
 
     /// <summary>The outgoing interface refused the packet (down, or moving between namespaces).</summary>
-    public const int WriteFailed = 7;
+    public const int WriteFailed = 4;
 
     /// <summary>The packet could not be cut to the MTU.</summary>
-    public const int FragmentationFailed = 8;
+    public const int FragmentationFailed = 5;
 
-    private const int RouterReasons = 9;
+    private const int RouterReasons = 6;
     private static readonly int PacketErrorBase = RouterReasons;
     private static readonly int UntranslatedBase = PacketErrorBase + 256;
     private static readonly string[] Names = BuildNames();
@@ -59,8 +50,7 @@ public static class DropReasons
     private static string[] BuildNames()
     {
         var names = new string[UntranslatedBase + 256];
-        string[] own = ["bad-offload-header", "too-big", "ttl-exceeded", "not-from-private-network", "cannot-nat", "table-full",
-            "store-unavailable", "write-failed", "fragmentation-failed"];
+        string[] own = ["bad-offload-header", "too-big", "ttl-exceeded", "store-unavailable", "write-failed", "fragmentation-failed"];
         own.CopyTo(names, 0);
         foreach (var error in Enum.GetValues<PacketError>()) names[Of(error)] = Kebab(error.ToString());
         foreach (var reason in Enum.GetValues<UntranslatedReason>()) names[Of(reason)] = Kebab(reason.ToString());

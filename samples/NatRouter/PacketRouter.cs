@@ -6,15 +6,14 @@ using NatFramework.Packets;
 namespace NatRouter;
 
 /// <summary>
-/// Moves packets between the private and the public interface through a NAT translator: from the inside, a packet of
-/// an unknown flow from the private network opens a connection (AddNat) and is translated; from the outside, only
-/// packets of existing connections and port forwards get in. Fragments are reassembled before lookup and the result is
-/// fragmented to the MTU; the router answers TTL ≤ 1 with ICMP Time Exceeded and DF-and-too-big with ICMP Fragmentation
-/// Needed (RFC 1812 §4.3.2.8 rate limit). Each interface is read on its own thread (<see cref="RouterLane"/>).
+/// Moves packets between the private and the public interface through a NAT translator, whose policy decides about new
+/// flows (<see cref="RouterSettings.Policy"/>: the private network's hosts are translated, port forwards let outside
+/// clients in, nothing else from outside gets in). Fragments are reassembled before lookup and the result is fragmented
+/// to the MTU; the router answers TTL ≤ 1 with ICMP Time Exceeded and DF-and-too-big with ICMP Fragmentation Needed
+/// (RFC 1812 §4.3.2.8 rate limit). Each interface is read on its own thread (<see cref="RouterLane"/>).
 /// </summary>
 public sealed class PacketRouter : IDisposable
 {
-    private static readonly long ErrorIntervalTicks = TimeSpan.FromMilliseconds(10).Ticks * System.Diagnostics.Stopwatch.Frequency / TimeSpan.TicksPerSecond;
     private readonly RouterSettings _settings;
     private readonly ILogger _logger;
     private readonly RouterLane _outbound, _inbound;
@@ -23,10 +22,9 @@ public sealed class PacketRouter : IDisposable
     private readonly long _spinTicks;
     private int _spinning;
     private readonly ManualResetEventSlim _spinEnded = new(true);
-    private long _lastErrorAt = long.MinValue / 2;
     private int _disposed;
 
-    /// <summary>Creates a router; call <see cref="Start"/>.</summary>
+    /// <summary>Creates a router over <paramref name="nat"/> (give it <see cref="RouterSettings.Policy"/>); call <see cref="Start"/>.</summary>
     /// <exception cref="ArgumentException">One side has TUN offloads on and the other not.</exception>
     public PacketRouter(INatTranslator nat, RouterSettings settings, IPacketPort privateSide, IPacketPort publicSide, ILogger? logger = null)
     {
@@ -34,8 +32,10 @@ public sealed class PacketRouter : IDisposable
         _settings = settings;
         _spinTicks = (long)(settings.SpinTime.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _logger = logger ?? NullLogger.Instance;
-        _outbound = new RouterLane(this, nat, settings, privateSide, publicSide, fromInside: true);
-        _inbound = new RouterLane(this, nat, settings, publicSide, privateSide, fromInside: false);
+        var translator = BurstTranslator.For(nat);
+        var icmp = new IcmpErrorResponder(settings, Counters);
+        _outbound = new RouterLane(translator, settings, Counters, icmp, privateSide, publicSide, fromInside: true);
+        _inbound = new RouterLane(translator, settings, Counters, icmp, publicSide, privateSide, fromInside: false);
     }
 
     /// <summary>What the router has done so far.</summary>
@@ -130,23 +130,6 @@ public sealed class PacketRouter : IDisposable
             Volatile.Write(ref _spinning, 0);
             _spinEnded.Set();
         }
-    }
-
-    /// <summary>
-    /// Sends an ICMP error about <paramref name="offending"/> back out of the interface it came in on, from the router's
-    /// own address on that side; at most one per interval (RFC 1812 §4.3.2.8), never about an ICMP error (RFC 1122 §3.2.2).
-    /// </summary>
-    internal void AnswerWithError(Span<byte> offending, IPacketPort back, int header, IcmpType type, byte code, uint restOfHeader, bool towardsInside)
-    {
-        long now = System.Diagnostics.Stopwatch.GetTimestamp();
-        long last = Interlocked.Read(ref _lastErrorAt);
-        if (now - last < ErrorIntervalTicks || Interlocked.CompareExchange(ref _lastErrorAt, now, last) != last) return;
-        if (Ipv4Packet.TryParse(offending, out var ip) != PacketError.None || (ip.Protocol == IpProtocol.Icmp && ip.Icmp.IsError)) return;
-        Span<byte> frame = stackalloc byte[VirtioNetHeader.Length + 576];
-        frame[..header].Clear();
-        var source = towardsInside ? _settings.PrivateAddress : _settings.PublicAddress;
-        int length = Ipv4PacketBuilder.WriteIcmpError(frame[header..], type, code, source, ip.Source, offending, 8, restOfHeader);
-        if (back.Write(frame[..(header + length)])) Counters.Sent(towardsInside);
     }
 
     /// <summary>Stops both threads. Calling it again does nothing.</summary>

@@ -33,6 +33,13 @@ public static class Program
         var tcpTimeout = new Option<int>("--tcp-timeout") { Description = "seconds an idle TCP connection is kept", DefaultValueFactory = _ => 7440 };
         var udpTimeout = new Option<int>("--udp-timeout") { Description = "seconds an idle UDP flow is kept", DefaultValueFactory = _ => 300 };
         var icmpTimeout = new Option<int>("--icmp-timeout") { Description = "seconds an idle ICMP query id is kept", DefaultValueFactory = _ => 60 };
+        var transitoryTimeout = new Option<int>("--tcp-transitory-timeout")
+        {
+            Description = "seconds an idle TCP connection is kept before its handshake completes, after FINs both ways or after a RST", DefaultValueFactory = _ => 240,
+        };
+        var tcpPerHost = new Option<int>("--tcp-per-host") { Description = "TCP connections one inside host may have (0: no limit)", DefaultValueFactory = _ => 0 };
+        var udpPerHost = new Option<int>("--udp-per-host") { Description = "UDP flows one inside host may have (0: no limit)", DefaultValueFactory = _ => 0 };
+        var icmpPerHost = new Option<int>("--icmp-per-host") { Description = "ICMP query ids one inside host may have (0: no limit)", DefaultValueFactory = _ => 0 };
         var tcpCapacity = new Option<int>("--tcp-capacity") { Description = "TCP connections the table holds (LRU: least recently used evicted beyond)", DefaultValueFactory = _ => 65_536 };
         var udpCapacity = new Option<int>("--udp-capacity") { Description = "UDP flows the table holds", DefaultValueFactory = _ => 65_536 };
         var icmpCapacity = new Option<int>("--icmp-capacity") { Description = "ICMP query ids the table holds", DefaultValueFactory = _ => 4_096 };
@@ -43,7 +50,8 @@ public static class Program
         var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).")
         {
             privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, litedb, forwards, offload,
-            tcpTimeout, udpTimeout, icmpTimeout, tcpCapacity, udpCapacity, icmpCapacity, summary, spin, threads, logLevel,
+            tcpTimeout, udpTimeout, icmpTimeout, transitoryTimeout, tcpCapacity, udpCapacity, icmpCapacity, tcpPerHost, udpPerHost, icmpPerHost,
+            summary, spin, threads, logLevel,
         };
         run.SetAction(result =>
         {
@@ -64,6 +72,7 @@ public static class Program
                 TcpTimeout = TimeSpan.FromSeconds(result.GetValue(tcpTimeout)),
                 UdpTimeout = TimeSpan.FromSeconds(result.GetValue(udpTimeout)),
                 IcmpTimeout = TimeSpan.FromSeconds(result.GetValue(icmpTimeout)),
+                TcpTransitoryTimeout = TimeSpan.FromSeconds(result.GetValue(transitoryTimeout)),
                 TcpCapacity = result.GetValue(tcpCapacity),
                 UdpCapacity = result.GetValue(udpCapacity),
                 IcmpCapacity = result.GetValue(icmpCapacity),
@@ -88,6 +97,9 @@ public static class Program
                 SpinTime = TimeSpan.FromMicroseconds(Math.Clamp(result.GetValue(spin), 0, 10_000)),
                 Threads = Math.Clamp(result.GetValue(threads), 1, 2),
                 LogLevel = result.GetValue(logLevel),
+                TcpConnectionsPerHost = result.GetValue(tcpPerHost),
+                UdpConnectionsPerHost = result.GetValue(udpPerHost),
+                IcmpConnectionsPerHost = result.GetValue(icmpPerHost),
             };
             try
             {

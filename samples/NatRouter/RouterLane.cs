@@ -6,11 +6,11 @@ using NatFramework.Packets;
 namespace NatRouter;
 
 /// <summary>
-/// One direction of the router, run by one thread: reads a burst of frames from one interface without a system call
-/// per empty read, plans them (malformed → counted drop; fragments → reassembly; DF and too big → ICMP), translates the
-/// rest in one batch call (the store hashes ahead and prefetches; a remote store answers the misses in one round trip),
-/// opens connections for new flows, and writes the results to the other interface, cut to the MTU where needed.
-/// Every buffer is allocated here once: an established flow's packet allocates nothing.
+/// One direction of the router, run by one thread: read → translate → write. It reads a burst of frames from one
+/// interface without a system call per empty read, sets aside what the translator does not take (fragments, to be
+/// reassembled; DF and too big, answered with ICMP), translates the rest in one batch call — the translator's policy
+/// creates the connections of new flows in the same call — and writes each result to the other interface, cut to the MTU
+/// where needed, or counts why not. Every buffer is allocated here once: an established flow's packet allocates nothing.
 /// </summary>
 internal sealed class RouterLane
 {
@@ -18,15 +18,18 @@ internal sealed class RouterLane
     internal const int MaxBurst = 32;
     private const int MaxPacket = 65535;
     private const int SlotSize = VirtioNetHeader.Length + MaxPacket;
-    private const int TcpChecksumOffset = 16, UdpChecksumOffset = 6;
+    // Where a TCP or UDP checksum field sits from the start of its header (RFC 793, RFC 768).
+    private const int TcpChecksumOffset = TcpHeader.ChecksumOffset, UdpChecksumOffset = UdpHeader.ChecksumOffset;
+    // The virtio-net header's checksum position fields (see VirtioNetHeader).
+    private const int ChecksumStartField = 6, ChecksumOffsetField = 8;
 
-    private readonly PacketRouter _router;
-    private readonly INatTranslator _nat;
-    private readonly ISyncNatTranslator? _sync;
+    private readonly BurstTranslator _translator;
     private readonly RouterSettings _settings;
     private readonly RouterCounters _counters;
+    private readonly IcmpErrorResponder _icmp;
     private readonly IPacketPort _from, _to;
     private readonly bool _fromInside;
+    private readonly NatSide _side;
     private readonly int _header;
 
     private readonly byte[] _slots = GC.AllocateUninitializedArray<byte>(MaxBurst * SlotSize);
@@ -35,6 +38,8 @@ internal sealed class RouterLane
     private readonly Pending[] _pending = new Pending[MaxBurst];
     private readonly NatTranslateResult[] _results = new NatTranslateResult[MaxBurst];
     private readonly byte[] _whole = new byte[SlotSize];
+    private readonly Range[] _wholeRange = new Range[1];
+    private readonly NatTranslateResult[] _wholeResult = new NatTranslateResult[1];
     private readonly byte[] _fragmentBytes;
     private readonly Range[] _fragmentRanges;
     private readonly byte[] _fragmentFrame;
@@ -53,16 +58,16 @@ internal sealed class RouterLane
         public ulong AddressesBefore;
     }
 
-    public RouterLane(PacketRouter router, INatTranslator nat, RouterSettings settings, IPacketPort from, IPacketPort to, bool fromInside)
+    public RouterLane(BurstTranslator translator, RouterSettings settings, RouterCounters counters, IcmpErrorResponder icmp, IPacketPort from, IPacketPort to, bool fromInside)
     {
-        _router = router;
-        _nat = nat;
-        _sync = nat as ISyncNatTranslator;
+        _translator = translator;
         _settings = settings;
-        _counters = router.Counters;
+        _counters = counters;
+        _icmp = icmp;
         _from = from;
         _to = to;
         _fromInside = fromInside;
+        _side = fromInside ? NatSide.Inside : NatSide.Outside;
         _header = from.Offload ? VirtioNetHeader.Length : 0;
         // Fragments carry at most (MTU - 60) & ~7 bytes of data each (60 = the largest header, options copied).
         int perFragment = Math.Max(8, (settings.Mtu - 60) & ~7);
@@ -128,36 +133,30 @@ internal sealed class RouterLane
                 continue;
             }
             var packet = _slots.AsSpan(start + _header, length - _header);
-            var error = Ipv4Packet.TryParse(packet, out var ip);
-            if (error != PacketError.None)
+            var facts = new HeaderFacts(packet);
+            if (facts.IsFragment)
             {
-                _counters.Drop(error);
+                Reassemble(packet);
                 continue;
             }
-            if (ip.IsFragment)
-            {
-                Reassemble(ip);
-                continue;
-            }
-            if (!Prepare(_slots, start, ip, out var waiting)) continue;
+            if (!Prepare(_slots, start, packet, facts, out var waiting)) continue;
             _pending[pending] = waiting;
             _batch[pending++] = new Range(start + _header, start + _header + waiting.Length);
         }
         if (pending == 0) return;
-
-        if (_sync is not null) _sync.TranslateBatch(_slots, _batch.AsSpan(0, pending), _results.AsSpan(0, pending));
-        else Wait(_nat.TranslateBatchAsync(_slots, _batch.AsMemory(0, pending), _results.AsMemory(0, pending)));
+        _translator.Translate(_slots, _batch, _results, pending, _side);
         for (int b = 0; b < pending; b++) Complete(_pending[b], _results[b]);
     }
 
     /// <summary>
     /// Checks a whole packet before translation: too big with DF set is answered here; an unfinished checksum is noted
-    /// (or finished now when the header names an odd place for it). False when the packet goes no further.
+    /// (or finished now when the header names an odd place for it). False when the packet goes no further. A packet whose
+    /// header cannot be read goes to the translator as it is, which drops it with the exact reason.
     /// </summary>
-    private bool Prepare(byte[] buffer, int frameStart, in Ipv4Packet ip, out Pending waiting)
+    private bool Prepare(byte[] buffer, int frameStart, Span<byte> packet, in HeaderFacts facts, out Pending waiting)
     {
-        waiting = new Pending { Buffer = buffer, FrameStart = frameStart, Length = ip.TotalLength };
-        var packet = ip.Bytes;
+        waiting = new Pending { Buffer = buffer, FrameStart = frameStart, Length = facts.IsReadable ? facts.TotalLength : packet.Length };
+        if (!facts.IsReadable) return true;
         bool train = false;
         if (_header > 0)
         {
@@ -166,13 +165,13 @@ internal sealed class RouterLane
             if (offload.NeedsChecksum)
             {
                 int start = offload.ChecksumStart, offset = offload.ChecksumOffset;
-                if (!PartialChecksum.IsValidPosition(ip.TotalLength, start, offset))
+                if (!PartialChecksum.IsValidPosition(facts.TotalLength, start, offset))
                 {
                     _counters.Drop(DropReasons.BadOffloadHeader);
                     return false;
                 }
-                bool usual = start == ip.HeaderLength
-                    && offset == (ip.Protocol == IpProtocol.Tcp ? TcpChecksumOffset : ip.Protocol == IpProtocol.Udp ? UdpChecksumOffset : -1);
+                bool usual = start == facts.HeaderLength
+                    && offset == (facts.Protocol == IpProtocol.Tcp ? TcpChecksumOffset : facts.Protocol == IpProtocol.Udp ? UdpChecksumOffset : -1);
                 if (usual)
                 {
                     waiting.PartialChecksum = true;
@@ -181,7 +180,7 @@ internal sealed class RouterLane
                 }
                 else if (!train)
                 {
-                    PartialChecksum.Finish(packet[..ip.TotalLength], start, offset, ip.Protocol == IpProtocol.Udp);
+                    PartialChecksum.Finish(packet[..facts.TotalLength], start, offset, facts.Protocol == IpProtocol.Udp);
                     buffer[frameStart] = 0;
                 }
                 else
@@ -191,18 +190,24 @@ internal sealed class RouterLane
                 }
             }
         }
-        if (!train && ip.TotalLength > _settings.Mtu && ip.DontFragment)
+        if (!train && facts.TotalLength > _settings.Mtu && facts.DontFragment)
         {
             // Answered from here, quoting the packet as its sender sent it (RFC 1191 path-MTU discovery).
             _counters.Drop(DropReasons.TooBig);
-            _router.AnswerWithError(packet[..ip.TotalLength], _from, _header, IcmpType.DestinationUnreachable, 4, (uint)_settings.Mtu, towardsInside: _fromInside);
+            _icmp.Answer(packet[..facts.TotalLength], _from, _header, IcmpType.DestinationUnreachable, 4, (uint)_settings.Mtu, towardsInside: _fromInside);
             return false;
         }
         return true;
     }
 
-    private void Reassemble(in Ipv4Packet fragment)
+    private void Reassemble(Span<byte> packet)
     {
+        var error = Ipv4Packet.TryParse(packet, out var fragment);
+        if (error != PacketError.None)
+        {
+            _counters.Drop(error);
+            return;
+        }
         var reassembled = _reassembler.Add(fragment, _whole.AsSpan(VirtioNetHeader.Length));
         if (reassembled.Status == ReassemblyStatus.Dropped) _counters.Drop(reassembled.Error);
         if (reassembled.Status != ReassemblyStatus.Complete) return;
@@ -210,35 +215,33 @@ internal sealed class RouterLane
         // The whole datagram sits after room for a plain offload header (fragments never carry an unfinished checksum).
         int frameStart = VirtioNetHeader.Length - _header;
         if (_header > 0) VirtioNetHeader.WritePlain(_whole.AsSpan(frameStart));
-        var packet = _whole.AsSpan(VirtioNetHeader.Length, reassembled.Length);
-        if (Ipv4Packet.TryParse(packet, out var ip) != PacketError.None || !Prepare(_whole, frameStart, ip, out var waiting)) return;
-        Complete(waiting, TranslateOne(waiting));
+        var whole = _whole.AsSpan(VirtioNetHeader.Length, reassembled.Length);
+        if (!Prepare(_whole, frameStart, whole, new HeaderFacts(whole), out var waiting)) return;
+        _wholeRange[0] = new Range(VirtioNetHeader.Length, VirtioNetHeader.Length + waiting.Length);
+        _translator.Translate(_whole, _wholeRange, _wholeResult, 1, _side);
+        Complete(waiting, _wholeResult[0]);
     }
 
-    /// <summary>Acts on a translation: sends it on, opens a connection for a new flow first, or answers and counts.</summary>
+    /// <summary>Acts on a translation: sends the packet on, answers TTL expiry, or counts why the packet went no further.</summary>
     private void Complete(in Pending packet, NatTranslateResult result)
     {
-        if (result.Status == NatTranslateStatus.Untranslated && result.Reason == UntranslatedReason.NoConnection)
-        {
-            if (!TryOpen(packet)) return;
-            result = TranslateOne(packet);
-        }
         switch (result.Status)
         {
             case NatTranslateStatus.Translated:
+                if (result.Created) _counters.Added();
                 _counters.TranslatedOne();
                 if (packet.PartialChecksum)
                 {
                     var bytes = packet.Buffer.AsSpan(packet.FrameStart + _header, packet.Length);
-                    int start = BinaryPrimitives.ReadUInt16LittleEndian(packet.Buffer.AsSpan(packet.FrameStart + 6));
-                    int offset = BinaryPrimitives.ReadUInt16LittleEndian(packet.Buffer.AsSpan(packet.FrameStart + 8));
+                    int start = BinaryPrimitives.ReadUInt16LittleEndian(packet.Buffer.AsSpan(packet.FrameStart + ChecksumStartField));
+                    int offset = BinaryPrimitives.ReadUInt16LittleEndian(packet.Buffer.AsSpan(packet.FrameStart + ChecksumOffsetField));
                     PartialChecksum.Readdress(bytes, start, offset, packet.SumBefore, packet.AddressesBefore);
                 }
                 Send(packet);
                 break;
             case NatTranslateStatus.TtlExceeded:
                 _counters.Drop(DropReasons.TtlExceeded);
-                _router.AnswerWithError(packet.Buffer.AsSpan(packet.FrameStart + _header, packet.Length), _from, _header, IcmpType.TimeExceeded, 0, 0, towardsInside: _fromInside);
+                _icmp.Answer(packet.Buffer.AsSpan(packet.FrameStart + _header, packet.Length), _from, _header, IcmpType.TimeExceeded, 0, 0, towardsInside: _fromInside);
                 break;
             case NatTranslateStatus.Dropped:
                 _counters.Drop(result.Error);
@@ -252,69 +255,6 @@ internal sealed class RouterLane
                 break;
         }
     }
-
-    /// <summary>
-    /// A packet of an unknown flow: from the private network it opens a NAT connection; from outside only a port
-    /// forward rule opens one (a redirect; the inside host sees the router's inside address as the peer's).
-    /// </summary>
-    private bool TryOpen(in Pending packet)
-    {
-        var memory = packet.Buffer.AsMemory(packet.FrameStart + _header, packet.Length);
-        Ipv4Packet.TryParse(memory.Span, out var ip);
-        NatAddResult added;
-        if (_fromInside)
-        {
-            if (!_settings.PrivateNetwork.Contains(ip.Source))
-            {
-                _counters.Drop(DropReasons.NotFromPrivateNetwork);
-                return false;
-            }
-            added = _sync is not null ? _sync.AddNat(memory.Span, _settings.PublicAddress) : Wait(_nat.AddNatAsync(memory, _settings.PublicAddress));
-        }
-        else if (FindForward(ip) is { } rule)
-        {
-            added = _sync is not null
-                ? _sync.AddRedirect(memory.Span, _settings.PrivateAddress, rule.Target, rule.TargetPort)
-                : Wait(_nat.AddRedirectAsync(memory, _settings.PrivateAddress, rule.Target, rule.TargetPort));
-        }
-        else
-        {
-            _counters.Drop(UntranslatedReason.NoConnection);
-            return false;
-        }
-        switch (added.Status)
-        {
-            case NatAddStatus.Ok:
-                _counters.Added();
-                return true;
-            case NatAddStatus.Overlap:
-                return true; // another thread or router mapped this flow meanwhile: translate through its mapping
-            case NatAddStatus.TableFull:
-                _counters.Drop(DropReasons.TableFull);
-                return false;
-            case NatAddStatus.StoreUnavailable:
-                _counters.StoreError();
-                _counters.Drop(DropReasons.StoreUnavailable);
-                return false;
-            default:
-                _counters.Drop(DropReasons.CannotNat);
-                return false;
-        }
-    }
-
-    private ForwardRule? FindForward(in Ipv4Packet ip)
-    {
-        if (_settings.Forwards is not { Count: > 0 } forwards) return null;
-        if (ip.Destination != _settings.PublicAddress || !FlowKey.TryRead(ip, out var key)) return null;
-        foreach (var rule in forwards)
-            if (rule.Protocol == key.Protocol && rule.PublicPort == key.DestinationPort) return rule;
-        return null;
-    }
-
-    private NatTranslateResult TranslateOne(in Pending packet)
-        => _sync is not null
-            ? _sync.Translate(packet.Buffer.AsSpan(packet.FrameStart + _header, packet.Length))
-            : Wait(_nat.TranslateAsync(packet.Buffer.AsMemory(packet.FrameStart + _header, packet.Length)));
 
     /// <summary>Writes a translated packet whole (a segment train is cut by the kernel) or as fragments of the MTU.</summary>
     private void Send(in Pending packet)
@@ -330,8 +270,8 @@ internal sealed class RouterLane
         if (packet.PartialChecksum)
         {
             // Fragments are not checksummed as a whole by anyone downstream: finish the checksum before cutting.
-            int start = BinaryPrimitives.ReadUInt16LittleEndian(frame[6..]), offset = BinaryPrimitives.ReadUInt16LittleEndian(frame[8..]);
-            PartialChecksum.Finish(bytes, start, offset, bytes[9] == (byte)IpProtocol.Udp);
+            int start = BinaryPrimitives.ReadUInt16LittleEndian(frame[ChecksumStartField..]), offset = BinaryPrimitives.ReadUInt16LittleEndian(frame[ChecksumOffsetField..]);
+            PartialChecksum.Finish(bytes, start, offset, bytes[Ipv4Packet.ProtocolOffset] == (byte)IpProtocol.Udp);
         }
         Ipv4Packet.TryParse(bytes, out var ip);
         var split = Ipv4Fragmenter.Fragment(ip, _settings.Mtu, _fragmentBytes, _fragmentRanges);
@@ -356,13 +296,32 @@ internal sealed class RouterLane
     }
 
     /// <summary>
-    /// Waits for a translator call. In-process stores and cache hits complete at once (no blocking, no allocation); a
-    /// remote store's round trip blocks this interface's own thread, which has nothing else to do meanwhile.
+    /// What the lane needs of a packet's IPv4 header before translation, read with the header's named offsets and no
+    /// validation: the translator validates the packet (and names what is wrong with it). Unreadable when too short, not
+    /// IPv4 or its lengths do not fit the frame.
     /// </summary>
-    private static T Wait<T>(ValueTask<T> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
-
-    private static void Wait(ValueTask pending)
+    private readonly ref struct HeaderFacts
     {
-        if (!pending.IsCompletedSuccessfully) pending.AsTask().GetAwaiter().GetResult();
+        public HeaderFacts(ReadOnlySpan<byte> packet)
+        {
+            if (packet.Length < Ipv4Packet.MinHeaderLength || packet[0] >> 4 != 4) return;
+            int headerLength = (packet[0] & 0x0F) * 4;
+            int totalLength = BinaryPrimitives.ReadUInt16BigEndian(packet[Ipv4Packet.TotalLengthOffset..]);
+            if (headerLength < Ipv4Packet.MinHeaderLength || totalLength < headerLength || totalLength > packet.Length) return;
+            ushort flags = BinaryPrimitives.ReadUInt16BigEndian(packet[Ipv4Packet.FlagsOffset..]);
+            IsReadable = true;
+            HeaderLength = headerLength;
+            TotalLength = totalLength;
+            IsFragment = (flags & (Ipv4Packet.MoreFragmentsFlag | Ipv4Packet.FragmentOffsetMask)) != 0;
+            DontFragment = (flags & Ipv4Packet.DontFragmentFlag) != 0;
+            Protocol = (IpProtocol)packet[Ipv4Packet.ProtocolOffset];
+        }
+
+        public bool IsReadable { get; }
+        public int HeaderLength { get; }
+        public int TotalLength { get; }
+        public bool IsFragment { get; }
+        public bool DontFragment { get; }
+        public IpProtocol Protocol { get; }
     }
 }

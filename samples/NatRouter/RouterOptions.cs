@@ -59,6 +59,15 @@ public sealed record RouterOptions
     /// <summary>The least the console log shows (default Information; Debug adds the stack traces of start-up failures).</summary>
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
 
+    /// <summary>TCP connections one inside host may have (RFC 6888 REQ-4); 0 for no limit.</summary>
+    public int TcpConnectionsPerHost { get; init; }
+
+    /// <summary>UDP flows one inside host may have; 0 for no limit.</summary>
+    public int UdpConnectionsPerHost { get; init; }
+
+    /// <summary>ICMP query identifiers one inside host may have; 0 for no limit.</summary>
+    public int IcmpConnectionsPerHost { get; init; }
+
     /// <summary>
     /// Refuses settings the router cannot run with, before anything is opened, with one line that names the option.
     /// </summary>
@@ -83,12 +92,17 @@ public sealed record RouterOptions
             if (!seen.Add((rule.Protocol, rule.PublicPort)))
                 throw new ArgumentException($"--forward {rule}: {rule.Protocol.ToString().ToLowerInvariant()} port {rule.PublicPort} is forwarded more than once.");
         }
-        foreach (var (option, value) in new[] { ("--tcp-timeout", Nat.TcpTimeout), ("--udp-timeout", Nat.UdpTimeout), ("--icmp-timeout", Nat.IcmpTimeout) })
+        foreach (var (option, value) in new[] { ("--tcp-timeout", Nat.TcpTimeout), ("--udp-timeout", Nat.UdpTimeout), ("--icmp-timeout", Nat.IcmpTimeout),
+                     ("--tcp-transitory-timeout", Nat.TcpTransitoryTimeout) })
             if (value < TimeSpan.FromSeconds(1) || value > TimeSpan.FromDays(7))
                 throw new ArgumentException($"{option} {value.TotalSeconds} must be 1–604800 seconds (7 days).");
         foreach (var (option, value) in new[] { ("--tcp-capacity", Nat.TcpCapacity), ("--udp-capacity", Nat.UdpCapacity), ("--icmp-capacity", Nat.IcmpCapacity) })
             if (value is < 1 or > NatFramework.Stores.Lru.LruStoreOptions.MaxCapacity)
                 throw new ArgumentException($"{option} {value} must be 1–{NatFramework.Stores.Lru.LruStoreOptions.MaxCapacity}.");
+        foreach (var (option, value, capacity) in new[] { ("--tcp-per-host", TcpConnectionsPerHost, Nat.TcpCapacity),
+                     ("--udp-per-host", UdpConnectionsPerHost, Nat.UdpCapacity), ("--icmp-per-host", IcmpConnectionsPerHost, Nat.IcmpCapacity) })
+            if (value < 0 || value > capacity)
+                throw new ArgumentException($"{option} {value} must be 0 (no limit) to the table's capacity, {capacity}.");
         if (Store != "redis") return;
         try
         {
@@ -104,5 +118,9 @@ public sealed record RouterOptions
     private static string FirstSentence(ArgumentException e) => e.Message.Split('\n')[0].Split(" (Parameter '")[0];
 
     /// <summary>What the packet path needs.</summary>
-    public RouterSettings Settings => new(PublicAddress, PrivateNetwork, Mtu, Forwards) { SpinTime = SpinTime, Threads = Threads };
+    public RouterSettings Settings => new(PublicAddress, PrivateNetwork, Mtu, Forwards)
+    {
+        SpinTime = SpinTime, Threads = Threads,
+        TcpConnectionsPerHost = TcpConnectionsPerHost, UdpConnectionsPerHost = UdpConnectionsPerHost, IcmpConnectionsPerHost = IcmpConnectionsPerHost,
+    };
 }

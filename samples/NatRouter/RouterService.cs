@@ -30,6 +30,7 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         {
             var nat = options.Nat.Clone();
             nat.PublicAddress = options.PublicAddress;
+            nat.Policy = settings.Policy;
             nat.Validate();
             // The real store first: a file or server it cannot use is reported before anything else is done.
             _store = new StoreChoice(options.Store, nat, options.Redis, options.LiteDb, logging, options.RedisTimeout);

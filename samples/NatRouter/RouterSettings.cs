@@ -23,4 +23,26 @@ public sealed record RouterSettings(Ipv4Address PublicAddress, Ipv4Prefix Privat
 
     /// <summary>The router's own address on the inside (the network's first host), used as the source of its ICMP errors there.</summary>
     public Ipv4Address PrivateAddress => new(PrivateNetwork.Network.Value + 1);
+
+    /// <summary>Per-host connection limits (RFC 6888); 0 for none.</summary>
+    public int TcpConnectionsPerHost { get; init; }
+
+    /// <summary>Per-host UDP flow limit; 0 for none.</summary>
+    public int UdpConnectionsPerHost { get; init; }
+
+    /// <summary>Per-host ICMP identifier limit; 0 for none.</summary>
+    public int IcmpConnectionsPerHost { get; init; }
+
+    /// <summary>
+    /// What the router's translator does with new flows: hosts of the private network are translated to the public
+    /// address; the port forwards reach their inside targets, from the router's inside address.
+    /// </summary>
+    public NatPolicy Policy => new()
+    {
+        SourceNat = [new SourceNatRule(PrivateNetwork, PublicAddress)],
+        PortForwards = (Forwards ?? []).Select(f => new PortForwardRule(f.Protocol, PublicAddress, f.PublicPort, f.Target, f.TargetPort, PrivateAddress)).ToList(),
+        TcpConnectionsPerHost = TcpConnectionsPerHost,
+        UdpConnectionsPerHost = UdpConnectionsPerHost,
+        IcmpConnectionsPerHost = IcmpConnectionsPerHost,
+    };
 }

@@ -23,6 +23,7 @@ public static class RouterWarmUp
     {
         nat ??= new LruNatTranslator(new LruNatStore(new LruStoreOptions { TcpCapacity = 64, UdpCapacity = 64, IcmpCapacity = 64 }),
             new NatOptions { PublicAddress = settings.PublicAddress });
+        nat.Policy = settings.Policy; // a throwaway translator: it gets the router's policy whatever it had
         var inside = new MemoryPort(offload, capacity: 8);
         var outside = new MemoryPort(offload, capacity: 8);
         using var router = new PacketRouter(nat, settings, inside, outside);

@@ -2,20 +2,28 @@ namespace NatFramework.Stores.LiteDb;
 
 /// <summary>
 /// The in-memory side of the table, which answers every lookup: each connection under both of its keys, each inside
-/// host's connections, and per protocol a count and a recency list (least recently seen first), so that a full table
-/// finds its oldest connection — the one that may have expired — in O(1). Not thread-safe: the store locks around it.
+/// host's connections (counted per protocol, for limits), and recency lists (least recently seen first) — one per
+/// protocol, TCP's split into established and transitory connections — so a full table finds the connection to reclaim
+/// or evict in O(1). Not thread-safe: the store locks around it.
 /// </summary>
 internal sealed class ConnectionIndex
 {
     private readonly Dictionary<FlowKey, Entry> _byKey = new();
-    private readonly Dictionary<Ipv4Address, HashSet<Entry>> _byHost = new();
-    private readonly Recency _tcp = new(), _udp = new(), _icmp = new();
+    private readonly Dictionary<Ipv4Address, HostConnections> _byHost = new();
+    private readonly Recency _tcp = new(), _tcpTransitory = new(), _udp = new(), _icmp = new();
 
-    /// <summary>One connection, reachable under both keys, linked into its protocol's recency list.</summary>
+    /// <summary>One connection, reachable under both keys, linked into a recency list.</summary>
     public sealed class Entry(NatConnection connection)
     {
         public NatConnection Connection = connection;
         public Entry? Older, Newer;
+    }
+
+    /// <summary>A host's connections, and how many of each protocol are source NAT (what per-host limits count).</summary>
+    private sealed class HostConnections
+    {
+        public readonly HashSet<Entry> Entries = new();
+        public readonly int[] Counts = new int[3];
     }
 
     /// <summary>A doubly linked list, oldest at <see cref="Oldest"/>.</summary>
@@ -42,33 +50,52 @@ internal sealed class ConnectionIndex
         }
     }
 
-    private Recency RecencyOf(NatProtocol protocol) => protocol switch
+    private static int Slot(NatProtocol protocol) => protocol switch { NatProtocol.Tcp => 0, NatProtocol.Udp => 1, _ => 2 };
+
+    private Recency RecencyOf(in NatConnection connection) => connection.Protocol switch
     {
-        NatProtocol.Tcp => _tcp,
+        NatProtocol.Tcp => connection.IsTransitory ? _tcpTransitory : _tcp,
         NatProtocol.Udp => _udp,
         _ => _icmp,
     };
 
     /// <summary>Connections held.</summary>
-    public int Count => _tcp.Count + _udp.Count + _icmp.Count;
+    public int Count => _tcp.Count + _tcpTransitory.Count + _udp.Count + _icmp.Count;
 
     /// <summary>Connections of <paramref name="protocol"/> held.</summary>
-    public int CountOf(NatProtocol protocol) => RecencyOf(protocol).Count;
+    public int CountOf(NatProtocol protocol) => protocol switch
+    {
+        NatProtocol.Tcp => _tcp.Count + _tcpTransitory.Count,
+        NatProtocol.Udp => _udp.Count,
+        _ => _icmp.Count,
+    };
 
-    /// <summary>The connection of <paramref name="protocol"/> seen longest ago, or null.</summary>
-    public Entry? OldestOf(NatProtocol protocol) => RecencyOf(protocol).Oldest;
+    /// <summary>Source-NAT connections of <paramref name="protocol"/> whose inside host is <paramref name="host"/> (expired ones not yet reclaimed included).</summary>
+    public int CountOf(Ipv4Address host, NatProtocol protocol) => _byHost.TryGetValue(host, out var connections) ? connections.Counts[Slot(protocol)] : 0;
+
+    /// <summary>The established (for TCP) connection of <paramref name="protocol"/> seen longest ago, or null.</summary>
+    public Entry? OldestOf(NatProtocol protocol) => protocol switch
+    {
+        NatProtocol.Tcp => _tcp.Oldest,
+        NatProtocol.Udp => _udp.Oldest,
+        _ => _icmp.Oldest,
+    };
+
+    /// <summary>The transitory TCP connection seen longest ago, or null.</summary>
+    public Entry? OldestTransitory => _tcpTransitory.Oldest;
 
     public bool TryGet(in FlowKey key, out Entry entry) => _byKey.TryGetValue(key, out entry!);
 
-    /// <summary>Adds a connection whose keys are both free, as the newest of its protocol.</summary>
+    /// <summary>Adds a connection whose keys are both free, as the newest of its list.</summary>
     public Entry Add(in NatConnection connection)
     {
         var entry = new Entry(connection);
         _byKey.Add(connection.OutboundKey, entry);
         _byKey.Add(connection.ReplyKey, entry);
-        if (!_byHost.TryGetValue(connection.InsideHost, out var ofHost)) _byHost[connection.InsideHost] = ofHost = new HashSet<Entry>();
-        ofHost.Add(entry);
-        RecencyOf(connection.Protocol).Append(entry);
+        if (!_byHost.TryGetValue(connection.InsideHost, out var ofHost)) _byHost[connection.InsideHost] = ofHost = new HostConnections();
+        ofHost.Entries.Add(entry);
+        if (!connection.IsRedirect) ofHost.Counts[Slot(connection.Protocol)]++;
+        RecencyOf(connection).Append(entry);
         return entry;
     }
 
@@ -77,27 +104,30 @@ internal sealed class ConnectionIndex
         var connection = entry.Connection;
         _byKey.Remove(connection.OutboundKey);
         _byKey.Remove(connection.ReplyKey);
-        if (_byHost.TryGetValue(connection.InsideHost, out var ofHost) && ofHost.Remove(entry) && ofHost.Count == 0) _byHost.Remove(connection.InsideHost);
-        RecencyOf(connection.Protocol).Unlink(entry);
+        if (_byHost.TryGetValue(connection.InsideHost, out var ofHost) && ofHost.Entries.Remove(entry))
+        {
+            if (!connection.IsRedirect) ofHost.Counts[Slot(connection.Protocol)]--;
+            if (ofHost.Entries.Count == 0) _byHost.Remove(connection.InsideHost);
+        }
+        RecencyOf(connection).Unlink(entry);
     }
 
-    /// <summary>Records traffic: a new last-seen time, and the connection becomes the newest of its protocol.</summary>
-    public void Touch(Entry entry, long now)
+    /// <summary>Records traffic (a new last-seen time, and, for TCP, perhaps a new state): the connection becomes the newest of its list.</summary>
+    public void Update(Entry entry, in NatConnection updated)
     {
-        entry.Connection = entry.Connection.WithLastSeen(now);
-        var recency = RecencyOf(entry.Connection.Protocol);
-        recency.Unlink(entry);
-        recency.Append(entry);
+        RecencyOf(entry.Connection).Unlink(entry);
+        entry.Connection = updated;
+        RecencyOf(updated).Append(entry);
     }
 
     /// <summary>The connections of <paramref name="host"/>, as a copy the caller may remove from the index while walking.</summary>
-    public Entry[] OfHost(Ipv4Address host) => _byHost.TryGetValue(host, out var ofHost) ? [.. ofHost] : [];
+    public Entry[] OfHost(Ipv4Address host) => _byHost.TryGetValue(host, out var ofHost) ? [.. ofHost.Entries] : [];
 
     /// <summary>Every connection, once each.</summary>
     public List<NatConnection> Snapshot()
     {
         var all = new List<NatConnection>(Count);
-        foreach (var recency in new[] { _tcp, _udp, _icmp })
+        foreach (var recency in new[] { _tcp, _tcpTransitory, _udp, _icmp })
             for (var entry = recency.Oldest; entry is not null; entry = entry.Newer) all.Add(entry.Connection);
         return all;
     }
@@ -106,7 +136,7 @@ internal sealed class ConnectionIndex
     {
         _byKey.Clear();
         _byHost.Clear();
-        foreach (var recency in new[] { _tcp, _udp, _icmp })
+        foreach (var recency in new[] { _tcp, _tcpTransitory, _udp, _icmp })
         {
             recency.Oldest = recency.Newest = null;
             recency.Count = 0;

@@ -17,7 +17,8 @@ namespace NatFramework.Stores.LiteDb;
 /// writer sizes its batches from its measured speed, and an add waits while it is behind (answering
 /// <c>StoreUnavailable</c> if it does not catch up in time). Last-activity times are written lazily.</para>
 /// <para><b>Bounds.</b> At most <see cref="LiteDbStoreOptions.TcpCapacity"/> (UDP, ICMP likewise) connections per
-/// protocol; a full protocol first reclaims its longest-idle connection if it expired, else answers <c>TableFull</c>.</para>
+/// protocol; a full protocol first reclaims its longest-idle connection if it expired, then its longest-idle transitory
+/// TCP connection, else answers <c>TableFull</c>. Per-host limits are counted per protocol.</para>
 /// <para><b>Files.</b> The file is locked for the store's lifetime (a second router on it gets an error naming it). A file
 /// is written only after it was verified as a NAT table without writing to it (<see cref="TableFileCheck"/>): anything
 /// else is an error naming it and stays byte for byte as it was. A failing write (a full disk) is logged, counted in
@@ -226,7 +227,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         connections.Sort((a, b) => a.LastSeen.CompareTo(b.LastSeen));
         foreach (var connection in connections)
         {
-            if (_options.ExpireOnOpen is { } timeouts && connection.LastSeen < now - (long)timeouts.For(connection.Protocol).TotalMilliseconds)
+            if (_options.ExpireOnOpen is { } timeouts && connection.LastSeen < now - (long)timeouts.For(connection).TotalMilliseconds)
             {
                 expired.Add(ConnectionDocument.IdOf(connection.Outbound));
                 continue;
@@ -279,13 +280,13 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     // ---- the contract ------------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)
+    public bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup)
     {
         lock (_gate)
         {
             if (_index.TryGet(key, out var entry))
             {
-                if (entry.Connection.LastSeen >= expiredBefore)
+                if (!expiry.IsExpired(entry.Connection))
                 {
                     lookup = new NatLookup(entry.Connection, DirectionOf(entry.Connection, key));
                     return true;
@@ -299,9 +300,10 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 
     /// <inheritdoc/>
     /// <exception cref="NatStoreUnavailableException">The writer is behind or failing and did not catch up within the durability window.</exception>
-    public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
+    public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing)
     {
         existing = default;
+        var expiry = rules.Expiry;
         lock (_gate)
         {
             long waitUntil = 0;
@@ -309,7 +311,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
             {
                 if (_index.TryGet(connection.OutboundKey, out var holder))
                 {
-                    if (holder.Connection.LastSeen >= expiredBefore)
+                    if (!expiry.IsExpired(holder.Connection))
                     {
                         existing = new NatLookup(holder.Connection, DirectionOf(holder.Connection, connection.OutboundKey));
                         return NatInsertStatus.OutboundTaken;
@@ -318,15 +320,18 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                 }
                 if (_index.TryGet(connection.ReplyKey, out holder))
                 {
-                    if (holder.Connection.LastSeen >= expiredBefore) return NatInsertStatus.ReplyTaken;
+                    if (!expiry.IsExpired(holder.Connection)) return NatInsertStatus.ReplyTaken;
                     Forget(holder);
                 }
-                if (_index.CountOf(connection.Protocol) >= _options.CapacityFor(connection.Protocol))
+                if (rules.HostLimit > 0 && _index.CountOf(connection.InsideHost, connection.Protocol) >= rules.HostLimit)
                 {
-                    // Full: only an expired connection may make room, and the longest idle one is the first to expire.
-                    if (_index.OldestOf(connection.Protocol) is not { } oldest || oldest.Connection.LastSeen >= expiredBefore) return NatInsertStatus.TableFull;
-                    Forget(oldest);
+                    // The count includes expired connections not reclaimed yet: reclaim the host's, then count again.
+                    foreach (var entry in _index.OfHost(connection.InsideHost))
+                        if (entry.Connection.Protocol == connection.Protocol && expiry.IsExpired(entry.Connection)) Forget(entry);
+                    if (_index.CountOf(connection.InsideHost, connection.Protocol) >= rules.HostLimit) return NatInsertStatus.HostLimitReached;
                 }
+                if (_index.CountOf(connection.Protocol) >= _options.CapacityFor(connection.Protocol) && !MakeRoom(connection.Protocol, expiry))
+                    return NatInsertStatus.TableFull;
                 if (_options.Durable || !WriterBehind()) break;
                 if (_failing)
                     throw new NatStoreUnavailableException($"The NAT table file '{_path}' cannot be written at the moment, so a new connection could not be " +
@@ -359,14 +364,48 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         return NatInsertStatus.Inserted;
     }
 
+    /// <summary>
+    /// A full protocol makes room: its longest-idle connection if that one expired (established or transitory), else the
+    /// longest-idle transitory TCP connection (RFC 7857: transitory connections give way first). False when nothing may go.
+    /// </summary>
+    private bool MakeRoom(NatProtocol protocol, in ExpiryCutoffs expiry)
+    {
+        var transitory = protocol == NatProtocol.Tcp ? _index.OldestTransitory : null;
+        foreach (var candidate in new[] { _index.OldestOf(protocol), transitory })
+        {
+            if (candidate is not null && expiry.IsExpired(candidate.Connection))
+            {
+                Forget(candidate);
+                return true;
+            }
+        }
+        if (transitory is null) return false;
+        Forget(transitory);
+        return true;
+    }
+
     /// <inheritdoc/>
     public void Touch(in FlowKey key, long now)
     {
         lock (_gate)
         {
             if (!_index.TryGet(key, out var entry)) return;
-            _index.Touch(entry, now);
+            _index.Update(entry, entry.Connection.WithLastSeen(now));
             _pending[entry.Connection.OutboundKey] = entry.Connection; // written lazily, at the next flush
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Written lazily like a refresh: a state lost in a crash only makes the connection's timeout the one it had before.</remarks>
+    public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now)
+    {
+        lock (_gate)
+        {
+            if (!_index.TryGet(key, out var entry)) return null;
+            if (entry.Connection.Flags != expected) return entry.Connection.Flags;
+            _index.Update(entry, entry.Connection.WithState(flags, now));
+            _pending[entry.Connection.OutboundKey] = entry.Connection;
+            return expected;
         }
     }
 
@@ -405,9 +444,9 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     }
 
     /// <inheritdoc/>
-    public bool Contains(in FlowKey key, long expiredBefore)
+    public bool Contains(in FlowKey key, in ExpiryCutoffs expiry)
     {
-        lock (_gate) return _index.TryGet(key, out var entry) && entry.Connection.LastSeen >= expiredBefore;
+        lock (_gate) return _index.TryGet(key, out var entry) && !expiry.IsExpired(entry.Connection);
     }
 
     /// <inheritdoc/>

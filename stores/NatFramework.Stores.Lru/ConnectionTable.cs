@@ -82,6 +82,11 @@ internal sealed unsafe class ConnectionTable
     private readonly int _slotMask;
     private readonly uint _capacity;
     private readonly HostIndex _hosts;
+    // Entry indexes of TCP connections that became transitory, oldest first: when the table is full, the first still
+    // transitory one makes room before any established connection is evicted. Stale indexes (no longer transitory, or
+    // removed) are skipped when taken, so each index pushed costs O(1) once.
+    private readonly int[] _transitory;
+    private int _transitoryHead, _transitoryCount;
     private readonly Lock _lock = new();
     private int _version;
     private int _freeHead;
@@ -96,6 +101,7 @@ internal sealed unsafe class ConnectionTable
     {
         _protocol = protocol;
         _hashSeed = hashSeed;
+        (_establishedCutoff, _anyCutoff) = protocol switch { NatProtocol.Tcp => (0, 1), NatProtocol.Udp => (2, 2), _ => (3, 3) };
         _entries = GC.AllocateArray<Entry>(capacity, pinned: true);
         // Two keys per connection at load ≤ 0.5.
         int slots = (int)Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity * 4));
@@ -105,6 +111,7 @@ internal sealed unsafe class ConnectionTable
         _entryBase = (Entry*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_entries));
         _slotBase = (uint*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_slots));
         _hosts = new HostIndex(capacity);
+        _transitory = protocol == NatProtocol.Tcp ? new int[capacity] : [];
         PrefetchPays = MemoryBytes > PrefetchThresholdBytes;
         HugePages.Advise(_entryBase, (long)_entries.Length * sizeof(Entry));
         HugePages.Advise(_slotBase, (long)_slots.Length * sizeof(uint));
@@ -135,13 +142,40 @@ internal sealed unsafe class ConnectionTable
     public long Expirations => Interlocked.Read(ref _expirations);
 
     /// <summary>Bytes this table holds (entries, key index, host index).</summary>
-    public long MemoryBytes => (long)_entries.Length * sizeof(Entry) + (long)_slots.Length * sizeof(uint) + (long)(_slotMask + 1) / 2 * 8;
+    public long MemoryBytes => (long)_entries.Length * sizeof(Entry) + (long)_slots.Length * sizeof(uint) + _hosts.MemoryBytes + (long)_transitory.Length * sizeof(int);
 
     // ---- lock-free reads ----------------------------------------------------------------------------------
 
+    /// <summary>
+    /// The cutoff past which an entry of this table is live whatever its state: for TCP the transitory cutoff (later
+    /// than the established one, its timeout being shorter), for UDP and ICMP their only one. A lookup compares with this
+    /// alone; only an entry idle for longer than that is looked at again by <see cref="IsLiveWhenIdle"/>, which reads its
+    /// state byte — in the entry's other cache line, for some entries.
+    /// </summary>
+    /// <remarks>
+    /// Read by index (this table's field of <see cref="ExpiryCutoffs"/>), not by a switch on the protocol: the lookup is
+    /// inlined into the translator's hot path, where every branch and every register counts.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryLookup(in FlowKey key, ulong hash, long expiredBefore, bool markUsed, out NatLookup lookup)
+    private long AnyStateCutoff(in ExpiryCutoffs expiry) => Unsafe.Add(ref Unsafe.As<ExpiryCutoffs, long>(ref Unsafe.AsRef(in expiry)), _anyCutoff);
+
+    /// <summary>Whether an entry idle for longer than <see cref="AnyStateCutoff"/> is still live: an established TCP connection may be.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool IsLiveWhenIdle(Entry* entry, long lastSeen, in ExpiryCutoffs expiry)
+        => lastSeen >= Unsafe.Add(ref Unsafe.As<ExpiryCutoffs, long>(ref Unsafe.AsRef(in expiry)), _establishedCutoff) && (entry->Flags & TransitoryFlag) == 0;
+
+    // Indexes of this table's cutoffs in ExpiryCutoffs (Tcp, TcpTransitory, Udp, Icmp): the established one, and the one
+    // past which any entry is live (TCP: the transitory cutoff, which is later since its timeout is shorter).
+    private readonly int _establishedCutoff, _anyCutoff;
+
+    private const byte TransitoryFlag = (byte)NatConnectionFlags.TcpTransitory;
+
+    private bool IsLive(ref Entry e, in ExpiryCutoffs expiry) => e.LastSeen >= expiry.For(_protocol, (NatConnectionFlags)e.Flags);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryLookup(in FlowKey key, ulong hash, in ExpiryCutoffs expiry, bool markUsed, out NatLookup lookup)
     {
+        long live = AnyStateCutoff(expiry);
         while (true)
         {
             int version = Volatile.Read(ref _version);
@@ -153,7 +187,7 @@ internal sealed unsafe class ConnectionTable
             Entry* entry = Find(key, hash, out uint reply);
             // The result is written straight into the caller's slot (a retry overwrites it): building it in a local
             // first made the JIT spill the connection's dozen fields to the stack, zero them, and copy them out.
-            bool found = entry is not null && entry->LastSeen >= expiredBefore;
+            bool found = entry is not null && (entry->LastSeen >= live || IsLiveWhenIdle(entry, entry->LastSeen, expiry));
             if (found) lookup = new NatLookup(ToConnection(ref *entry), (FlowDirection)reply);
             else lookup = default;
             // x86 does not reorder loads with loads; elsewhere the data loads must complete before the recheck.
@@ -169,8 +203,9 @@ internal sealed unsafe class ConnectionTable
     /// <paramref name="now"/> (the translator then makes no Touch call). Lock-free like <see cref="TryLookup"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryLookupRewrite(in FlowKey key, ulong hash, long now, long expiredBefore, out FlowRewrite rewrite)
+    public bool TryLookupRewrite(in FlowKey key, ulong hash, long now, in ExpiryCutoffs expiry, out FlowRewrite rewrite)
     {
+        long live = AnyStateCutoff(expiry);
         while (true)
         {
             int version = Volatile.Read(ref _version);
@@ -181,7 +216,7 @@ internal sealed unsafe class ConnectionTable
             }
             Entry* entry = Find(key, hash, out uint reply);
             long lastSeen = entry is not null ? entry->LastSeen : long.MinValue;
-            bool found = entry is not null && lastSeen >= expiredBefore;
+            bool found = entry is not null && (lastSeen >= live || IsLiveWhenIdle(entry, lastSeen, expiry));
             if (!found) rewrite = default;
             else
             {
@@ -287,7 +322,9 @@ internal sealed unsafe class ConnectionTable
     private FlowKey Reversed(in StoredKey k) => new(_protocol, new Ipv4Address(k.Destination), k.DestinationPort, new Ipv4Address(k.Source), k.SourcePort);
 
     /// <summary>The inside host a connection belongs to (<see cref="NatConnection.InsideHost"/>): a redirect's target, else the outbound source.</summary>
-    private static uint HostOf(ref Entry e) => (e.Flags & (byte)NatConnectionFlags.Redirect) != 0 ? e.Reply.Source : e.Outbound.Source;
+    private static uint HostOf(ref Entry e) => IsRedirect(ref e) ? e.Reply.Source : e.Outbound.Source;
+
+    private static bool IsRedirect(ref Entry e) => (e.Flags & (byte)NatConnectionFlags.Redirect) != 0;
 
     // ---- writes (under the lock, inside BeginWrite/EndWrite) -------------------------------------------------
 
@@ -295,11 +332,15 @@ internal sealed unsafe class ConnectionTable
 
     private void EndWrite() => Volatile.Write(ref _version, _version + 1);
 
-    public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
+    // Not inlined: inlined into the translator's creation path, its lock region and locals made that method's frame
+    // 1.8 KB, 1.5 KB of it zeroed on every call (~40 ns of a 250 ns creation).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing)
     {
         var outboundKey = connection.OutboundKey;
         var replyKey = connection.ReplyKey;
         ulong outboundHash = outboundKey.Hash64(_hashSeed), replyHash = replyKey.Hash64(_hashSeed);
+        uint host = connection.InsideHost.Value;
         existing = default;
         // The insert reads both keys' home slots and the host's index slot, each likely a cache miss in a big table:
         // asked for together here, they arrive in parallel instead of one after another under the lock.
@@ -307,8 +348,9 @@ internal sealed unsafe class ConnectionTable
         {
             Sse.Prefetch0(_slotBase + ((int)outboundHash & _slotMask));
             Sse.Prefetch0(_slotBase + ((int)replyHash & _slotMask));
-            _hosts.Prefetch(connection.InsideHost.Value);
+            _hosts.Prefetch(host);
         }
+        var expiry = rules.Expiry;
         lock (_lock)
         {
             BeginWrite();
@@ -317,7 +359,7 @@ internal sealed unsafe class ConnectionTable
                 int held = IndexOf(outboundKey, outboundHash, out bool reply);
                 if (held >= 0)
                 {
-                    if (_entries[held].LastSeen >= expiredBefore)
+                    if (IsLive(ref _entries[held], expiry))
                     {
                         existing = new NatLookup(ToConnection(ref _entries[held]), reply ? FlowDirection.Reply : FlowDirection.Outbound);
                         return NatInsertStatus.OutboundTaken;
@@ -328,12 +370,18 @@ internal sealed unsafe class ConnectionTable
                 held = IndexOf(replyKey, replyHash, out _);
                 if (held >= 0)
                 {
-                    if (_entries[held].LastSeen >= expiredBefore) return NatInsertStatus.ReplyTaken;
+                    if (IsLive(ref _entries[held], expiry)) return NatInsertStatus.ReplyTaken;
                     RemoveEntry(held);
                     _expirations++;
                 }
-                SweepExpired(expiredBefore);
-                int index = Allocate(expiredBefore);
+                if (rules.HostLimit > 0 && _hosts.CountOf(host) >= rules.HostLimit)
+                {
+                    // The count includes expired connections not reclaimed yet: reclaim the host's, then count again.
+                    ReclaimExpiredOf(host, expiry);
+                    if (_hosts.CountOf(host) >= rules.HostLimit) return NatInsertStatus.HostLimitReached;
+                }
+                SweepExpired(expiry);
+                int index = Allocate(expiry);
                 ref Entry e = ref _entries[index];
                 e.Outbound = new StoredKey(outboundKey);
                 e.Reply = new StoredKey(replyKey);
@@ -343,8 +391,9 @@ internal sealed unsafe class ConnectionTable
                 e.Live = 1;
                 AddSlot(outboundHash, index, reply: false);
                 AddSlot(replyHash, index, reply: true);
-                LinkHost(index, connection.InsideHost.Value);
+                LinkHost(index, host);
                 _count++;
+                if (connection.IsTransitory) NoteTransitory(index);
                 return NatInsertStatus.Inserted;
             }
             finally
@@ -364,6 +413,27 @@ internal sealed unsafe class ConnectionTable
             // A single aligned 64-bit store: readers see the old or the new time, both valid, so no version bump.
             Volatile.Write(ref _entries[index].LastSeen, now);
             _entries[index].Referenced = 1;
+        }
+    }
+
+    /// <summary>A TCP state change by compare-and-set: the entry's flags and last-seen time, and its place among the transitory ones.</summary>
+    public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now)
+    {
+        ulong hash = key.Hash64(_hashSeed);
+        lock (_lock)
+        {
+            int index = IndexOf(key, hash, out _);
+            if (index < 0) return null;
+            ref Entry e = ref _entries[index];
+            if (e.Flags != (byte)expected) return (NatConnectionFlags)e.Flags;
+            bool wasTransitory = (e.Flags & TransitoryFlag) != 0;
+            // Two plain stores, no version bump: a reader that sees one without the other sees a recent time either way,
+            // so it finds the connection live whatever state byte it reads.
+            Volatile.Write(ref e.LastSeen, now);
+            e.Flags = (byte)flags;
+            e.Referenced = 1;
+            if (!wasTransitory && (flags & NatConnectionFlags.TcpTransitory) != 0) NoteTransitory(index);
+            return expected;
         }
     }
 
@@ -445,7 +515,7 @@ internal sealed unsafe class ConnectionTable
             Array.Clear(_slots);
             Array.Clear(_entries, 0, _nextUnused);
             _hosts.Clear();
-            _freeHead = _nextUnused = _count = _clockHand = _sweepHand = 0;
+            _freeHead = _nextUnused = _count = _clockHand = _sweepHand = _transitoryHead = _transitoryCount = 0;
             EndWrite();
         }
     }
@@ -459,23 +529,30 @@ internal sealed unsafe class ConnectionTable
         }
     }
 
-    private int Allocate(long expiredBefore)
+    private int Allocate(in ExpiryCutoffs expiry)
     {
-        if (_freeHead != 0)
-        {
-            int index = _freeHead - 1;
-            _freeHead = _entries[index].HostNext;
-            return index;
-        }
+        if (_freeHead != 0) return TakeFree();
         if (_nextUnused < _entries.Length) return _nextUnused++;
 
-        // Full: CLOCK. Every entry is live here (free ones would be on the free list).
+        // Full. The connection that became transitory first and still is goes first (closed, reset or never answered:
+        // RFC 7857), then one by CLOCK, which takes an expired connection it passes at once. (Expired connections are
+        // also reclaimed by the sweep before every insert; a longer sweep here cost a cache miss per entry in a big table.)
+        int transitory = TakeTransitory();
+        if (transitory >= 0)
+        {
+            bool expired = !IsLive(ref _entries[transitory], expiry);
+            RemoveEntry(transitory);
+            if (expired) _expirations++;
+            else _evictions++;
+            return TakeFree();
+        }
+        // CLOCK. Every entry is live here (free ones would be on the free list).
         while (true)
         {
             int index = _clockHand;
             _clockHand = index + 1 == _entries.Length ? 0 : index + 1;
             ref Entry e = ref _entries[index];
-            bool expired = e.LastSeen < expiredBefore;
+            bool expired = !IsLive(ref e, expiry);
             if (e.Referenced != 0 && !expired)
             {
                 e.Referenced = 0;
@@ -484,8 +561,57 @@ internal sealed unsafe class ConnectionTable
             RemoveEntry(index);
             if (expired) _expirations++;
             else _evictions++;
-            _freeHead = _entries[index].HostNext; // take it straight back off the free list
-            return index;
+            return TakeFree();
+        }
+    }
+
+    /// <summary>Takes the head of the free list (an entry just removed, or one freed earlier).</summary>
+    private int TakeFree()
+    {
+        int index = _freeHead - 1;
+        _freeHead = _entries[index].HostNext;
+        return index;
+    }
+
+    private void NoteTransitory(int index)
+    {
+        if (_transitory.Length == 0) return;
+        if (_transitoryCount == _transitory.Length)
+        {
+            // Full of indexes, most of them stale by now: the oldest goes.
+            _transitoryHead = _transitoryHead + 1 == _transitory.Length ? 0 : _transitoryHead + 1;
+            _transitoryCount--;
+        }
+        int tail = _transitoryHead + _transitoryCount;
+        _transitory[tail >= _transitory.Length ? tail - _transitory.Length : tail] = index;
+        _transitoryCount++;
+    }
+
+    /// <summary>The live entry that became transitory first and still is, or -1.</summary>
+    private int TakeTransitory()
+    {
+        while (_transitoryCount > 0)
+        {
+            int index = _transitory[_transitoryHead];
+            _transitoryHead = _transitoryHead + 1 == _transitory.Length ? 0 : _transitoryHead + 1;
+            _transitoryCount--;
+            if (_entries[index].Live != 0 && (_entries[index].Flags & TransitoryFlag) != 0) return index;
+        }
+        return -1;
+    }
+
+    /// <summary>Removes <paramref name="host"/>'s expired connections (a walk of its list, only when it is at its limit).</summary>
+    private void ReclaimExpiredOf(uint host, in ExpiryCutoffs expiry)
+    {
+        for (int next = _hosts.HeadOf(host); next != 0;)
+        {
+            int index = next - 1;
+            next = _entries[index].HostNext;
+            if (!IsLive(ref _entries[index], expiry))
+            {
+                RemoveEntry(index);
+                _expirations++;
+            }
         }
     }
 
@@ -538,25 +664,29 @@ internal sealed unsafe class ConnectionTable
                 uint host = HostOf(ref e);
                 if (e.HostPrevious != 0) continue; // count each list once, from its head
                 if (_hosts.HeadOf(host) != i + 1) throw new InvalidOperationException($"entry {i} has no predecessor but is not its host's head");
+                int counted = 0;
                 for (int n = i + 1; n != 0; n = _entries[n - 1].HostNext)
                 {
                     if (++linked > live) throw new InvalidOperationException("a host list loops");
+                    if (!IsRedirect(ref _entries[n - 1])) counted++;
                     int next = _entries[n - 1].HostNext;
                     if (next != 0 && _entries[next - 1].HostPrevious != n) throw new InvalidOperationException("host list links disagree");
                 }
+                if (_hosts.CountOf(host) != counted)
+                    throw new InvalidOperationException($"host {new Ipv4Address(host)} counts {_hosts.CountOf(host)} source-NAT connections, its list holds {counted}");
             }
             if (linked != live) throw new InvalidOperationException($"{linked} entries in host lists, {live} live");
         }
     }
 
-    private void SweepExpired(long expiredBefore)
+    private void SweepExpired(in ExpiryCutoffs expiry)
     {
-        if (expiredBefore == long.MinValue || _nextUnused == 0) return;
+        if (expiry.Tcp == long.MinValue || _nextUnused == 0) return;
         for (int step = 0; step < SweepPerInsert; step++)
         {
             int index = _sweepHand;
             _sweepHand = index + 1 >= _nextUnused ? 0 : index + 1;
-            if (_entries[index].Live != 0 && _entries[index].LastSeen < expiredBefore)
+            if (_entries[index].Live != 0 && !IsLive(ref _entries[index], expiry))
             {
                 RemoveEntry(index);
                 _expirations++;
@@ -624,8 +754,8 @@ internal sealed unsafe class ConnectionTable
 
     private void LinkHost(int index, uint host)
     {
-        int head = _hosts.Push(host, index + 1);
         ref Entry e = ref _entries[index];
+        int head = _hosts.Push(host, index + 1, counted: !IsRedirect(ref e));
         e.HostNext = head;
         e.HostPrevious = 0;
         if (head != 0) _entries[head - 1].HostPrevious = index + 1;
@@ -634,8 +764,9 @@ internal sealed unsafe class ConnectionTable
     private void UnlinkHost(int index, uint host)
     {
         ref Entry e = ref _entries[index];
-        if (e.HostPrevious != 0) _entries[e.HostPrevious - 1].HostNext = e.HostNext;
-        else _hosts.SetHead(host, e.HostNext);
+        bool head = e.HostPrevious == 0;
+        if (!head) _entries[e.HostPrevious - 1].HostNext = e.HostNext;
         if (e.HostNext != 0) _entries[e.HostNext - 1].HostPrevious = e.HostPrevious;
+        _hosts.Unlink(host, head, e.HostNext, counted: !IsRedirect(ref e));
     }
 }

@@ -2,23 +2,43 @@ namespace NatFramework.Stores.Lru;
 
 /// <summary>
 /// Open-addressing map from an inside host to the head of its connection list (entry index + 1; the list itself is
-/// threaded through the entries). Sized up front for one host per connection at load ≤ 0.5, so it never grows.
-/// Not thread-safe: the owning table's writer lock guards it.
+/// threaded through the entries) and how many of the list's connections are source NAT (for per-host limits: a port
+/// forward's connections take no port of the public address, so they neither count nor are limited). Sized up front for one
+/// host per connection at load ≤ 0.5, so it never grows. Not thread-safe: the owning table's writer lock guards it.
 /// </summary>
+/// <remarks>
+/// A slot's host, head and count sit together (16 bytes, four to a cache line): every removal of a connection updates
+/// its host's count, and in a big table each probe that touched three arrays was three cache misses.
+/// </remarks>
 internal sealed class HostIndex
 {
-    private readonly uint[] _hosts;
-    private readonly int[] _heads; // 0 marks an empty slot
+    private struct Slot
+    {
+        public uint Host;
+        public int Head; // 0 marks an empty slot
+        public int Count;
+        private readonly int _padding; // 16 bytes: a slot never straddles a cache line
+    }
+
+    private readonly Slot[] _slots;
     private readonly int _mask;
 
     public HostIndex(int capacity)
     {
         int size = (int)Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)capacity * 2));
-        _hosts = new uint[size];
-        _heads = new int[size];
+        _slots = GC.AllocateArray<Slot>(size, pinned: true);
         _mask = size - 1;
-        _hosts.AsSpan().Clear(); // fault the pages in now (see ConnectionTable)
-        _heads.AsSpan().Clear();
+        _slots.AsSpan().Clear(); // fault the pages in now (see ConnectionTable)
+    }
+
+    /// <summary>Bytes the index holds.</summary>
+    public unsafe long MemoryBytes => (long)_slots.Length * sizeof(Slot);
+
+    /// <summary>How many source-NAT connections <paramref name="host"/>'s list holds (expired ones not yet reclaimed included).</summary>
+    public int CountOf(uint host)
+    {
+        int i = Find(host);
+        return i < 0 ? 0 : _slots[i].Count;
     }
 
     private static int Home(uint host, int mask) => (int)((host * 0x9E3779B1u) >> 7) & mask;
@@ -27,74 +47,67 @@ internal sealed class HostIndex
     public unsafe void Prefetch(uint host)
     {
         if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-        int home = Home(host, _mask);
-        fixed (uint* hosts = _hosts)
-        fixed (int* heads = _heads)
-        {
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(hosts + home);
-            System.Runtime.Intrinsics.X86.Sse.Prefetch0(heads + home);
-        }
+        System.Runtime.Intrinsics.X86.Sse.Prefetch0(System.Runtime.CompilerServices.Unsafe.AsPointer(ref _slots[Home(host, _mask)]));
     }
 
     /// <summary>The head of <paramref name="host"/>'s list, 0 when it has none.</summary>
     public int HeadOf(uint host)
     {
         int i = Find(host);
-        return i < 0 ? 0 : _heads[i];
+        return i < 0 ? 0 : _slots[i].Head;
     }
 
     /// <summary>
-    /// Makes <paramref name="head"/> (not 0) the head of <paramref name="host"/>'s list and returns the previous head
-    /// (0 when the host had none): one probe where <see cref="HeadOf"/> then <see cref="SetHead"/> made two.
+    /// Makes <paramref name="head"/> (not 0) the head of <paramref name="host"/>'s list, one connection longer (counted when
+    /// <paramref name="counted"/>), and returns the previous head (0 when the host had none): one probe where a lookup then
+    /// an update made two.
     /// </summary>
-    public int Push(uint host, int head)
+    public int Push(uint host, int head, bool counted)
     {
+        int add = counted ? 1 : 0;
         int i = Home(host, _mask);
-        while (_heads[i] != 0)
+        while (_slots[i].Head != 0)
         {
-            if (_hosts[i] == host)
+            ref Slot slot = ref _slots[i];
+            if (slot.Host == host)
             {
-                int previous = _heads[i];
-                _heads[i] = head;
+                int previous = slot.Head;
+                slot.Head = head;
+                slot.Count += add;
                 return previous;
             }
             i = (i + 1) & _mask;
         }
-        _hosts[i] = host;
-        _heads[i] = head;
+        ref Slot empty = ref _slots[i];
+        empty.Host = host;
+        empty.Head = head;
+        empty.Count = add;
         return 0;
     }
 
-    /// <summary>Sets the head of <paramref name="host"/>'s list; 0 removes the host.</summary>
-    public void SetHead(uint host, int head)
+    /// <summary>
+    /// Records that one of <paramref name="host"/>'s connections left its list; when it was the head, <paramref name="next"/>
+    /// is the new head. The host goes when its last connection does.
+    /// </summary>
+    public void Unlink(uint host, bool wasHead, int next, bool counted)
     {
         int i = Find(host);
-        if (head == 0)
-        {
-            if (i >= 0) Delete(i);
-            return;
-        }
-        if (i < 0)
-        {
-            i = Home(host, _mask);
-            while (_heads[i] != 0) i = (i + 1) & _mask;
-            _hosts[i] = host;
-        }
-        _heads[i] = head;
+        if (i < 0) return;
+        ref Slot slot = ref _slots[i];
+        if (counted) slot.Count--;
+        if (!wasHead) return;
+        if (next == 0) Delete(i); // the head had no successor: the list is empty
+        else slot.Head = next;
     }
 
-    public void Clear()
-    {
-        Array.Clear(_hosts);
-        Array.Clear(_heads);
-    }
+    public void Clear() => Array.Clear(_slots);
 
     private int Find(uint host)
     {
         int i = Home(host, _mask);
-        while (_heads[i] != 0)
+        while (_slots[i].Head != 0)
         {
-            if (_hosts[i] == host) return i;
+            if (_slots[i].Host == host) return i;
             i = (i + 1) & _mask;
         }
         return -1;
@@ -107,16 +120,14 @@ internal sealed class HostIndex
         while (true)
         {
             j = (j + 1) & _mask;
-            if (_heads[j] == 0) break;
-            int home = Home(_hosts[j], _mask);
+            if (_slots[j].Head == 0) break;
+            int home = Home(_slots[j].Host, _mask);
             if (((j - home) & _mask) >= ((j - hole) & _mask))
             {
-                _hosts[hole] = _hosts[j];
-                _heads[hole] = _heads[j];
+                _slots[hole] = _slots[j];
                 hole = j;
             }
         }
-        _heads[hole] = 0;
-        _hosts[hole] = 0;
+        _slots[hole] = default;
     }
 }

@@ -4,7 +4,8 @@ namespace NatFramework.Stores.Lru;
 
 /// <summary>
 /// The embedded default NAT table: one bounded <see cref="ConnectionTable"/> per protocol, evicting whole connections
-/// (both directions at once) by CLOCK, expiring idle ones lazily, with a host index and lock-free lookups.
+/// (both directions at once) — expired first, then transitory TCP ones, then established ones by CLOCK — expiring idle
+/// ones lazily, with a host index (and per-host counts for limits) and lock-free lookups.
 /// Thread-safe. See <see cref="LruNatTranslator"/> for the translator generated for it.
 /// </summary>
 public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup, INatHostIndex
@@ -83,7 +84,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     /// <inheritdoc/>
     // Not inlined into the translator on purpose: as its own method the table's probe loop is fully inlined here.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)
+    public bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup)
     {
         var table = TableFor(key.Protocol);
         if (table is null)
@@ -91,7 +92,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
             lookup = default;
             return false;
         }
-        return table.TryLookup(key, key.Hash64(_hashSeed), expiredBefore, markUsed: true, out lookup);
+        return table.TryLookup(key, key.Hash64(_hashSeed), expiry, markUsed: true, out lookup);
     }
 
     /// <inheritdoc/>
@@ -100,7 +101,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     /// saves and the spills around it (prof harness, 1,000 flows one at a time, same session: 51–53 → 42–44 ns).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite)
+    public bool TryLookupRewrite(in FlowKey key, long now, in ExpiryCutoffs expiry, out FlowRewrite rewrite)
     {
         var table = TableFor(key.Protocol);
         if (table is null)
@@ -108,7 +109,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
             rewrite = default;
             return false;
         }
-        return table.TryLookupRewrite(key, key.Hash64(_hashSeed), now, expiredBefore, out rewrite);
+        return table.TryLookupRewrite(key, key.Hash64(_hashSeed), now, expiry, out rewrite);
     }
 
     /// <inheritdoc/>
@@ -191,11 +192,12 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     private readonly ref struct ConnectionAnswers(Span<NatLookup> results, ExpiryCutoffs expiry) : IBatchAnswers
     {
         private readonly Span<NatLookup> _results = results;
+        private readonly ExpiryCutoffs _expiry = expiry;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Answer(ConnectionTable? table, in FlowKey key, ulong hash, int index)
         {
-            if (table is null || !table.TryLookup(key, hash, expiry.For(key.Protocol), markUsed: true, out _results[index]))
+            if (table is null || !table.TryLookup(key, hash, _expiry, markUsed: true, out _results[index]))
                 _results[index] = default;
         }
     }
@@ -203,21 +205,26 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     private readonly ref struct RewriteAnswers(Span<FlowRewrite> results, long now, ExpiryCutoffs expiry) : IBatchAnswers
     {
         private readonly Span<FlowRewrite> _results = results;
+        private readonly ExpiryCutoffs _expiry = expiry;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Answer(ConnectionTable? table, in FlowKey key, ulong hash, int index)
         {
-            if (table is null || !table.TryLookupRewrite(key, hash, now, expiry.For(key.Protocol), out _results[index]))
+            if (table is null || !table.TryLookupRewrite(key, hash, now, _expiry, out _results[index]))
                 _results[index] = default;
         }
     }
 
     /// <inheritdoc/>
-    public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
-        => Table(connection.Protocol).TryInsert(connection, expiredBefore, out existing);
+    public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing)
+        => Table(connection.Protocol).TryInsert(connection, rules, out existing);
 
     /// <inheritdoc/>
     public void Touch(in FlowKey key, long now) => TableFor(key.Protocol)?.Touch(key, now);
+
+    /// <inheritdoc/>
+    public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now)
+        => TableFor(key.Protocol)?.UpdateState(key, expected, flags, now);
 
     /// <inheritdoc/>
     public bool Remove(in FlowKey key, out NatConnection removed)
@@ -232,8 +239,8 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     }
 
     /// <inheritdoc/>
-    public bool Contains(in FlowKey key, long expiredBefore)
-        => TableFor(key.Protocol)?.TryLookup(key, key.Hash64(_hashSeed), expiredBefore, markUsed: false, out _) ?? false;
+    public bool Contains(in FlowKey key, in ExpiryCutoffs expiry)
+        => TableFor(key.Protocol)?.TryLookup(key, key.Hash64(_hashSeed), expiry, markUsed: false, out _) ?? false;
 
     /// <inheritdoc/>
     public int RemoveConnections(Ipv4Address host, List<NatConnection> removed)

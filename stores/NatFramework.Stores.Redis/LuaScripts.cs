@@ -1,16 +1,20 @@
 namespace NatFramework.Stores.Redis;
 
 /// <summary>
-/// The server-side halves of the store's writes: each runs atomically in Redis, so both directions of a connection,
-/// its host-index entry and its place in the protocol's expiry index change together or not at all, whichever router
-/// writes. Records and keys are the binary forms of <see cref="RecordCodec"/>; every key carries the table's hash tag, so
-/// a script touches one cluster slot.
+/// The server-side halves of the store's writes: each runs atomically in Redis, so both directions of a connection, its
+/// host-index entry and its places in the expiry indexes change together or not at all, whichever router writes. Records
+/// and keys are the binary forms of <see cref="RecordCodec"/>; every key carries the table's hash tag, so a script
+/// touches one cluster slot.
 /// </summary>
 /// <remarks>
-/// The expiry index of a protocol (<c>{prefix}:e:tcp</c>, <c>:udp</c>, <c>:icmp</c>) is a sorted set of the protocol's
-/// connections (member: the outbound key) scored by when their keys expire, in Redis's own clock (<c>TIME</c>, the clock
-/// of <c>PX</c> expiry). It makes the table's size countable atomically with an insert, across every router: entries
-/// whose keys Redis has expired are dropped from it a few at a time by later inserts.
+/// <para>Indexes, all sorted sets scored by when the connection's keys expire in Redis's own clock (<c>TIME</c>, the clock
+/// of <c>PX</c> expiry), member the outbound key: each protocol's (<c>{prefix}:e:tcp</c>, <c>:udp</c>, <c>:icmp</c>), which
+/// makes the table's size countable atomically with an insert across every router; the transitory TCP connections'
+/// (<c>{prefix}:e:tcp-transitory</c>), which give way first when TCP is full; and each inside host's per protocol, its
+/// source-NAT connections (<c>{prefix}:h:&lt;protocol&gt;&lt;address&gt;</c>), counted for its limit, and the redirects
+/// that reach it (<c>{prefix}:r:…</c>), which a limit does not count; both list the host's connections for removal. Entries whose keys Redis has expired are dropped from them a few at a time by later writes.</para>
+/// <para>A connection's TTL follows its state: the established timeout, or the transitory one for a transitory TCP
+/// connection (flags bit 0x20); scripts that refresh a connection get both and pick by the record's flags.</para>
 /// </remarks>
 internal static class LuaScripts
 {
@@ -30,50 +34,105 @@ internal static class LuaScripts
           if string.byte(rec, 35) % 2 == 1 then return string.sub(rec, 21, 24) end
           return string.sub(rec, 2, 5)
         end
+        local function is_transitory(flags)
+          return math.floor(flags / 32) % 2 == 1
+        end
         local index_names = { [1] = 'icmp', [6] = 'tcp', [17] = 'udp' }
-        local function index_key(rec, index_prefix)
-          return index_prefix .. index_names[string.byte(rec, 1)]
+        local function index_key(rec, tag)
+          return tag .. ':e:' .. index_names[string.byte(rec, 1)]
+        end
+        local function host_key(rec, tag)
+          local kind = ':h:'
+          if string.byte(rec, 35) % 2 == 1 then kind = ':r:' end
+          return tag .. kind .. string.sub(rec, 1, 1) .. inside_host(rec)
         end
         local function now_ms()
           local t = redis.call('TIME')
           return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         end
+        local function forget_expired(index, now, limit)
+          local gone = redis.call('ZRANGEBYSCORE', index, '-inf', '(' .. now, 'LIMIT', 0, limit)
+          if #gone > 0 then redis.call('ZREM', index, unpack(gone)) end
+        end
+        -- Removes a connection (both keys, every index) given its record; returns nothing.
+        local function drop(rec, tag)
+          local member = string.sub(rec, 1, 13)
+          redis.call('DEL', tag .. ':k:' .. member, tag .. ':k:' .. reply_key(rec))
+          redis.call('ZREM', index_key(rec, tag), member)
+          redis.call('ZREM', tag .. ':e:tcp-transitory', member)
+          redis.call('ZREM', host_key(rec, tag), member)
+        end
+        -- Gives a connection's keys and index entries the lifetime of its state; returns the expiry time (or '+inf').
+        local function set_lifetime(rec, key, other, ttl, tag, now)
+          local member = string.sub(rec, 1, 13)
+          local expires = '+inf'
+          if ttl > 0 then
+            expires = now + ttl
+            redis.call('PEXPIRE', key, ttl)
+            if redis.call('EXISTS', other) == 1 then redis.call('PEXPIRE', other, ttl) end
+            local host = host_key(rec, tag)
+            if redis.call('PTTL', host) < ttl then redis.call('PEXPIRE', host, ttl) end
+          end
+          redis.call('ZADD', index_key(rec, tag), 'XX', expires, member)
+          redis.call('ZADD', host_key(rec, tag), 'XX', expires, member)
+          if is_transitory(string.byte(rec, 35)) then
+            redis.call('ZADD', tag .. ':e:tcp-transitory', expires, member)
+          else
+            redis.call('ZREM', tag .. ':e:tcp-transitory', member)
+          end
+        end
         """;
 
     /// <summary>
-    /// KEYS: outbound key, reply key, host set, the protocol's expiry index. ARGV: outbound record, reply record, TTL ms
-    /// (0: none), outbound key bytes, capacity. Returns {0, connections of the protocol} inserted, {1, record} outbound key
-    /// taken (with the holder), {2} reply key taken, {3, connections} the protocol is at its capacity.
+    /// KEYS: outbound key, reply key, the inside host's index, the protocol's expiry index. ARGV: outbound record, reply
+    /// record, TTL ms (0: none), outbound key bytes, capacity, host limit (0: none), table tag. Returns {0, connections of
+    /// the protocol} inserted, {1, record} outbound key taken (with the holder), {2} reply key taken, {3, connections} the
+    /// protocol is at its capacity, {4} the host is at its limit.
     /// </summary>
     public const string Insert = Helpers + "\n" + """
         local held = redis.call('GET', KEYS[1])
         if held then return {1, held} end
         if redis.call('EXISTS', KEYS[2]) == 1 then return {2} end
         local now = now_ms()
-        local function forget_expired(limit)
-          local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. now, 'LIMIT', 0, limit)
-          if #gone > 0 then redis.call('ZREM', KEYS[4], unpack(gone)) end
+        local tag = ARGV[7]
+        local transitory_index = tag .. ':e:tcp-transitory'
+        local limit = tonumber(ARGV[6])
+        if limit > 0 then
+          forget_expired(KEYS[3], now, 4096)
+          if redis.call('ZCARD', KEYS[3]) >= limit then return {4} end
         end
-        forget_expired(64)
+        forget_expired(KEYS[4], now, 64)
         local capacity = tonumber(ARGV[5])
         local count = redis.call('ZCARD', KEYS[4])
         if count >= capacity then
-          forget_expired(4096)
+          forget_expired(KEYS[4], now, 4096)
           count = redis.call('ZCARD', KEYS[4])
-          if count >= capacity then return {3, count} end
         end
+        if count >= capacity and string.byte(ARGV[1], 1) == 6 then
+          -- A full TCP table makes room from its transitory connections first (closed, reset, never answered).
+          forget_expired(transitory_index, now, 64)
+          local oldest = redis.call('ZRANGE', transitory_index, 0, 0)
+          if #oldest == 1 then
+            local victim = redis.call('GET', tag .. ':k:' .. oldest[1])
+            if victim then drop(victim, tag) else redis.call('ZREM', transitory_index, oldest[1]) end
+            count = redis.call('ZCARD', KEYS[4])
+          end
+        end
+        if count >= capacity then return {3, count} end
         local ttl = tonumber(ARGV[3])
+        local expires = '+inf'
         if ttl > 0 then
+          expires = now + ttl
           redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
           redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
-          redis.call('ZADD', KEYS[4], now + ttl, ARGV[4])
         else
           redis.call('SET', KEYS[1], ARGV[1])
           redis.call('SET', KEYS[2], ARGV[2])
-          redis.call('ZADD', KEYS[4], '+inf', ARGV[4])
         end
-        redis.call('SADD', KEYS[3], ARGV[4])
-        -- The host set lives as long as its longest-lived member could; stale members are skipped on removal.
+        redis.call('ZADD', KEYS[4], expires, ARGV[4])
+        redis.call('ZADD', KEYS[3], expires, ARGV[4])
+        if is_transitory(string.byte(ARGV[1], 35)) then redis.call('ZADD', transitory_index, expires, ARGV[4]) end
+        -- The host index lives as long as its longest-lived member could; stale members are dropped as they are met.
         if ttl > 0 then
           if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) end
         else
@@ -83,50 +142,81 @@ internal static class LuaScripts
         """;
 
     /// <summary>
-    /// KEYS: a key of the connection. ARGV: last-seen (8 bytes), TTL ms (0: none), key prefix, expiry-index prefix.
-    /// Returns 1 when found.
+    /// KEYS: a key of the connection. ARGV: last-seen (8 bytes), established TTL ms, transitory TTL ms (0: none), key
+    /// prefix, table tag. Returns 1 when found.
     /// </summary>
     public const string Touch = Helpers + "\n" + """
         local rec = redis.call('GET', KEYS[1])
         if not rec then return 0 end
-        local other = other_key(rec, ARGV[3])
-        local ttl = tonumber(ARGV[2])
+        local other = other_key(rec, ARGV[4])
         for _, key in ipairs({KEYS[1], other}) do
-          if redis.call('EXISTS', key) == 1 then
-            redis.call('SETRANGE', key, 26, ARGV[1])
-            if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
-          end
+          if redis.call('EXISTS', key) == 1 then redis.call('SETRANGE', key, 26, ARGV[1]) end
         end
-        if ttl > 0 then redis.call('ZADD', index_key(rec, ARGV[4]), 'XX', now_ms() + ttl, string.sub(rec, 1, 13)) end
+        local ttl = tonumber(ARGV[2])
+        if is_transitory(string.byte(rec, 35)) then ttl = tonumber(ARGV[3]) end
+        set_lifetime(rec, KEYS[1], other, ttl, ARGV[5], now_ms())
         return 1
         """;
 
-    /// <summary>KEYS: a key of the connection. ARGV: key prefix, host-set prefix, expiry-index prefix. Returns the removed record or false.</summary>
+    /// <summary>
+    /// KEYS: a key of the connection. ARGV: last-seen (8 bytes), the expected flags (a number), the new flags (1 byte),
+    /// established TTL ms, transitory TTL ms (0: none), key prefix, table tag. A TCP state change by compare-and-set: when
+    /// the record's flags are the expected ones, both records get the new flags and time and every index the new
+    /// lifetime. Returns the flags the record had (the change was made when they equal the expected ones), -1 when the
+    /// key is gone.
+    /// </summary>
+    public const string UpdateState = Helpers + "\n" + """
+        local rec = redis.call('GET', KEYS[1])
+        if not rec then return -1 end
+        local had = string.byte(rec, 35)
+        if had ~= tonumber(ARGV[2]) then return had end
+        local other = other_key(rec, ARGV[6])
+        for _, key in ipairs({KEYS[1], other}) do
+          if redis.call('EXISTS', key) == 1 then
+            redis.call('SETRANGE', key, 26, ARGV[1])
+            redis.call('SETRANGE', key, 34, ARGV[3])
+          end
+        end
+        rec = redis.call('GET', KEYS[1])
+        local ttl = tonumber(ARGV[4])
+        if is_transitory(string.byte(rec, 35)) then ttl = tonumber(ARGV[5]) end
+        set_lifetime(rec, KEYS[1], other, ttl, ARGV[7], now_ms())
+        return had
+        """;
+
+    /// <summary>KEYS: a key of the connection. ARGV: table tag. Returns the removed record or false.</summary>
     public const string Remove = Helpers + "\n" + """
         local rec = redis.call('GET', KEYS[1])
         if not rec then return false end
-        redis.call('DEL', KEYS[1], other_key(rec, ARGV[1]))
-        redis.call('SREM', ARGV[2] .. inside_host(rec), string.sub(rec, 1, 13))
-        redis.call('ZREM', index_key(rec, ARGV[3]), string.sub(rec, 1, 13))
+        drop(rec, ARGV[1])
         return rec
         """;
 
     /// <summary>
-    /// KEYS: the host set. ARGV: key prefix, host (4 bytes), chunk size, expiry-index prefix. Removes up to a chunk of the
-    /// host's connections, so that a host with very many never blocks Redis for long; returns {members left, records...}.
+    /// KEYS: the host's indexes (TCP, UDP and ICMP source NAT, TCP and UDP redirects). ARGV: table tag, chunk size. Removes up to a chunk of the host's
+    /// connections, so that a host with very many never blocks Redis for long; returns {members left, records...}.
     /// </summary>
     public const string RemoveHost = Helpers + "\n" + """
         local removed = {0}
-        for _, member in ipairs(redis.call('SPOP', KEYS[1], tonumber(ARGV[3]))) do
-          local key = ARGV[1] .. member
-          local rec = redis.call('GET', key)
-          if rec and inside_host(rec) == ARGV[2] then
-            redis.call('DEL', key, other_key(rec, ARGV[1]))
-            redis.call('ZREM', index_key(rec, ARGV[4]), member)
-            table.insert(removed, rec)
+        local budget = tonumber(ARGV[2])
+        for _, index in ipairs(KEYS) do
+          if budget > 0 then
+            local members = redis.call('ZRANGE', index, 0, budget - 1)
+            for _, member in ipairs(members) do
+              local rec = redis.call('GET', ARGV[1] .. ':k:' .. member)
+              if rec then
+                drop(rec, ARGV[1])
+                table.insert(removed, rec)
+              else
+                redis.call('ZREM', index, member)
+              end
+              budget = budget - 1
+            end
           end
         end
-        removed[1] = redis.call('SCARD', KEYS[1])
+        local left = 0
+        for _, index in ipairs(KEYS) do left = left + redis.call('ZCARD', index) end
+        removed[1] = left
         return removed
         """;
 

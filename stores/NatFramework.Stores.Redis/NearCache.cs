@@ -59,6 +59,26 @@ internal sealed class NearCache
             _entries[key] = entry with { Lookup = new NatLookup(entry.Lookup.Connection.WithLastSeen(lastSeen), entry.Lookup.Direction) };
     }
 
+    /// <summary>
+    /// Records the TCP state Redis holds for a connection — one this store wrote (with its time), or one a refused
+    /// compare-and-set reported (<paramref name="lastSeen"/> null: the time stays) — under both of its keys, keeping the
+    /// entries' freshness: the next state change is then computed from it.
+    /// </summary>
+    public void Updated(in FlowKey key, NatConnectionFlags flags, long? lastSeen)
+    {
+        if (_capacity == 0 || !_entries.TryGetValue(key, out var entry)) return;
+        var connection = entry.Lookup.Connection;
+        UpdateOne(connection.OutboundKey, flags, lastSeen);
+        UpdateOne(connection.ReplyKey, flags, lastSeen);
+    }
+
+    private void UpdateOne(in FlowKey key, NatConnectionFlags flags, long? lastSeen)
+    {
+        if (!_entries.TryGetValue(key, out var entry)) return;
+        var connection = entry.Lookup.Connection;
+        _entries[key] = entry with { Lookup = new NatLookup(connection.WithState(flags, lastSeen ?? connection.LastSeen), entry.Lookup.Direction) };
+    }
+
     public void Remove(in FlowKey key) => _entries.TryRemove(key, out _);
 
     public void Clear()

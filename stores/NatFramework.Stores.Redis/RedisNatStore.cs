@@ -35,14 +35,14 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     private readonly bool _ownsConnection;
     private readonly byte[] _keyPrefix;
     private readonly byte[] _hostPrefix;
-    private readonly byte[] _indexPrefix;
+    private readonly RedisValue _tag;
     private readonly RedisKey[] _indexKeys = new RedisKey[18]; // by protocol number: 1 icmp, 6 tcp, 17 udp
     private readonly RedisChannel _invalidations;
     private readonly NearCache _nearCache;
     private readonly RedisAvailability _availability;
     private readonly ConcurrentDictionary<FlowKey, byte> _refreshing = new(); // keys with a background lookup in flight
     private readonly ConcurrentDictionary<FlowKey, byte> _touching = new();   // keys with a background refresh in flight
-    private long _tcpTtl, _udpTtl, _icmpTtl;
+    private long _tcpTtl, _tcpTransitoryTtl, _udpTtl, _icmpTtl;
     private int _subscribed;
     private int _subscribing;
     private long _roundTrips;
@@ -80,7 +80,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         string tag = "{" + options.KeyPrefix + "}";
         _keyPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":k:");
         _hostPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":h:");
-        _indexPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":e:");
+        _tag = tag;
         foreach (var (protocol, name) in new[] { (NatProtocol.Icmp, "icmp"), (NatProtocol.Tcp, "tcp"), (NatProtocol.Udp, "udp") })
             _indexKeys[(int)protocol] = (RedisKey)(tag + ":e:" + name);
         _invalidations = RedisChannel.Literal(tag + ":invalidate");
@@ -154,7 +154,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         {
             var server = _redis.GetServer(endpoint);
             if (!server.IsConnected || server.IsReplica) continue;
-            foreach (var script in new[] { LuaScripts.Insert, LuaScripts.Touch, LuaScripts.Remove, LuaScripts.RemoveHost, LuaScripts.Count })
+            foreach (var script in new[] { LuaScripts.Insert, LuaScripts.Touch, LuaScripts.UpdateState, LuaScripts.Remove, LuaScripts.RemoveHost, LuaScripts.Count })
                 server.ScriptLoad(script);
         }
     }
@@ -215,11 +215,18 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     public void ConfigureExpiry(NatTimeouts? timeouts)
     {
         _tcpTtl = timeouts is null ? 0 : (long)timeouts.Tcp.TotalMilliseconds;
+        _tcpTransitoryTtl = timeouts is null ? 0 : (long)timeouts.TcpTransitory.TotalMilliseconds;
         _udpTtl = timeouts is null ? 0 : (long)timeouts.Udp.TotalMilliseconds;
         _icmpTtl = timeouts is null ? 0 : (long)timeouts.Icmp.TotalMilliseconds;
     }
 
     private long TtlFor(NatProtocol protocol) => protocol switch { NatProtocol.Tcp => _tcpTtl, NatProtocol.Udp => _udpTtl, _ => _icmpTtl };
+
+    /// <summary>A connection's lifetime in Redis: its protocol's, or the transitory one for a transitory TCP connection.</summary>
+    private long TtlFor(in NatConnection connection) => connection.IsTransitory ? _tcpTransitoryTtl : TtlFor(connection.Protocol);
+
+    /// <summary>The transitory lifetime for TCP keys, the protocol's own for the others (what the refresh scripts pick from).</summary>
+    private long TransitoryTtlFor(NatProtocol protocol) => protocol == NatProtocol.Tcp ? _tcpTransitoryTtl : TtlFor(protocol);
 
     private IDatabase Database => _redis.GetDatabase();
 
@@ -231,11 +238,14 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         return bytes;
     }
 
-    private RedisKey HostKeyOf(Ipv4Address host)
+    /// <summary>The index of <paramref name="host"/>'s connections of <paramref name="protocol"/>: <c>{prefix}:h:&lt;protocol&gt;&lt;address&gt;</c>.</summary>
+    private RedisKey HostKeyOf(Ipv4Address host, NatProtocol protocol, bool redirects = false)
     {
-        var bytes = new byte[_hostPrefix.Length + 4];
+        var bytes = new byte[_hostPrefix.Length + 5];
         _hostPrefix.CopyTo(bytes, 0);
-        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(_hostPrefix.Length), host.Value);
+        if (redirects) bytes[_hostPrefix.Length - 2] = (byte)'r'; // "{tag}:r:": the host's redirects, apart so that its limit counts source NAT only
+        bytes[_hostPrefix.Length] = (byte)protocol;
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(_hostPrefix.Length + 1), host.Value);
         return bytes;
     }
 
@@ -253,7 +263,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         if (!_nearCache.TryGet(key, out lookup, out bool fresh)) return false;
         if (fresh) return true;
         if (!_availability.IsAvailable) return _options.ServeFromNearCacheWhenUnavailable;
-        long ttl = TtlFor(key.Protocol);
+        long ttl = TtlFor(lookup.Connection);
         if (ttl > 0 && lookup.Connection.LastSeen + ttl <= _nearCache.Now) return false;
         RefreshInBackground(key);
         return true;
@@ -281,7 +291,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     }
 
     /// <inheritdoc/>
-    public ValueTask<NatLookup> LookupAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default)
+    public ValueTask<NatLookup> LookupAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default)
         => TryAnswerFromNearCache(key, out var cached) ? new ValueTask<NatLookup>(cached) : LookupRemoteAsync(key, cancellationToken);
 
     private async ValueTask<NatLookup> LookupRemoteAsync(FlowKey key, CancellationToken cancellationToken)
@@ -342,7 +352,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     }
 
     /// <inheritdoc/>
-    public async ValueTask<bool> ContainsAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default)
+    public async ValueTask<bool> ContainsAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default)
         => await Call(static (db, k) => db.KeyExistsAsync(k), KeyOf(key), cancellationToken).ConfigureAwait(false);
 
     /// <inheritdoc/>
@@ -391,16 +401,16 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     // ---- writes ------------------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
-    public async ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, long expiredBefore, CancellationToken cancellationToken = default)
+    public async ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken = default)
     {
         var outboundKey = connection.OutboundKey;
         var keyBytes = new byte[RecordCodec.KeyLength];
         RecordCodec.WriteKey(keyBytes, outboundKey);
-        RedisKey[] keys = [KeyOf(outboundKey), KeyOf(connection.ReplyKey), HostKeyOf(connection.InsideHost), IndexKeyOf(connection.Protocol)];
+        RedisKey[] keys = [KeyOf(outboundKey), KeyOf(connection.ReplyKey), HostKeyOf(connection.InsideHost, connection.Protocol, connection.IsRedirect), IndexKeyOf(connection.Protocol)];
         RedisValue[] args =
         [
             RecordCodec.Record(connection, FlowDirection.Outbound), RecordCodec.Record(connection, FlowDirection.Reply),
-            TtlFor(connection.Protocol), keyBytes, _options.CapacityFor(connection.Protocol),
+            TtlFor(connection), keyBytes, _options.CapacityFor(connection.Protocol), rules.HostLimit, _tag,
         ];
         var result = (RedisResult[])(await Script(LuaScripts.Insert, keys, args, cancellationToken).ConfigureAwait(false))!;
         switch ((int)result[0])
@@ -414,6 +424,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
                 return new NatInsertOutcome(NatInsertStatus.OutboundTaken, existing);
             case 2:
                 return new NatInsertOutcome(NatInsertStatus.ReplyTaken, default);
+            case 4:
+                return new NatInsertOutcome(NatInsertStatus.HostLimitReached, default);
             default:
                 return new NatInsertOutcome(NatInsertStatus.TableFull, default);
         }
@@ -438,7 +450,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         {
             var lastSeen = new byte[8];
             BinaryPrimitives.WriteInt64BigEndian(lastSeen, now);
-            await Script(LuaScripts.Touch, [KeyOf(key)], [lastSeen, TtlFor(key.Protocol), _keyPrefix, _indexPrefix], CancellationToken.None).ConfigureAwait(false);
+            await Script(LuaScripts.Touch, [KeyOf(key)], [lastSeen, TtlFor(key.Protocol), TransitoryTtlFor(key.Protocol), _keyPrefix, _tag], CancellationToken.None)
+                .ConfigureAwait(false);
         }
         catch (NatStoreUnavailableException)
         {
@@ -451,9 +464,31 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     }
 
     /// <inheritdoc/>
+    /// <remarks>Waited for (unlike a refresh): the packet that changed the state goes on only once every router can see the new state.</remarks>
+    public async ValueTask<NatConnectionFlags?> UpdateStateAsync(FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now,
+        CancellationToken cancellationToken = default)
+    {
+        var lastSeen = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(lastSeen, now);
+        var result = await Script(LuaScripts.UpdateState, [KeyOf(key)],
+            [lastSeen, (int)expected, new[] { (byte)flags }, TtlFor(key.Protocol), TransitoryTtlFor(key.Protocol), _keyPrefix, _tag],
+            cancellationToken).ConfigureAwait(false);
+        long had = (long)result;
+        if (had < 0)
+        {
+            _nearCache.Remove(key);
+            return null;
+        }
+        var held = (NatConnectionFlags)had;
+        if (held == expected) _nearCache.Updated(key, flags, now);
+        else _nearCache.Updated(key, held, null); // another router (or packet) changed it first: remember what Redis holds
+        return held;
+    }
+
+    /// <inheritdoc/>
     public async ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default)
     {
-        var result = await Script(LuaScripts.Remove, [KeyOf(key)], [_keyPrefix, _hostPrefix, _indexPrefix], cancellationToken).ConfigureAwait(false);
+        var result = await Script(LuaScripts.Remove, [KeyOf(key)], [_tag], cancellationToken).ConfigureAwait(false);
         if (result.IsNull || !RecordCodec.TryReadRecord((byte[])result!, out var removed)) return default;
         await PublishRemovedAsync([removed.Connection]).ConfigureAwait(false);
         return removed;
@@ -462,14 +497,13 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <inheritdoc/>
     public async ValueTask<int> RemoveConnectionsAsync(Ipv4Address host, List<NatConnection> removed, CancellationToken cancellationToken = default)
     {
-        var hostBytes = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(hostBytes, host.Value);
+        RedisKey[] hostIndexes = [HostKeyOf(host, NatProtocol.Tcp), HostKeyOf(host, NatProtocol.Udp), HostKeyOf(host, NatProtocol.Icmp),
+            HostKeyOf(host, NatProtocol.Tcp, redirects: true), HostKeyOf(host, NatProtocol.Udp, redirects: true)];
         int count = 0;
         long left;
         do
         {
-            var result = (RedisResult[])(await Script(LuaScripts.RemoveHost, [HostKeyOf(host)], [_keyPrefix, hostBytes, RemoveChunk, _indexPrefix],
-                cancellationToken).ConfigureAwait(false))!;
+            var result = (RedisResult[])(await Script(LuaScripts.RemoveHost, hostIndexes, [_tag, RemoveChunk], cancellationToken).ConfigureAwait(false))!;
             left = (long)result[0];
             var connections = new List<NatConnection>(result.Length - 1);
             for (int i = 1; i < result.Length; i++)

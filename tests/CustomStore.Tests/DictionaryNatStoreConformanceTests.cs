@@ -6,6 +6,9 @@ namespace CustomStore.Tests;
 /// <summary>The custom-store sample passes the conformance suite through its generated synchronous translator.</summary>
 public sealed class DictionaryNatStoreConformanceTests : NatStoreConformanceTests
 {
+    // Bounded only by memory: it has no capacity to give way at.
+    protected override StoreTraits Traits => new() { HasCapacity = false };
+
     protected override INatTranslator CreateTranslator(NatOptions options, TimeProvider timeProvider)
         => new DictionaryNatTranslator(new DictionaryNatStore(), options, timeProvider);
 }

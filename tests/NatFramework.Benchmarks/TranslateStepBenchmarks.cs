@@ -34,10 +34,10 @@ public class TranslateStepBenchmarks
     public long Clock() => _clock.NowMilliseconds;
 
     [Benchmark(Description = "plan (parse + classify)")]
-    public PacketPlan Plan() => TranslatorCore.Plan(_packet);
+    public PacketPlan Plan() => PacketPlanner.Plan(_packet);
 
     [Benchmark(Description = "store lookup")]
-    public bool Lookup() => _nat.Store.TryLookup(_key, 0, out _);
+    public bool Lookup() => _nat.Store.TryLookup(_key, ExpiryCutoffs.Never, out _);
 
     [Benchmark(Description = "copy + translate")]
     public NatTranslateResult Translate()

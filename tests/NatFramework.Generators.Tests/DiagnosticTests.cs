@@ -9,11 +9,12 @@ public sealed class DiagnosticTests
 
     private const string GoodStoreBody = """
         {
-            public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup) { lookup = default; return false; }
-            public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
+            public bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup) { lookup = default; return false; }
+            public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
             public void Touch(in FlowKey key, long now) { }
+            public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now) => null;
             public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
-            public bool Contains(in FlowKey key, long expiredBefore) => false;
+            public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => false;
             public void Clear() { }
             public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
         """;
@@ -67,11 +68,12 @@ public sealed class DiagnosticTests
     public void NAT0005_store_with_both_contracts()
     {
         const string asyncMembers = """
-                public ValueTask<NatLookup> LookupAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default) => default;
-                public ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, long expiredBefore, CancellationToken cancellationToken = default) => default;
+                public ValueTask<NatLookup> LookupAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default) => default;
+                public ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken = default) => default;
                 public ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken = default) => default;
+                public ValueTask<NatConnectionFlags?> UpdateStateAsync(FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now, CancellationToken cancellationToken = default) => default;
                 public ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default) => default;
-                public ValueTask<bool> ContainsAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default) => default;
+                public ValueTask<bool> ContainsAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default) => default;
                 public ValueTask ClearAsync(CancellationToken cancellationToken = default) => default;
                 public IAsyncEnumerable<NatConnection> GetConnectionsAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
             """;
@@ -103,7 +105,7 @@ public sealed class DiagnosticTests
     [Theory]
     [InlineData("public void LookupBatch(ReadOnlySpan<FlowKey> keys, long expiredBefore, Span<NatLookup> results) { }", "batch lookup")]
     [InlineData("public void RemoveConnections(Ipv4Address host) { }", "host index")]
-    [InlineData("public bool TryLookupRewrite(in FlowKey key, long expiredBefore, out FlowRewrite rewrite) { rewrite = default; return false; }", "rewrite lookup")]
+    [InlineData("public bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite) { rewrite = default; return false; }", "rewrite lookup")]
     [InlineData("public void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, Span<FlowRewrite> results) { }", "rewrite lookup")]
     [InlineData("public void ConfigureExpiry(TimeSpan timeout) { }", "native expiry")]
     public void NAT0008_capability_member_with_the_wrong_shape(string member, string capability)
@@ -122,11 +124,12 @@ public sealed class DiagnosticTests
         var explicitStore = Usings + """
             public sealed class S : INatStore
             {
-                bool INatStore.TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup) { lookup = default; return false; }
-                public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
+                bool INatStore.TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup) { lookup = default; return false; }
+                public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
                 public void Touch(in FlowKey key, long now) { }
+                public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now) => null;
                 public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
-                public bool Contains(in FlowKey key, long expiredBefore) => false;
+                public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => false;
                 public void Clear() { }
                 public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
             }

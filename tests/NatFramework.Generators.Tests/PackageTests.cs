@@ -78,10 +78,10 @@ public sealed class PackageTests : IDisposable
             sealed class ListStore : INatStore
             {
                 private readonly List<NatConnection> _connections = new();
-                public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)
+                public bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup)
                 {
                     foreach (var c in _connections)
-                        if (c.LastSeen >= expiredBefore && (c.OutboundKey.Equals(key) || c.ReplyKey.Equals(key)))
+                        if (!expiry.IsExpired(c) && (c.OutboundKey.Equals(key) || c.ReplyKey.Equals(key)))
                         {
                             lookup = new NatLookup(c, c.OutboundKey.Equals(key) ? FlowDirection.Outbound : FlowDirection.Reply);
                             return true;
@@ -89,16 +89,17 @@ public sealed class PackageTests : IDisposable
                     lookup = default;
                     return false;
                 }
-                public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
+                public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing)
                 {
-                    if (TryLookup(connection.OutboundKey, expiredBefore, out existing)) return NatInsertStatus.OutboundTaken;
-                    if (TryLookup(connection.ReplyKey, expiredBefore, out _)) return NatInsertStatus.ReplyTaken;
+                    if (TryLookup(connection.OutboundKey, rules.Expiry, out existing)) return NatInsertStatus.OutboundTaken;
+                    if (TryLookup(connection.ReplyKey, rules.Expiry, out _)) return NatInsertStatus.ReplyTaken;
                     _connections.Add(connection);
                     return NatInsertStatus.Inserted;
                 }
                 public void Touch(in FlowKey key, long now) { }
+                public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now) => null;
                 public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
-                public bool Contains(in FlowKey key, long expiredBefore) => TryLookup(key, expiredBefore, out _);
+                public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => TryLookup(key, expiry, out _);
                 public void Clear() => _connections.Clear();
                 public IEnumerable<NatConnection> Connections => _connections.ToList();
             }

@@ -13,11 +13,12 @@ internal static class StoreSources
 
         public sealed class TableStore : INatStore, INatBatchLookup, INatHostIndex
         {
-            public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup) { lookup = default; return false; }
-            public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
+            public bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup) { lookup = default; return false; }
+            public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
             public void Touch(in FlowKey key, long now) { }
+            public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now) => null;
             public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
-            public bool Contains(in FlowKey key, long expiredBefore) => false;
+            public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => false;
             public void Clear() { }
             public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
             public void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results) { }
@@ -41,14 +42,15 @@ internal static class StoreSources
 
         public sealed class FastStore : INatStore, INatRewriteLookup
         {
-            public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup) { lookup = default; return false; }
-            public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
+            public bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup) { lookup = default; return false; }
+            public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
             public void Touch(in FlowKey key, long now) { }
+            public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now) => null;
             public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
-            public bool Contains(in FlowKey key, long expiredBefore) => false;
+            public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => false;
             public void Clear() { }
             public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
-            public bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite) { rewrite = default; return false; }
+            public bool TryLookupRewrite(in FlowKey key, long now, in ExpiryCutoffs expiry, out FlowRewrite rewrite) { rewrite = default; return false; }
             void INatRewriteLookup.LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results) { }
         }
 
@@ -67,11 +69,12 @@ internal static class StoreSources
 
         public sealed class RemoteStore : IAsyncNatStore, INatNativeExpiry
         {
-            public ValueTask<NatLookup> LookupAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default) => default;
-            public ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, long expiredBefore, CancellationToken cancellationToken = default) => default;
+            public ValueTask<NatLookup> LookupAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default) => default;
+            public ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken = default) => default;
             public ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken = default) => default;
+            public ValueTask<NatConnectionFlags?> UpdateStateAsync(FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now, CancellationToken cancellationToken = default) => default;
             public ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default) => default;
-            public ValueTask<bool> ContainsAsync(FlowKey key, long expiredBefore, CancellationToken cancellationToken = default) => default;
+            public ValueTask<bool> ContainsAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default) => default;
             ValueTask IAsyncNatStore.ClearAsync(CancellationToken cancellationToken) => default;
             public async IAsyncEnumerable<NatConnection> GetConnectionsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
             {

@@ -16,6 +16,10 @@ public abstract partial class NatStoreConformanceTests
         var packet = Transport(protocol, "10.77.0.2", 40000, "198.51.100.2", 80, 64);
         var added = await nat.AddNatAsync(packet, A("198.51.100.1"));
         var reply = Transport(protocol, "198.51.100.2", 80, "198.51.100.1", added.Connection.AllocatedPort, 64);
+        // TCP: the answering SYN completes the handshake, so the established timeout applies (a lone SYN is transitory).
+        if (protocol == NatProtocol.Tcp)
+            Assert.True((await TranslateCopy(nat, Packets.Ipv4PacketBuilder.Tcp(A("198.51.100.2"), 80, A("198.51.100.1"), added.Connection.AllocatedPort, [],
+                Packets.TcpFlags.Syn | Packets.TcpFlags.Ack))).Result.IsTranslated);
 
         Clock.Advance(TimeSpan.FromSeconds(timeoutSeconds - 1));
         Assert.False(await nat.IsPortFreeAsync(protocol, A("198.51.100.2"), A("198.51.100.1"), 80, added.Connection.AllocatedPort));

@@ -46,9 +46,12 @@ public abstract partial class NatStoreConformanceTests : IDisposable
     }
 
     /// <summary>Asserts the packet is not translated (and is left unchanged).</summary>
-    protected static async Task AssertUntranslated(INatTranslator translator, byte[] packet, UntranslatedReason reason = UntranslatedReason.NoConnection)
+    protected static async Task AssertUntranslated(INatTranslator translator, byte[] packet, UntranslatedReason reason = UntranslatedReason.NoConnection,
+        NatSide side = NatSide.Unknown)
     {
-        var (result, bytes) = await TranslateCopy(translator, packet);
+        var copy = (byte[])packet.Clone();
+        var result = await translator.TranslateAsync(copy, side);
+        var bytes = copy;
         Assert.Equal(NatTranslateStatus.Untranslated, result.Status);
         Assert.Equal(reason, result.Reason);
         Assert.Equal(packet, bytes);

@@ -12,6 +12,9 @@ public sealed record StoreTraits
     /// </summary>
     public bool ExpiryFollowsTranslatorClock { get; init; } = true;
 
+    /// <summary>The store holds at most the options' per-protocol capacities (false for stores bounded only by memory).</summary>
+    public bool HasCapacity { get; init; } = true;
+
     /// <summary>How many connections the large-table removal test creates (mirage-nat's users hit recursion limits at 1M).</summary>
     public int LargeTableConnections { get; init; } = 1_000_000;
 }

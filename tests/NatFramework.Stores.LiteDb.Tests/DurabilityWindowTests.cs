@@ -65,8 +65,8 @@ public sealed class DurabilityWindowTests(Xunit.Abstractions.ITestOutputHelper o
         // Every connection in the file has both directions.
         foreach (var connection in store.Connections)
         {
-            Assert.True(store.Contains(connection.OutboundKey, long.MinValue));
-            Assert.True(store.Contains(connection.ReplyKey, long.MinValue));
+            Assert.True(store.Contains(connection.OutboundKey, ExpiryCutoffs.Never));
+            Assert.True(store.Contains(connection.ReplyKey, ExpiryCutoffs.Never));
         }
     }
 

@@ -85,7 +85,7 @@ public sealed class LiteDbStoreTests : IDisposable
         {
             var nat = new LiteDbNatTranslator(store, options, clock);
             Assert.True(nat.AddNat(Udp(2, 4000), Public).IsOk);
-            Assert.True(nat.AddNat(Ipv4PacketBuilder.Tcp(new Ipv4Address(0x0A4D0002u), 4001, Ipv4Address.Parse("203.0.113.1"), 443, []), Public).IsOk);
+            Assert.True(nat.AddNat(Ipv4PacketBuilder.Tcp(new Ipv4Address(0x0A4D0002u), 4001, Ipv4Address.Parse("203.0.113.1"), 443, [], TcpFlags.Ack), Public).IsOk); // picked up established
         }
         clock.Advance(TimeSpan.FromSeconds(301)); // past UDP's 300 s, well within TCP's 7440 s
 

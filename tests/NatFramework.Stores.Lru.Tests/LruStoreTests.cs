@@ -132,20 +132,20 @@ public sealed class LruStoreTests
         var store = new LruNatStore();
         var outbound = FlowKey.Udp(Ipv4Address.Parse("10.77.0.2"), 4000, Server, 53);
         var connection = new NatConnection(outbound, outbound.WithSource(Public, 61000), lastSeen: 1_000);
-        Assert.Equal(NatInsertStatus.Inserted, store.TryInsert(connection, expiredBefore: 0, out _));
+        Assert.Equal(NatInsertStatus.Inserted, store.TryInsert(connection, new NatInsertRules(ExpiryCutoffs.Uniform(0)), out _));
 
-        Assert.True(store.TryLookupRewrite(connection.OutboundKey, now: 5_000, expiredBefore: 0, out var forward));
-        Assert.True(store.TryLookupRewrite(connection.ReplyKey, now: 4_000, expiredBefore: 0, out var back));
+        Assert.True(store.TryLookupRewrite(connection.OutboundKey, now: 5_000, ExpiryCutoffs.Uniform(0), out var forward));
+        Assert.True(store.TryLookupRewrite(connection.ReplyKey, now: 4_000, ExpiryCutoffs.Uniform(0), out var back));
 
         Assert.Equal(new FlowRewrite(connection.Translated, FlowDirection.Outbound), forward);
         Assert.Equal(new FlowRewrite(outbound.Reversed, FlowDirection.Reply), back);
-        Assert.True(store.TryLookup(connection.OutboundKey, expiredBefore: 0, out var seen));
+        Assert.True(store.TryLookup(connection.OutboundKey, ExpiryCutoffs.Uniform(0), out var seen));
         Assert.Equal(5_000, seen.Connection.LastSeen); // refreshed, and an earlier "now" did not move it back
 
         // Expired is absent, and a lookup does not bring it back.
-        Assert.False(store.TryLookupRewrite(connection.ReplyKey, now: 9_000, expiredBefore: 6_000, out var none));
+        Assert.False(store.TryLookupRewrite(connection.ReplyKey, now: 9_000, ExpiryCutoffs.Uniform(6_000), out var none));
         Assert.False(none.Found);
-        Assert.True(store.TryLookup(connection.OutboundKey, expiredBefore: 0, out seen));
+        Assert.True(store.TryLookup(connection.OutboundKey, ExpiryCutoffs.Uniform(0), out seen));
         Assert.Equal(5_000, seen.Connection.LastSeen);
         store.CheckInvariants();
     }
@@ -163,17 +163,17 @@ public sealed class LruStoreTests
             var outbound = FlowKey.Udp(new Ipv4Address(0x0A4D0002u + (uint)(i % 7)), (ushort)(4000 + i), Server, 53);
             // Every fifth connection was last seen long ago: expired for the cutoff below.
             var connection = new NatConnection(outbound, outbound.WithSource(Public, (ushort)(20000 + i)), lastSeen: i % 5 == 0 ? 100 : 5_000);
-            Assert.Equal(NatInsertStatus.Inserted, store.TryInsert(connection, expiredBefore: 0, out _));
+            Assert.Equal(NatInsertStatus.Inserted, store.TryInsert(connection, new NatInsertRules(ExpiryCutoffs.Uniform(0)), out _));
             keys.Add(connection.OutboundKey);
             keys.Add(connection.ReplyKey);
             keys.Add(FlowKey.Udp(outbound.Source, (ushort)(4000 + i), Server, 54)); // never added
         }
         keys.Add(FlowKey.Tcp(Public, 1, Server, 2)); // another protocol's (empty) table, in the same batch
-        var cutoffs = new ExpiryCutoffs(1_000, 1_000, 1_000);
+        var cutoffs = ExpiryCutoffs.Uniform(1_000);
 
         // Single answers first, with "now" equal to each entry's time, so they refresh nothing.
-        var single = keys.Select(k => store.TryLookupRewrite(k, now: 0, expiredBefore: 1_000, out var r) ? r : default).ToArray();
-        var singleConnections = keys.Select(k => store.TryLookup(k, expiredBefore: 1_000, out var l) ? l : default).ToArray();
+        var single = keys.Select(k => store.TryLookupRewrite(k, now: 0, ExpiryCutoffs.Uniform(1_000), out var r) ? r : default).ToArray();
+        var singleConnections = keys.Select(k => store.TryLookup(k, ExpiryCutoffs.Uniform(1_000), out var l) ? l : default).ToArray();
         var batch = new FlowRewrite[keys.Count];
         var batchConnections = new NatLookup[keys.Count];
         store.LookupRewriteBatch(keys.ToArray(), now: 0, cutoffs, batch);
@@ -216,6 +216,37 @@ public sealed class LruStoreTests
         Assert.Equal(100, freed.Udp.Count);
         Assert.Equal(4900, store.Count(NatProtocol.Udp));
         store.CheckInvariants();
+    }
+
+    [Fact]
+    public void Redirects_to_a_host_share_its_list_but_not_its_count_through_removals_and_evictions()
+    {
+        var (nat, store) = Create(udpCapacity: 64);
+        var inside = new Ipv4Address(0x0A4D0002u);
+        var random = new Random(7);
+        var live = new List<FlowKey>();
+        for (int i = 0; i < 400; i++)
+        {
+            if (i % 3 == 0)
+            {
+                // An outside client reaching the host through a forward: its target is the host.
+                var packet = Ipv4PacketBuilder.Udp(new Ipv4Address(0xC6336400u + (uint)(i % 50) + 10), (ushort)(5000 + i), Public, 53, "q"u8);
+                Assert.True(nat.AddRedirect(packet, Ipv4Address.Parse("10.77.0.1"), inside, 53).IsOk);
+                live.Add(FlowKey.Udp(new Ipv4Address(0xC6336400u + (uint)(i % 50) + 10), (ushort)(5000 + i), Public, 53));
+            }
+            else
+            {
+                Assert.True(nat.AddNat(Udp(2, (ushort)(3000 + i)), Public).IsOk);
+                live.Add(FlowKey.Udp(inside, (ushort)(3000 + i), Server, 53));
+            }
+            if (random.Next(4) == 0)
+            {
+                var key = live[random.Next(live.Count)];
+                live.Remove(key);
+                store.Remove(key, out _); // may have been evicted already
+            }
+            store.CheckInvariants(); // the host's count is its list's source-NAT connections, whatever left it
+        }
     }
 
     [Fact]

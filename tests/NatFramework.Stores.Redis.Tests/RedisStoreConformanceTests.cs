@@ -24,6 +24,7 @@ public sealed class RedisStoreConformanceTests : NatStoreConformanceTests, IClas
             Configuration = _fixture.Server.Configuration,
             KeyPrefix = "conformance-" + Guid.NewGuid().ToString("N"),
             OperationTimeout = TimeSpan.FromSeconds(2),
+            TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
         });
         _stores.Add(store);
         return new RedisNatTranslator(store, options, timeProvider);

@@ -195,6 +195,53 @@ public sealed class RedisStoreTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task Tcp_state_sets_the_redis_lifetime_and_fins_seen_by_two_routers_both_count()
+    {
+        RequireServer();
+        var options = new NatOptions
+        {
+            TcpTimeout = TimeSpan.FromSeconds(60),
+            TcpTransitoryTimeout = TimeSpan.FromSeconds(2),
+            Policy = new NatPolicy { SourceNat = [new SourceNatRule(Ipv4Prefix.Parse("10.77.0.0/24"), Public)] },
+        };
+        var (a, _) = Router("tcpstate", options);
+        var (b, _) = Router("tcpstate", options);
+        using var redis = await ConnectionMultiplexer.ConnectAsync(_redis.Configuration);
+        var db = redis.GetDatabase();
+        var keys = redis.GetServer(redis.GetEndPoints()[0]);
+        async Task<long[]> LifetimesAsync()
+        {
+            var found = keys.Keys(pattern: "{tcpstate}:k:*").ToArray();
+            Assert.Equal(2, found.Length); // both directions
+            return await Task.WhenAll(found.Select(async k => (long)(await db.KeyTimeToLiveAsync(k))!.Value.TotalMilliseconds));
+        }
+        var inside = new Ipv4Address(0x0A4D0002u);
+        byte[] Out(TcpFlags flags) => Ipv4PacketBuilder.Tcp(inside, 4000, Server, 80, [], flags);
+
+        var syn = Out(TcpFlags.Syn);
+        Assert.True((await a.TranslateAsync(syn)).Created);
+        ushort port = SourcePortOf(syn);
+        byte[] In(TcpFlags flags) => Ipv4PacketBuilder.Tcp(Server, 80, Public, port, [], flags);
+        Assert.All(await LifetimesAsync(), ttl => Assert.InRange(ttl, 1, 2000)); // a lone SYN: transitory
+
+        // The answer passes the other router: the handshake is complete, the established lifetime applies.
+        Assert.True((await b.TranslateAsync(In(TcpFlags.Syn | TcpFlags.Ack))).IsTranslated);
+        Assert.True((await a.TranslateAsync(Out(TcpFlags.Ack))).IsTranslated);
+        Assert.All(await LifetimesAsync(), ttl => Assert.InRange(ttl, 2001, 60000));
+
+        // One FIN each way, each through another router (whose copy of the state may predate the other's FIN).
+        Assert.True((await a.TranslateAsync(Out(TcpFlags.Fin | TcpFlags.Ack))).IsTranslated);
+        Assert.True((await b.TranslateAsync(In(TcpFlags.Fin | TcpFlags.Ack))).IsTranslated);
+        Assert.All(await LifetimesAsync(), ttl => Assert.InRange(ttl, 1, 2000));
+
+        await Task.Delay(2500);
+        Assert.Empty(keys.Keys(pattern: "{tcpstate}:k:*"));
+        Assert.True(await b.IsPortFreeAsync(NatProtocol.Tcp, Server, Public, 80, port));
+    }
+
+    private static ushort SourcePortOf(byte[] translated) => (ushort)(translated[20] << 8 | translated[21]);
+
+    [SkippableFact]
     public async Task Credentials_that_work_are_used_and_wrong_or_missing_ones_are_an_error_at_start()
     {
         RequireServer();

@@ -23,8 +23,8 @@ public sealed class PacketPathTests
             Header = offload ? VirtioNetHeader.Length : 0;
             Inside = new MemoryPort(offload);
             Outside = new MemoryPort(offload);
-            Router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Public }),
-                new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24"), 1500, forwards), Inside, Outside);
+            var settings = new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24"), 1500, forwards);
+            Router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Public, Policy = settings.Policy }), settings, Inside, Outside);
         }
 
         public bool Offload { get; }
@@ -99,7 +99,7 @@ public sealed class PacketPathTests
         var inside = new MemoryPort();
         var outside = new MemoryPort();
         var settings = new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24")) { Threads = threads, SpinTime = TimeSpan.FromMicroseconds(spinMicroseconds) };
-        var router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Public }), settings, inside, outside);
+        var router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Public, Policy = settings.Policy }), settings, inside, outside);
         router.Start();
         try
         {

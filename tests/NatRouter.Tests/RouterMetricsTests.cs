@@ -12,10 +12,11 @@ public sealed class RouterMetricsTests
     public void Packets_drops_connections_and_table_size_are_published()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        using var store = new StoreChoice("lru", new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1") }, "", "");
+        var settings = new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"));
+        using var store = new StoreChoice("lru", new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1"), Policy = settings.Policy }, "", "");
         var inside = new MemoryPort();
         var outside = new MemoryPort();
-        using var router = new PacketRouter(store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24")), inside, outside);
+        using var router = new PacketRouter(store.Translator, settings, inside, outside);
         using var metrics = new RouterMetrics(services.GetRequiredService<IMeterFactory>(), router.Counters, store);
         inside.Inject(Ipv4PacketBuilder.Tcp(Ipv4Address.Parse("10.77.0.2"), 40000, Ipv4Address.Parse("198.51.100.2"), 80, [], TcpFlags.Syn));
         inside.Inject(Ipv4PacketBuilder.Udp(Ipv4Address.Parse("10.77.0.2"), 5000, Ipv4Address.Parse("198.51.100.2"), 53, new byte[8]));

@@ -22,12 +22,17 @@ public sealed class RouterNetwork : IDisposable
     private readonly bool _offload;
     private readonly int _threads;
     private readonly TimeSpan _spin;
+    private readonly NatOptions _nat;
+    private readonly int _tcpPerHost, _udpPerHost;
     private readonly List<Process> _helpers = new();
     private RunningRouter? _router;
 
     public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true,
-        int threads = 2, TimeSpan? spin = null)
+        int threads = 2, TimeSpan? spin = null, NatOptions? nat = null, int tcpPerHost = 0, int udpPerHost = 0)
     {
+        _nat = nat ?? new NatOptions();
+        _tcpPerHost = tcpPerHost;
+        _udpPerHost = udpPerHost;
         _threads = threads;
         _spin = spin ?? TimeSpan.FromMilliseconds(1);
         _store = store;
@@ -78,6 +83,12 @@ public sealed class RouterNetwork : IDisposable
     /// <summary>The LiteDB table file (litedb store only).</summary>
     public string LiteDbPath => Path.Combine(_folder, "nat.db");
 
+    /// <summary>What the routers of this network are told: the public address, the private network, the forwards.</summary>
+    public RouterSettings Settings => new(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"), Forwards: _forwards)
+    {
+        Threads = _threads, SpinTime = _spin, TcpConnectionsPerHost = _tcpPerHost, UdpConnectionsPerHost = _udpPerHost,
+    };
+
     /// <summary>The router attached to the interfaces now.</summary>
     public PacketRouter Router => _router?.Router ?? throw new InvalidOperationException("No router is attached.");
 
@@ -86,8 +97,13 @@ public sealed class RouterNetwork : IDisposable
     /// standby. LiteDB allows one process per file, so its standby can only be made after the running one stopped.
     /// Redis operations may take 2 s here, not 250 ms: the test projects run at once on two cores.
     /// </summary>
-    public StoreChoice OpenStore() => new(_store, new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1") }, RedisConfiguration, LiteDbPath,
-        redisTimeout: TimeSpan.FromSeconds(2));
+    public StoreChoice OpenStore()
+    {
+        var options = _nat.Clone();
+        options.PublicAddress = Ipv4Address.Parse("198.51.100.1");
+        options.Policy = Settings.Policy;
+        return new(_store, options, RedisConfiguration, LiteDbPath, redisTimeout: TimeSpan.FromSeconds(2));
+    }
 
     /// <summary>Stops the attached router (its threads, its interface descriptors, its store, which flushes).</summary>
     public void StopRouter()
@@ -112,7 +128,7 @@ public sealed class RouterNetwork : IDisposable
         {
             inside = TunDevice.Open(PrivateTun, _offload, Inside);
             outside = TunDevice.Open(PublicTun, _offload, Outside);
-            var router = new PacketRouter(store.Translator, new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"), Forwards: _forwards) { Threads = _threads, SpinTime = _spin }, inside, outside);
+            var router = new PacketRouter(store.Translator, Settings, inside, outside);
             router.Start();
             return new RunningRouter(router, inside, outside, store);
         }

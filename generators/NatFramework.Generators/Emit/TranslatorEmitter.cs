@@ -4,13 +4,19 @@ using NatFramework.Generators.Model;
 namespace NatFramework.Generators.Emit;
 
 /// <summary>
-/// Writes the translator source for a <see cref="TranslatorModel"/>. The generated half holds only the store
-/// calls; parsing, rewriting and expiry arithmetic live in NatFramework's <c>TranslatorCore</c>.
+/// Writes the translator source for a <see cref="TranslatorModel"/>: the operation surface, each member one call into
+/// NatFramework's <c>TranslatorCore</c>, and a <c>StoreCalls</c> struct that maps every store call to the store's own
+/// member. The core's methods are generic over that struct, so translation, TCP state, policy and adds are written once
+/// in the core, and the JIT still compiles them per store with direct calls.
 /// </summary>
 internal static class TranslatorEmitter
 {
     private const string Core = "global::NatFramework.Translation.TranslatorCore";
     private const string Ns = "global::NatFramework";
+    private const string Sys = "global::System";
+    private const string Tasks = "global::System.Threading.Tasks";
+    private const string Token = "global::System.Threading.CancellationToken";
+    private const string Inline = "[global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]";
 
     public static string Emit(TranslatorModel model)
     {
@@ -23,21 +29,25 @@ internal static class TranslatorEmitter
 
             """);
         if (model.Namespace.Length > 0) text.Append("namespace ").Append(model.Namespace).Append(";\n\n");
-        text.Append(model.IsAsync ? AsyncTranslator(model) : SyncTranslator(model));
+        text.Append(Header(model));
+        text.Append(model.IsAsync ? AsyncSurface() : SyncSurface());
+        text.Append(model.IsAsync ? AsyncStoreCalls(model) : SyncStoreCalls(model));
+        text.Append("}\n");
         return text.ToString().Replace("\r\n", "\n");
     }
 
     private static string Access(MemberAccess access, string interfaceName)
         => access == MemberAccess.ViaInterface ? $"(({Ns}.{interfaceName})_store)" : "_store";
 
-    private static string Header(TranslatorModel model, string interfaces)
+    private static string Header(TranslatorModel model)
     {
         string expiry = model.NativeExpiry == MemberAccess.Absent ? "" : $"\n        {Access(model.NativeExpiry, "INatNativeExpiry")}.ConfigureExpiry(_core.NativeExpiryTimeouts);";
         string nativeFlag = model.NativeExpiry == MemberAccess.Absent ? "false" : "true";
+        string surface = model.IsAsync ? $"{Ns}.INatTranslator" : $"{Ns}.ISyncNatTranslator";
         return $$"""
             /// <summary>A NAT translator generated for <see cref="{{model.StoreType}}"/>.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("NatFramework.Generators", "{{GeneratorInfo.Version}}")]
-            partial class {{model.ClassName}} : {{interfaces}}
+            partial class {{model.ClassName}} : {{surface}}
             {
                 private readonly {{model.StoreType}} _store;
                 private readonly {{Core}} _core;
@@ -59,459 +69,190 @@ internal static class TranslatorEmitter
                 /// <inheritdoc/>
                 public {{Ns}}.NatOptions Options => _core.Options;
 
+                /// <inheritdoc/>
+                public {{Ns}}.NatPolicy Policy
+                {
+                    get => _core.Policy;
+                    set => _core.Policy = value;
+                }
+
+                private StoreCalls Calls => new(_store);
+
 
             """;
     }
 
-    /// <summary>
-    /// Translate, TranslateBatch and their helpers. Both take the common packet (an option-less TCP or UDP datagram)
-    /// on a short path and plan everything else in full. A store with the rewrite lookup capability answers with just
-    /// the rewrite and refreshes the connection itself; any other store answers with the connection, and the
-    /// translator touches it once per refresh interval.
-    /// </summary>
-    private static string SyncTranslation(TranslatorModel model, string s)
-    {
-        bool rewriteLookup = model.RewriteLookup != MemberAccess.Absent;
-        string rw = Access(model.RewriteLookup, "INatRewriteLookup");
-        string noConnection = $"{Ns}.NatTranslateResult.Untranslated({Ns}.UntranslatedReason.NoConnection)";
-        string commonLookup = rewriteLookup
-            ? $$"""
-                        if (!{{rw}}.TryLookupRewrite(key, now, _core.ExpiredBefore(key.Protocol, now), out var rewrite))
-                            return {{noConnection}};
-                        return {{Core}}.RewriteCommonFlow(packet, rewrite);
-            """
-            : $$"""
-                        if (!{{s}}.TryLookup(key, _core.ExpiredBefore(key.Protocol, now), out var lookup))
-                            return {{noConnection}};
-                        // A common packet always translates (its TTL is above 1), so the refresh can come first.
-                        if (_core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(key, now);
-                        return {{Core}}.RewriteCommonFlow(packet, {{Ns}}.FlowRewrite.Of(lookup));
-            """;
-        string otherLookup = rewriteLookup
-            ? $$"""
-                    if (!{{rw}}.TryLookupRewrite(plan.LookupKey, now, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out var rewrite))
-                        return {{noConnection}};
-                    return {{Core}}.Apply(packet, plan, rewrite);
-            """
-            : $$"""
-                    if (!{{s}}.TryLookup(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out var lookup))
-                        return {{noConnection}};
-                    return Complete(packet, plan, lookup, now);
-            """;
-        string answer = rewriteLookup ? $"{Ns}.FlowRewrite" : $"{Ns}.NatLookup";
-        string batchLookup = (rewriteLookup, model.RewriteBatchLookup != MemberAccess.Absent, model.BatchLookup != MemberAccess.Absent) switch
-        {
-            (true, true, _) => $$"""
-                                {{Access(model.RewriteBatchLookup, "INatRewriteLookup")}}.LookupRewriteBatch(keys.Slice(0, pending), now, _core.Cutoffs(now), answers.Slice(0, pending));
-                """,
-            (true, false, _) => $$"""
-                                for (int p = 0; p < pending; p++)
-                                    {{rw}}.TryLookupRewrite(keys[p], now, _core.ExpiredBefore(keys[p].Protocol, now), out answers[p]);
-                """,
-            (false, _, true) => $$"""
-                                {{Access(model.BatchLookup, "INatBatchLookup")}}.LookupBatch(keys.Slice(0, pending), _core.Cutoffs(now), answers.Slice(0, pending));
-                """,
-            _ => $$"""
-                                for (int p = 0; p < pending; p++)
-                                    {{s}}.TryLookup(keys[p], _core.ExpiredBefore(keys[p].Protocol, now), out answers[p]);
-                """,
-        };
-        string complete = rewriteLookup
-            ? $"{Core}.RewriteCommonFlow(buffer[packets[start + i]], answers[p])"
-            : "CompleteCommon(buffer[packets[start + i]], keys[p], answers[p], now)";
-        string touch = rewriteLookup ? "" : $$"""
+    private static string SyncSurface() => $$"""
+            /// <inheritdoc/>
+            public {{Ns}}.NatTranslateResult Translate({{Sys}}.Span<byte> packet, {{Ns}}.NatSide side = {{Ns}}.NatSide.Unknown)
+                => _core.Translate(Calls, packet, side);
 
+            /// <inheritdoc/>
+            public void TranslateBatch({{Sys}}.Span<byte> buffer, {{Sys}}.ReadOnlySpan<{{Sys}}.Range> packets, {{Sys}}.Span<{{Ns}}.NatTranslateResult> results, {{Ns}}.NatSide side = {{Ns}}.NatSide.Unknown)
+                => _core.TranslateBatch(Calls, buffer, packets, results, side);
 
-                private {{Ns}}.NatTranslateResult Complete(global::System.Span<byte> packet, in global::NatFramework.Translation.PacketPlan plan, in {{Ns}}.NatLookup lookup, long now)
-                {
-                    var result = {{Core}}.Apply(packet, plan, lookup);
-                    if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(plan.LookupKey, now);
-                    return result;
-                }
+            /// <inheritdoc/>
+            public {{Ns}}.NatAddResult AddNat({{Sys}}.ReadOnlySpan<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.IPortAllocator? ports = null)
+                => _core.AddNat(Calls, packet, publicAddress, ports);
 
-                private {{Ns}}.NatTranslateResult CompleteCommon(global::System.Span<byte> packet, in {{Ns}}.FlowKey key, in {{Ns}}.NatLookup lookup, long now)
-                {
-                    if (_core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(key, now);
-                    return {{Core}}.RewriteCommonFlow(packet, {{Ns}}.FlowRewrite.Of(lookup));
-                }
+            /// <inheritdoc/>
+            public {{Ns}}.NatAddResult AddRedirect({{Sys}}.ReadOnlySpan<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.Ipv4Address target, ushort targetPort, {{Ns}}.IPortAllocator? ports = null)
+                => _core.AddRedirect(Calls, packet, publicAddress, target, targetPort, ports);
 
-                [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-                private void TouchAfterTranslation(in {{Ns}}.FlowKey key, long now)
-                {
-                    try
-                    {
-                        {{s}}.Touch(key, now);
-                    }
-                    catch ({{Ns}}.NatStoreUnavailableException)
-                    {
-                        // The packet is translated; the next packet of the flow retries the refresh.
-                    }
-                }
-            """;
+            /// <inheritdoc/>
+            public {{Ns}}.FreedPorts RemoveConnections({{Ns}}.Ipv4Address host) => _core.RemoveConnections(Calls, host);
 
-        return $$"""
-                /// <inheritdoc/>
-                public {{Ns}}.NatTranslateResult Translate(global::System.Span<byte> packet)
-                {
-                    // The handler sits out here so that the hot method below has none: locals stay in registers.
-                    try
-                    {
-                        return TranslateUnguarded(packet);
-                    }
-                    catch ({{Ns}}.NatStoreUnavailableException)
-                    {
-                        return {{Ns}}.NatTranslateResult.StoreUnavailable; // thrown by the lookup, before any byte changed
-                    }
-                }
+            /// <inheritdoc/>
+            public bool IsPortFree({{Ns}}.NatProtocol protocol, {{Ns}}.Ipv4Address source, {{Ns}}.Ipv4Address destination, ushort sourcePort, ushort destinationPort)
+                => _core.IsPortFree(Calls, protocol, source, destination, sourcePort, destinationPort);
 
-                private {{Ns}}.NatTranslateResult TranslateUnguarded(global::System.Span<byte> packet)
-                {
-                    if ({{Core}}.TryReadCommonFlow(packet, out var key))
-                    {
-                        long now = _core.Now;
-            {{commonLookup}}
-                    }
-                    return TranslateOther(packet);
-                }
+            /// <inheritdoc/>
+            public void Reset() => {{Core}}.Reset(Calls);
 
-                [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-                private {{Ns}}.NatTranslateResult TranslateOther(global::System.Span<byte> packet)
-                {
-                    var plan = {{Core}}.Plan(packet);
-                    if (plan.IsDone) return plan.Result;
-                    long now = _core.Now;
-            {{otherLookup}}
-                }
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<{{Ns}}.NatTranslateResult> TranslateAsync({{Sys}}.Memory<byte> packet, {{Ns}}.NatSide side = {{Ns}}.NatSide.Unknown, {{Token}} cancellationToken = default)
+                => new(Translate(packet.Span, side));
 
-                /// <inheritdoc/>
-                public void TranslateBatch(global::System.Span<byte> buffer, global::System.ReadOnlySpan<global::System.Range> packets, global::System.Span<{{Ns}}.NatTranslateResult> results)
-                {
-                    if (results.Length < packets.Length)
-                        throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
-                    // Chunks of 256: the store's pipelined batch lookup needs a run of keys to fill its prefetch stages
-                    // (64-packet chunks: 1M flows 99-104 ns per packet, 256: 89-98 ns; 10-20 KB of stack).
-                    const int Chunk = 256;
-                    global::System.Span<{{Ns}}.FlowKey> keys = stackalloc {{Ns}}.FlowKey[Chunk];
-                    global::System.Span<{{answer}}> answers = stackalloc {{answer}}[Chunk];
-                    global::System.Span<int> indices = stackalloc int[Chunk];
-                    for (int start = 0; start < packets.Length; start += Chunk)
-                    {
-                        int count = global::System.Math.Min(Chunk, packets.Length - start);
-                        // Common packets are collected for one batch lookup; any other packet (ICMP, options, TTL 1,
-                        // fragments, malformed) is rare and goes through the one-packet path with its own lookup.
-                        int pending = 0;
-                        for (int i = 0; i < count; i++)
-                        {
-                            var packet = buffer[packets[start + i]];
-                            if ({{Core}}.TryReadCommonFlow(packet, out keys[pending])) indices[pending++] = i;
-                            else results[start + i] = Translate(packet);
-                        }
-                        if (pending == 0) continue;
-                        long now = _core.Now;
-                        answers.Slice(0, pending).Clear();
-                        try
-                        {
-            {{batchLookup}}
-                        }
-                        catch ({{Ns}}.NatStoreUnavailableException)
-                        {
-                            for (int p = 0; p < pending; p++) results[start + indices[p]] = {{Ns}}.NatTranslateResult.StoreUnavailable;
-                            continue;
-                        }
-                        for (int p = 0; p < pending; p++)
-                        {
-                            int i = indices[p];
-                            results[start + i] = answers[p].Found
-                                ? {{complete}}
-                                : {{noConnection}};
-                        }
-                    }
-                }{{touch}}
-
-            """;
-    }
-
-    private static string SyncTranslator(TranslatorModel model)
-    {
-        string s = Access(model.Contract, "INatStore");
-        string removal = model.HostIndex == MemberAccess.Absent
-            ? $$"""
-                    // No host index: scan a snapshot, then remove each match (both directions go together).
-                    foreach (var connection in {{Core}}.SelectConnections({{s}}.Connections, host))
-                        if ({{s}}.Remove(connection.OutboundKey, out var gone)) removed.Add(gone);
-            """
-            : $$"""
-                    {{Access(model.HostIndex, "INatHostIndex")}}.RemoveConnections(host, removed);
-            """;
-
-        return Header(model, $"{Ns}.ISyncNatTranslator") + $$"""
-            {{SyncTranslation(model, s)}}
-                /// <inheritdoc/>
-                public {{Ns}}.NatAddResult AddNat(global::System.ReadOnlySpan<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.IPortAllocator? ports = null)
-                    => Add(_core.PlanAdd(packet, publicAddress, redirect: false, default, 0, ports));
-
-                /// <inheritdoc/>
-                public {{Ns}}.NatAddResult AddRedirect(global::System.ReadOnlySpan<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.Ipv4Address target, ushort targetPort, {{Ns}}.IPortAllocator? ports = null)
-                    => Add(_core.PlanAdd(packet, publicAddress, redirect: true, target, targetPort, ports));
-
-                private {{Ns}}.NatAddResult Add(in global::NatFramework.Translation.AddPlan plan)
-                {
-                    if (plan.IsDone) return plan.Early;
-                    try
-                    {
-                        for (int attempt = 0; attempt < _core.Options.AddAttempts && plan.TryCandidate(attempt, out var candidate); attempt++)
-                        {
-                            var status = {{s}}.TryInsert(candidate, plan.ExpiredBefore, out var existing);
-                            // The usual answer first, without the nullable result of Complete (two copies of a connection).
-                            if (status == {{Ns}}.NatInsertStatus.Inserted) return new {{Ns}}.NatAddResult({{Ns}}.NatAddStatus.Ok, candidate);
-                            if (plan.Complete(status, candidate, existing) is { } done)
-                            {
-                                // Re-adding a live connection counts as traffic on it.
-                                if (status == {{Ns}}.NatInsertStatus.OutboundTaken && done.IsOk) {{s}}.Touch(plan.Outbound, plan.Now);
-                                return done;
-                            }
-                        }
-                        return plan.Exhausted;
-                    }
-                    catch ({{Ns}}.NatStoreUnavailableException)
-                    {
-                        return new {{Ns}}.NatAddResult({{Ns}}.NatAddStatus.StoreUnavailable);
-                    }
-                }
-
-                /// <inheritdoc/>
-                public {{Ns}}.FreedPorts RemoveConnections({{Ns}}.Ipv4Address host)
-                {
-                    var removed = new global::System.Collections.Generic.List<{{Ns}}.NatConnection>();
-            {{removal}}
-                    return new {{Ns}}.FreedPorts(removed);
-                }
-
-                /// <inheritdoc/>
-                public bool IsPortFree({{Ns}}.NatProtocol protocol, {{Ns}}.Ipv4Address source, {{Ns}}.Ipv4Address destination, ushort sourcePort, ushort destinationPort)
-                    => !{{s}}.Contains({{Core}}.PortQueryKey(protocol, source, destination, sourcePort, destinationPort), _core.ExpiredBefore(protocol, _core.Now));
-
-                /// <inheritdoc/>
-                public void Reset() => {{s}}.Clear();
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::System.Threading.CancellationToken cancellationToken = default)
-                    => new(Translate(packet.Span));
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask TranslateBatchAsync(global::System.Memory<byte> buffer, global::System.ReadOnlyMemory<global::System.Range> packets, global::System.Memory<{{Ns}}.NatTranslateResult> results, global::System.Threading.CancellationToken cancellationToken = default)
-                {
-                    TranslateBatch(buffer.Span, packets.Span, results.Span);
-                    return default;
-                }
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask<{{Ns}}.NatAddResult> AddNatAsync(global::System.ReadOnlyMemory<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.IPortAllocator? ports = null, global::System.Threading.CancellationToken cancellationToken = default)
-                    => new(AddNat(packet.Span, publicAddress, ports));
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask<{{Ns}}.NatAddResult> AddRedirectAsync(global::System.ReadOnlyMemory<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.Ipv4Address target, ushort targetPort, {{Ns}}.IPortAllocator? ports = null, global::System.Threading.CancellationToken cancellationToken = default)
-                    => new(AddRedirect(packet.Span, publicAddress, target, targetPort, ports));
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask<{{Ns}}.FreedPorts> RemoveConnectionsAsync({{Ns}}.Ipv4Address host, global::System.Threading.CancellationToken cancellationToken = default)
-                    => new(RemoveConnections(host));
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask<bool> IsPortFreeAsync({{Ns}}.NatProtocol protocol, {{Ns}}.Ipv4Address source, {{Ns}}.Ipv4Address destination, ushort sourcePort, ushort destinationPort, global::System.Threading.CancellationToken cancellationToken = default)
-                    => new(IsPortFree(protocol, source, destination, sourcePort, destinationPort));
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask ResetAsync(global::System.Threading.CancellationToken cancellationToken = default)
-                {
-                    Reset();
-                    return default;
-                }
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask TranslateBatchAsync({{Sys}}.Memory<byte> buffer, {{Sys}}.ReadOnlyMemory<{{Sys}}.Range> packets, {{Sys}}.Memory<{{Ns}}.NatTranslateResult> results, {{Ns}}.NatSide side = {{Ns}}.NatSide.Unknown, {{Token}} cancellationToken = default)
+            {
+                TranslateBatch(buffer.Span, packets.Span, results.Span, side);
+                return default;
             }
 
-            """;
-    }
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<{{Ns}}.NatAddResult> AddNatAsync({{Sys}}.ReadOnlyMemory<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.IPortAllocator? ports = null, {{Token}} cancellationToken = default)
+                => new(AddNat(packet.Span, publicAddress, ports));
 
-    private static string AsyncTranslator(TranslatorModel model)
-    {
-        string s = Access(model.Contract, "IAsyncNatStore");
-        string batchLookup = model.BatchLookup == MemberAccess.Absent
-            ? $$"""
-                            for (int p = 0; p < pending; p++)
-                                lookups[p] = await {{s}}.LookupAsync(keys[p], _core.ExpiredBefore(keys[p].Protocol, now), cancellationToken).ConfigureAwait(false);
-            """
-            : $$"""
-                            await {{Access(model.BatchLookup, "IAsyncNatBatchLookup")}}.LookupBatchAsync(new global::System.ReadOnlyMemory<{{Ns}}.FlowKey>(keys, 0, pending), _core.Cutoffs(now), new global::System.Memory<{{Ns}}.NatLookup>(lookups, 0, pending), cancellationToken).ConfigureAwait(false);
-            """;
-        string removal = model.HostIndex == MemberAccess.Absent
-            ? $$"""
-                    // No host index: collect a snapshot's matches, then remove each (both directions go together).
-                    var selected = new global::System.Collections.Generic.List<{{Ns}}.NatConnection>();
-                    await foreach (var connection in global::System.Threading.Tasks.TaskAsyncEnumerableExtensions.ConfigureAwait({{s}}.GetConnectionsAsync(cancellationToken), false))
-                        if (connection.Involves(host)) selected.Add(connection);
-                    foreach (var connection in selected)
-                    {
-                        var gone = await {{s}}.RemoveAsync(connection.OutboundKey, cancellationToken).ConfigureAwait(false);
-                        if (gone.Found) removed.Add(gone.Connection);
-                    }
-            """
-            : $$"""
-                    await {{Access(model.HostIndex, "IAsyncNatHostIndex")}}.RemoveConnectionsAsync(host, removed, cancellationToken).ConfigureAwait(false);
-            """;
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<{{Ns}}.NatAddResult> AddRedirectAsync({{Sys}}.ReadOnlyMemory<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.Ipv4Address target, ushort targetPort, {{Ns}}.IPortAllocator? ports = null, {{Token}} cancellationToken = default)
+                => new(AddRedirect(packet.Span, publicAddress, target, targetPort, ports));
 
-        return Header(model, $"{Ns}.INatTranslator") + $$"""
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::System.Threading.CancellationToken cancellationToken = default)
-                {
-                    var plan = {{Core}}.Plan(packet.Span);
-                    if (plan.IsDone) return new(plan.Result);
-                    long now = _core.Now;
-                    global::System.Threading.Tasks.ValueTask<{{Ns}}.NatLookup> pending;
-                    try
-                    {
-                        pending = {{s}}.LookupAsync(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), cancellationToken);
-                    }
-                    catch ({{Ns}}.NatStoreUnavailableException)
-                    {
-                        return new({{Ns}}.NatTranslateResult.StoreUnavailable);
-                    }
-                    // A lookup answered at once (a cache hit) completes without any async machinery.
-                    if (!pending.IsCompletedSuccessfully) return TranslateAfterLookupAsync(pending, packet, plan, now, cancellationToken);
-                    var lookup = pending.Result;
-                    if (!lookup.Found) return new({{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection));
-                    var result = {{Core}}.Apply(packet.Span, plan, lookup);
-                    if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) return TouchAfterTranslationAsync(plan.LookupKey, now, result, cancellationToken);
-                    return new(result);
-                }
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<{{Ns}}.FreedPorts> RemoveConnectionsAsync({{Ns}}.Ipv4Address host, {{Token}} cancellationToken = default)
+                => new(RemoveConnections(host));
 
-                private async global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> TranslateAfterLookupAsync(global::System.Threading.Tasks.ValueTask<{{Ns}}.NatLookup> pending, global::System.Memory<byte> packet, global::NatFramework.Translation.PacketPlan plan, long now, global::System.Threading.CancellationToken cancellationToken)
-                {
-                    {{Ns}}.NatLookup lookup;
-                    try
-                    {
-                        lookup = await pending.ConfigureAwait(false);
-                    }
-                    catch ({{Ns}}.NatStoreUnavailableException)
-                    {
-                        return {{Ns}}.NatTranslateResult.StoreUnavailable;
-                    }
-                    if (!lookup.Found) return {{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection);
-                    return await CompleteAsync(packet, plan, lookup, now, cancellationToken).ConfigureAwait(false);
-                }
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<bool> IsPortFreeAsync({{Ns}}.NatProtocol protocol, {{Ns}}.Ipv4Address source, {{Ns}}.Ipv4Address destination, ushort sourcePort, ushort destinationPort, {{Token}} cancellationToken = default)
+                => new(IsPortFree(protocol, source, destination, sourcePort, destinationPort));
 
-                private async global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> TouchAfterTranslationAsync({{Ns}}.FlowKey key, long now, {{Ns}}.NatTranslateResult result, global::System.Threading.CancellationToken cancellationToken)
-                {
-                    try
-                    {
-                        await {{s}}.TouchAsync(key, now, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch ({{Ns}}.NatStoreUnavailableException)
-                    {
-                        // The packet is translated; the next packet of the flow retries the refresh.
-                    }
-                    return result;
-                }
-
-                /// <inheritdoc/>
-                public async global::System.Threading.Tasks.ValueTask TranslateBatchAsync(global::System.Memory<byte> buffer, global::System.ReadOnlyMemory<global::System.Range> packets, global::System.Memory<{{Ns}}.NatTranslateResult> results, global::System.Threading.CancellationToken cancellationToken = default)
-                {
-                    if (results.Length < packets.Length)
-                        throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
-                    int count = packets.Length;
-                    var plans = global::System.Buffers.ArrayPool<global::NatFramework.Translation.PacketPlan>.Shared.Rent(count);
-                    var keys = global::System.Buffers.ArrayPool<{{Ns}}.FlowKey>.Shared.Rent(count);
-                    var lookups = global::System.Buffers.ArrayPool<{{Ns}}.NatLookup>.Shared.Rent(count);
-                    var indices = global::System.Buffers.ArrayPool<int>.Shared.Rent(count);
-                    try
-                    {
-                        int pending = {{Core}}.PlanBatch(buffer.Span, packets.Span, results.Span, plans, keys, indices);
-                        if (pending == 0) return;
-                        long now = _core.Now;
-                        global::System.Array.Clear(lookups, 0, pending);
-                        try
-                        {
-            {{batchLookup}}
-                        }
-                        catch ({{Ns}}.NatStoreUnavailableException)
-                        {
-                            for (int p = 0; p < pending; p++) results.Span[indices[p]] = {{Ns}}.NatTranslateResult.StoreUnavailable;
-                            return;
-                        }
-                        for (int p = 0; p < pending; p++)
-                        {
-                            int i = indices[p];
-                            var result = lookups[p].Found
-                                ? await CompleteAsync(buffer[packets.Span[i]], plans[i], lookups[p], now, cancellationToken).ConfigureAwait(false)
-                                : {{Ns}}.NatTranslateResult.Untranslated({{Ns}}.UntranslatedReason.NoConnection);
-                            results.Span[i] = result;
-                        }
-                    }
-                    finally
-                    {
-                        global::System.Buffers.ArrayPool<global::NatFramework.Translation.PacketPlan>.Shared.Return(plans);
-                        global::System.Buffers.ArrayPool<{{Ns}}.FlowKey>.Shared.Return(keys);
-                        global::System.Buffers.ArrayPool<{{Ns}}.NatLookup>.Shared.Return(lookups);
-                        global::System.Buffers.ArrayPool<int>.Shared.Return(indices);
-                    }
-                }
-
-                private async global::System.Threading.Tasks.ValueTask<{{Ns}}.NatTranslateResult> CompleteAsync(global::System.Memory<byte> packet, global::NatFramework.Translation.PacketPlan plan, {{Ns}}.NatLookup lookup, long now, global::System.Threading.CancellationToken cancellationToken)
-                {
-                    var result = {{Core}}.Apply(packet.Span, plan, lookup);
-                    if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now))
-                        return await TouchAfterTranslationAsync(plan.LookupKey, now, result, cancellationToken).ConfigureAwait(false);
-                    return result;
-                }
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask<{{Ns}}.NatAddResult> AddNatAsync(global::System.ReadOnlyMemory<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.IPortAllocator? ports = null, global::System.Threading.CancellationToken cancellationToken = default)
-                    => AddAsync(_core.PlanAdd(packet.Span, publicAddress, redirect: false, default, 0, ports), cancellationToken);
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask<{{Ns}}.NatAddResult> AddRedirectAsync(global::System.ReadOnlyMemory<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.Ipv4Address target, ushort targetPort, {{Ns}}.IPortAllocator? ports = null, global::System.Threading.CancellationToken cancellationToken = default)
-                    => AddAsync(_core.PlanAdd(packet.Span, publicAddress, redirect: true, target, targetPort, ports), cancellationToken);
-
-                private async global::System.Threading.Tasks.ValueTask<{{Ns}}.NatAddResult> AddAsync(global::NatFramework.Translation.AddPlan plan, global::System.Threading.CancellationToken cancellationToken)
-                {
-                    if (plan.IsDone) return plan.Early;
-                    try
-                    {
-                        for (int attempt = 0; attempt < _core.Options.AddAttempts && plan.TryCandidate(attempt, out var candidate); attempt++)
-                        {
-                            var outcome = await {{s}}.InsertAsync(candidate, plan.ExpiredBefore, cancellationToken).ConfigureAwait(false);
-                            if (plan.Complete(outcome.Status, candidate, outcome.Existing) is { } done)
-                            {
-                                // Re-adding a live connection counts as traffic on it.
-                                if (outcome.Status == {{Ns}}.NatInsertStatus.OutboundTaken && done.IsOk)
-                                    await {{s}}.TouchAsync(plan.Outbound, plan.Now, cancellationToken).ConfigureAwait(false);
-                                return done;
-                            }
-                        }
-                        return plan.Exhausted;
-                    }
-                    catch ({{Ns}}.NatStoreUnavailableException)
-                    {
-                        return new {{Ns}}.NatAddResult({{Ns}}.NatAddStatus.StoreUnavailable);
-                    }
-                }
-
-                /// <inheritdoc/>
-                public async global::System.Threading.Tasks.ValueTask<{{Ns}}.FreedPorts> RemoveConnectionsAsync({{Ns}}.Ipv4Address host, global::System.Threading.CancellationToken cancellationToken = default)
-                {
-                    var removed = new global::System.Collections.Generic.List<{{Ns}}.NatConnection>();
-            {{removal}}
-                    return new {{Ns}}.FreedPorts(removed);
-                }
-
-                /// <inheritdoc/>
-                public async global::System.Threading.Tasks.ValueTask<bool> IsPortFreeAsync({{Ns}}.NatProtocol protocol, {{Ns}}.Ipv4Address source, {{Ns}}.Ipv4Address destination, ushort sourcePort, ushort destinationPort, global::System.Threading.CancellationToken cancellationToken = default)
-                    => !await {{s}}.ContainsAsync({{Core}}.PortQueryKey(protocol, source, destination, sourcePort, destinationPort), _core.ExpiredBefore(protocol, _core.Now), cancellationToken).ConfigureAwait(false);
-
-                /// <inheritdoc/>
-                public global::System.Threading.Tasks.ValueTask ResetAsync(global::System.Threading.CancellationToken cancellationToken = default)
-                    => {{s}}.ClearAsync(cancellationToken);
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask ResetAsync({{Token}} cancellationToken = default)
+            {
+                Reset();
+                return default;
             }
 
-            """;
+
+        """;
+
+    private static string AsyncSurface() => $$"""
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<{{Ns}}.NatTranslateResult> TranslateAsync({{Sys}}.Memory<byte> packet, {{Ns}}.NatSide side = {{Ns}}.NatSide.Unknown, {{Token}} cancellationToken = default)
+                => _core.TranslateAsync(Calls, packet, side, cancellationToken);
+
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask TranslateBatchAsync({{Sys}}.Memory<byte> buffer, {{Sys}}.ReadOnlyMemory<{{Sys}}.Range> packets, {{Sys}}.Memory<{{Ns}}.NatTranslateResult> results, {{Ns}}.NatSide side = {{Ns}}.NatSide.Unknown, {{Token}} cancellationToken = default)
+                => _core.TranslateBatchAsync(Calls, buffer, packets, results, side, cancellationToken);
+
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<{{Ns}}.NatAddResult> AddNatAsync({{Sys}}.ReadOnlyMemory<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.IPortAllocator? ports = null, {{Token}} cancellationToken = default)
+                => _core.AddNatAsync(Calls, packet, publicAddress, ports, cancellationToken);
+
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<{{Ns}}.NatAddResult> AddRedirectAsync({{Sys}}.ReadOnlyMemory<byte> packet, {{Ns}}.Ipv4Address publicAddress, {{Ns}}.Ipv4Address target, ushort targetPort, {{Ns}}.IPortAllocator? ports = null, {{Token}} cancellationToken = default)
+                => _core.AddRedirectAsync(Calls, packet, publicAddress, target, targetPort, ports, cancellationToken);
+
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<{{Ns}}.FreedPorts> RemoveConnectionsAsync({{Ns}}.Ipv4Address host, {{Token}} cancellationToken = default)
+                => _core.RemoveConnectionsAsync(Calls, host, cancellationToken);
+
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask<bool> IsPortFreeAsync({{Ns}}.NatProtocol protocol, {{Ns}}.Ipv4Address source, {{Ns}}.Ipv4Address destination, ushort sourcePort, ushort destinationPort, {{Token}} cancellationToken = default)
+                => _core.IsPortFreeAsync(Calls, protocol, source, destination, sourcePort, destinationPort, cancellationToken);
+
+            /// <inheritdoc/>
+            public {{Tasks}}.ValueTask ResetAsync({{Token}} cancellationToken = default) => {{Core}}.ResetAsync(Calls, cancellationToken);
+
+
+        """;
+
+    /// <summary>A capability member: a direct (or interface) call when the store has it, otherwise never called.</summary>
+    private static string Member(MemberAccess access, string interfaceName, string signature, string call)
+        => access == MemberAccess.Absent
+            ? $"        public {signature} => throw new {Sys}.NotSupportedException(); // not a capability of this store: never called\n"
+            : $"        {Inline}\n        public {signature} => {Access(access, interfaceName)}.{call};\n";
+
+    private static string Flag(MemberAccess access) => access == MemberAccess.Absent ? "false" : "true";
+
+    private static string SyncStoreCalls(TranslatorModel model)
+    {
+        var c = model.Contract;
+        var text = new StringBuilder();
+        text.Append($$"""
+                /// <summary>The store's calls, for <c>TranslatorCore</c>: each a direct call on the store.</summary>
+                private readonly struct StoreCalls : global::NatFramework.Translation.ISyncStoreCalls
+                {
+                    private readonly {{model.StoreType}} _store;
+
+                    public StoreCalls({{model.StoreType}} store) => _store = store;
+
+                    public static bool HasBatchLookup => {{Flag(model.BatchLookup)}};
+
+                    public static bool HasRewriteLookup => {{Flag(model.RewriteLookup)}};
+
+                    public static bool HasRewriteBatchLookup => {{Flag(model.RewriteLookup == MemberAccess.Absent ? MemberAccess.Absent : model.RewriteBatchLookup)}};
+
+                    public static bool HasHostIndex => {{Flag(model.HostIndex)}};
+
+
+            """);
+        text.Append(Member(c, "INatStore", $"bool TryLookup(in {Ns}.FlowKey key, in {Ns}.ExpiryCutoffs expiry, out {Ns}.NatLookup lookup)", "TryLookup(key, expiry, out lookup)")).Append('\n');
+        text.Append(Member(model.BatchLookup, "INatBatchLookup", $"void LookupBatch({Sys}.ReadOnlySpan<{Ns}.FlowKey> keys, in {Ns}.ExpiryCutoffs expiry, {Sys}.Span<{Ns}.NatLookup> results)", "LookupBatch(keys, expiry, results)")).Append('\n');
+        text.Append(Member(model.RewriteLookup, "INatRewriteLookup", $"bool TryLookupRewrite(in {Ns}.FlowKey key, long now, in {Ns}.ExpiryCutoffs expiry, out {Ns}.FlowRewrite rewrite)", "TryLookupRewrite(key, now, expiry, out rewrite)")).Append('\n');
+        text.Append(Member(model.RewriteLookup == MemberAccess.Absent ? MemberAccess.Absent : model.RewriteBatchLookup, "INatRewriteLookup",
+            $"void LookupRewriteBatch({Sys}.ReadOnlySpan<{Ns}.FlowKey> keys, long now, in {Ns}.ExpiryCutoffs expiry, {Sys}.Span<{Ns}.FlowRewrite> results)", "LookupRewriteBatch(keys, now, expiry, results)")).Append('\n');
+        text.Append(Member(c, "INatStore", $"{Ns}.NatInsertStatus TryInsert(in {Ns}.NatConnection connection, in {Ns}.NatInsertRules rules, out {Ns}.NatLookup existing)", "TryInsert(connection, rules, out existing)")).Append('\n');
+        text.Append(Member(c, "INatStore", $"void Touch(in {Ns}.FlowKey key, long now)", "Touch(key, now)")).Append('\n');
+        text.Append(Member(c, "INatStore", $"{Ns}.NatConnectionFlags? UpdateState(in {Ns}.FlowKey key, {Ns}.NatConnectionFlags expected, {Ns}.NatConnectionFlags flags, long now)", "UpdateState(key, expected, flags, now)")).Append('\n');
+        text.Append(Member(c, "INatStore", $"bool Remove(in {Ns}.FlowKey key, out {Ns}.NatConnection removed)", "Remove(key, out removed)")).Append('\n');
+        text.Append(Member(c, "INatStore", $"bool Contains(in {Ns}.FlowKey key, in {Ns}.ExpiryCutoffs expiry)", "Contains(key, expiry)")).Append('\n');
+        text.Append(Member(c, "INatStore", "void Clear()", "Clear()")).Append('\n');
+        text.Append($"        public global::System.Collections.Generic.IEnumerable<{Ns}.NatConnection> Connections => {Access(c, "INatStore")}.Connections;\n\n");
+        text.Append(Member(model.HostIndex, "INatHostIndex", $"int RemoveConnections({Ns}.Ipv4Address host, global::System.Collections.Generic.List<{Ns}.NatConnection> removed)", "RemoveConnections(host, removed)"));
+        text.Append("    }\n");
+        return text.ToString();
+    }
+
+    private static string AsyncStoreCalls(TranslatorModel model)
+    {
+        var c = model.Contract;
+        var text = new StringBuilder();
+        text.Append($$"""
+                /// <summary>The store's calls, for <c>TranslatorCore</c>: each a direct call on the store.</summary>
+                private readonly struct StoreCalls : global::NatFramework.Translation.IAsyncStoreCalls
+                {
+                    private readonly {{model.StoreType}} _store;
+
+                    public StoreCalls({{model.StoreType}} store) => _store = store;
+
+                    public static bool HasBatchLookup => {{Flag(model.BatchLookup)}};
+
+                    public static bool HasHostIndex => {{Flag(model.HostIndex)}};
+
+
+            """);
+        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatLookup> LookupAsync({Ns}.FlowKey key, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)", "LookupAsync(key, expiry, cancellationToken)")).Append('\n');
+        text.Append(Member(model.BatchLookup, "IAsyncNatBatchLookup", $"{Tasks}.ValueTask LookupBatchAsync({Sys}.ReadOnlyMemory<{Ns}.FlowKey> keys, {Ns}.ExpiryCutoffs expiry, {Sys}.Memory<{Ns}.NatLookup> results, {Token} cancellationToken)", "LookupBatchAsync(keys, expiry, results, cancellationToken)")).Append('\n');
+        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatInsertOutcome> InsertAsync({Ns}.NatConnection connection, {Ns}.NatInsertRules rules, {Token} cancellationToken)", "InsertAsync(connection, rules, cancellationToken)")).Append('\n');
+        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask TouchAsync({Ns}.FlowKey key, long now, {Token} cancellationToken)", "TouchAsync(key, now, cancellationToken)")).Append('\n');
+        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatConnectionFlags?> UpdateStateAsync({Ns}.FlowKey key, {Ns}.NatConnectionFlags expected, {Ns}.NatConnectionFlags flags, long now, {Token} cancellationToken)", "UpdateStateAsync(key, expected, flags, now, cancellationToken)")).Append('\n');
+        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatLookup> RemoveAsync({Ns}.FlowKey key, {Token} cancellationToken)", "RemoveAsync(key, cancellationToken)")).Append('\n');
+        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<bool> ContainsAsync({Ns}.FlowKey key, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)", "ContainsAsync(key, expiry, cancellationToken)")).Append('\n');
+        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask ClearAsync({Token} cancellationToken)", "ClearAsync(cancellationToken)")).Append('\n');
+        text.Append(Member(c, "IAsyncNatStore", $"global::System.Collections.Generic.IAsyncEnumerable<{Ns}.NatConnection> GetConnectionsAsync({Token} cancellationToken)", "GetConnectionsAsync(cancellationToken)")).Append('\n');
+        text.Append(Member(model.HostIndex, "IAsyncNatHostIndex", $"{Tasks}.ValueTask<int> RemoveConnectionsAsync({Ns}.Ipv4Address host, global::System.Collections.Generic.List<{Ns}.NatConnection> removed, {Token} cancellationToken)", "RemoveConnectionsAsync(host, removed, cancellationToken)"));
+        text.Append("    }\n");
+        return text.ToString();
     }
 }

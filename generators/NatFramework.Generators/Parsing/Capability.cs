@@ -21,8 +21,8 @@ internal sealed record Capability(string Name, string InterfaceName, string Memb
 
     public static readonly Capability RewriteLookup = new(
         "rewrite lookup", KnownTypes.RewriteLookup, "TryLookupRewrite", "bool",
-        ["in global::NatFramework.FlowKey", "long", "long", "out global::NatFramework.FlowRewrite"],
-        "bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite)");
+        ["in global::NatFramework.FlowKey", "long", "in global::NatFramework.ExpiryCutoffs", "out global::NatFramework.FlowRewrite"],
+        "bool TryLookupRewrite(in FlowKey key, long now, in ExpiryCutoffs expiry, out FlowRewrite rewrite)");
 
     public static readonly Capability RewriteBatchLookup = new(
         "rewrite lookup", KnownTypes.RewriteLookup, "LookupRewriteBatch", "void",

@@ -121,7 +121,7 @@ public readonly ref struct Ipv4Packet
     /// <summary>
     /// Validates the datagram at the start of <paramref name="buffer"/>: length, version, IHL, Total
     /// Length and header checksum (RFC 791, RFC 1071), then, for a whole (unfragmented) datagram, that
-    /// the TCP, UDP or ICMP header is complete. Bytes after Total Length (link padding) are ignored.
+    /// the TCP, UDP or ICMP header is complete (and a UDP Length field fits the datagram). Bytes after Total Length (link padding) are ignored.
     /// An unknown protocol is not an error. Never throws.
     /// </summary>
     // Kept out of line: inlined into the translator it exhausts the JIT's inlining budget for the rest of the path.
@@ -160,7 +160,10 @@ public readonly ref struct Ipv4Packet
                 if (dataOffset < TcpHeader.MinLength || dataOffset > payload.Length) return PacketError.TruncatedTcpHeader;
                 return PacketError.None;
             case IpProtocol.Udp:
-                return payload.Length < UdpHeader.Length ? PacketError.TruncatedUdpHeader : PacketError.None;
+                if (payload.Length < UdpHeader.Length) return PacketError.TruncatedUdpHeader;
+                int udpLength = payload[UdpHeader.LengthOffset] << 8 | payload[UdpHeader.LengthOffset + 1];
+                // RFC 768: the length covers header and data; more than the datagram holds, or less than the header, is malformed.
+                return udpLength < UdpHeader.Length || udpLength > payload.Length ? PacketError.BadUdpLength : PacketError.None;
             case IpProtocol.Icmp:
                 return payload.Length < IcmpHeader.Length ? PacketError.TruncatedIcmpHeader : PacketError.None;
             default:

@@ -40,4 +40,6 @@ public enum PacketError : byte
     /// the whole datagram is discarded, so tiny fragments cannot buy unbounded work.
     /// </summary>
     TooManyFragments,
+    /// <summary>A UDP Length field below 8 or beyond the datagram (RFC 768); mirage-nat drops these as malformed too.</summary>
+    BadUdpLength,
 }

@@ -12,8 +12,10 @@ public enum NatInsertStatus : byte
     OutboundTaken,
     /// <summary>The reply key belongs to another live connection; nothing was written. Another port may succeed.</summary>
     ReplyTaken,
-    /// <summary>The store is full and cannot evict; nothing was written.</summary>
+    /// <summary>The store is full and cannot make room; nothing was written.</summary>
     TableFull,
+    /// <summary>The connection's inside host already has <see cref="NatInsertRules.HostLimit"/> live connections of the protocol; nothing was written.</summary>
+    HostLimitReached,
 }
 
 /// <summary>An asynchronous store's insert answer: the status and, for <see cref="NatInsertStatus.OutboundTaken"/>, the existing connection.</summary>

@@ -8,6 +8,9 @@ namespace NatFramework;
 public interface INatBatchLookup
 {
     /// <summary>Looks up each key; <c>results[i]</c> is <c>default</c> when <c>keys[i]</c> has no live connection.</summary>
+    /// <param name="keys">The flows of the packets.</param>
+    /// <param name="expiry">Which connections count as expired (absent).</param>
+    /// <param name="results">One answer per key.</param>
     void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results);
 }
 
@@ -18,18 +21,27 @@ public interface INatBatchLookup
 /// </summary>
 /// <remarks>
 /// Marking used is the store's business: it must make the connection's last-seen time at least <c>now</c> (for
-/// expiry) and count the use for its eviction order, as a lookup followed by a touch would. A connection whose
-/// last-seen time is before <c>expiredBefore</c> is absent and must not be revived.
+/// expiry) and count the use for its eviction order, as a lookup followed by a touch would. A connection expired under
+/// the cutoffs is absent and must not be revived.
 /// </remarks>
 public interface INatRewriteLookup
 {
     /// <summary>Looks up <paramref name="key"/>; on a hit writes the rewrite and marks the connection used at <paramref name="now"/>.</summary>
-    bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite);
+    /// <param name="key">The flow of a packet.</param>
+    /// <param name="now">The time of the packet.</param>
+    /// <param name="expiry">Which connections count as expired (absent; they must not be revived).</param>
+    /// <param name="rewrite">The flow the packet becomes and its direction; <c>default</c> when none.</param>
+    /// <returns>True when a live connection has the key.</returns>
+    bool TryLookupRewrite(in FlowKey key, long now, in ExpiryCutoffs expiry, out FlowRewrite rewrite);
 
     /// <summary>
     /// Looks up each key as <see cref="TryLookupRewrite"/> does; <c>results[i]</c> is <c>default</c> when <c>keys[i]</c>
     /// has no live connection. Lets the store hash ahead and prefetch.
     /// </summary>
+    /// <param name="keys">The flows of the packets.</param>
+    /// <param name="now">The time of the packets.</param>
+    /// <param name="expiry">Which connections count as expired.</param>
+    /// <param name="results">One answer per key.</param>
     void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results);
 }
 
@@ -37,6 +49,11 @@ public interface INatRewriteLookup
 public interface IAsyncNatBatchLookup
 {
     /// <summary>Looks up each key; <c>results.Span[i]</c> is <c>default</c> when none.</summary>
+    /// <param name="keys">The flows of the packets.</param>
+    /// <param name="expiry">Which connections count as expired.</param>
+    /// <param name="results">One answer per key.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Completes when every answer is written.</returns>
     ValueTask LookupBatchAsync(ReadOnlyMemory<FlowKey> keys, ExpiryCutoffs expiry, Memory<NatLookup> results, CancellationToken cancellationToken = default);
 }
 
@@ -48,25 +65,36 @@ public interface INatHostIndex
 {
     /// <summary>
     /// Removes every connection whose <see cref="NatConnection.InsideHost"/> is <paramref name="host"/>, both directions,
-    /// and adds each removed connection to <paramref name="removed"/>. Returns how many were removed.
+    /// and adds each removed connection to <paramref name="removed"/>.
     /// </summary>
+    /// <param name="host">The inside host.</param>
+    /// <param name="removed">Receives each removed connection.</param>
+    /// <returns>How many were removed.</returns>
     int RemoveConnections(Ipv4Address host, List<NatConnection> removed);
 }
 
 /// <summary>Optional capability of an asynchronous store: a host index (see <see cref="INatHostIndex"/>).</summary>
 public interface IAsyncNatHostIndex
 {
-    /// <summary>Removes every connection involving <paramref name="host"/>, adding each to <paramref name="removed"/>.</summary>
+    /// <summary>Removes every connection whose inside host is <paramref name="host"/>, adding each to <paramref name="removed"/>.</summary>
+    /// <param name="host">The inside host.</param>
+    /// <param name="removed">Receives each removed connection.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>How many were removed.</returns>
     ValueTask<int> RemoveConnectionsAsync(Ipv4Address host, List<NatConnection> removed, CancellationToken cancellationToken = default);
 }
 
 /// <summary>
 /// Optional capability: the store expires idle connections itself (for example with Redis key expiry).
-/// The translator hands it the timeouts once, at construction, and then passes <see cref="long.MinValue"/>
-/// as <c>expiredBefore</c>; <c>Touch</c> calls still arrive once per refresh interval and must extend the lifetime.
+/// The translator hands it the timeouts once, at construction, and then passes <see cref="ExpiryCutoffs.Never"/>;
+/// <c>Touch</c> and <c>UpdateState</c> calls still arrive and must extend the lifetime.
 /// </summary>
 public interface INatNativeExpiry
 {
-    /// <summary>Called once by the translator with the idle timeouts to apply (or <c>null</c> when expiry is disabled).</summary>
+    /// <summary>
+    /// Called once by the translator with the idle timeouts to apply (or <c>null</c> when expiry is disabled). A
+    /// connection's lifetime follows its state: <see cref="NatTimeouts.For(in NatConnection)"/>.
+    /// </summary>
+    /// <param name="timeouts">The timeouts, or null.</param>
     void ConfigureExpiry(NatTimeouts? timeouts);
 }

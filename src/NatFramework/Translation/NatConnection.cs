@@ -11,7 +11,17 @@ public enum FlowDirection : byte
     Reply = 1,
 }
 
-/// <summary>Per-connection flags. Stores persist them unchanged and never interpret them.</summary>
+/// <summary>
+/// Per-connection flags: the kind of connection and, for TCP, what the translator has seen of it (RFC 5382, RFC 7857).
+/// Stores persist them unchanged; the one they interpret is <see cref="TcpTransitory"/>, which selects the connection's
+/// idle timeout (see <see cref="ExpiryCutoffs"/>) and makes it the first to go when a full table needs room.
+/// </summary>
+/// <remarks>
+/// The TCP bits say what has <i>not</i> happened yet or what ended it, so a connection without them is established: a
+/// connection picked up mid-stream, and every connection written before state tracking existed, counts as established.
+/// The translator sets them through <see cref="Translation.TcpStateTracker"/>, which keeps <see cref="TcpTransitory"/>
+/// consistent with the others.
+/// </remarks>
 [Flags]
 public enum NatConnectionFlags : byte
 {
@@ -19,6 +29,19 @@ public enum NatConnectionFlags : byte
     None = 0,
     /// <summary>Created by a Redirect (destination NAT / port forward) rather than a NAT.</summary>
     Redirect = 0x01,
+    /// <summary>TCP: opened by a SYN whose answering SYN has not been seen yet (the handshake is incomplete).</summary>
+    TcpAwaitingSynReply = 0x02,
+    /// <summary>TCP: a FIN was seen in the outbound direction.</summary>
+    TcpFinOutbound = 0x04,
+    /// <summary>TCP: a FIN was seen in the reply direction.</summary>
+    TcpFinReply = 0x08,
+    /// <summary>TCP: a RST was seen. The connection is kept for the transitory timeout (RFC 7857 §2.2), so a forged RST cannot free a live mapping.</summary>
+    TcpReset = 0x10,
+    /// <summary>
+    /// TCP: the connection is transitory — before its handshake completed, after FINs both ways, or after a RST — and
+    /// expires after the transitory idle timeout (RFC 5382 REQ-5: at least 4 minutes) instead of the established one.
+    /// </summary>
+    TcpTransitory = 0x20,
 }
 
 /// <summary>
@@ -60,6 +83,9 @@ public readonly struct NatConnection : IEquatable<NatConnection>
     /// <summary>True for a Redirect (port-forward) connection.</summary>
     public bool IsRedirect => (Flags & NatConnectionFlags.Redirect) != 0;
 
+    /// <summary>True for a TCP connection in a transitory state (see <see cref="NatConnectionFlags.TcpTransitory"/>).</summary>
+    public bool IsTransitory => (Flags & NatConnectionFlags.TcpTransitory) != 0;
+
     /// <summary>The public port or ICMP identifier the NAT allocated for this connection.</summary>
     public ushort AllocatedPort => Translated.SourcePort;
 
@@ -79,11 +105,14 @@ public readonly struct NatConnection : IEquatable<NatConnection>
     /// <summary>The same connection with another last-seen time.</summary>
     public NatConnection WithLastSeen(long lastSeen) => new(Outbound, Translated, lastSeen, Flags);
 
-    /// <summary>True when both records describe the same mapping (last-seen time ignored).</summary>
-    public bool SameMapping(in NatConnection other) => Outbound.Equals(other.Outbound) && Translated.Equals(other.Translated) && Flags == other.Flags;
+    /// <summary>The same connection with other flags (a new TCP state) and last-seen time.</summary>
+    public NatConnection WithState(NatConnectionFlags flags, long lastSeen) => new(Outbound, Translated, lastSeen, flags);
+
+    /// <summary>True when both records describe the same mapping (last-seen time and TCP state ignored).</summary>
+    public bool SameMapping(in NatConnection other) => Outbound.Equals(other.Outbound) && Translated.Equals(other.Translated) && IsRedirect == other.IsRedirect;
 
     /// <inheritdoc/>
-    public bool Equals(NatConnection other) => SameMapping(other) && LastSeen == other.LastSeen;
+    public bool Equals(NatConnection other) => SameMapping(other) && LastSeen == other.LastSeen && Flags == other.Flags;
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is NatConnection other && Equals(other);

@@ -31,6 +31,12 @@ public sealed class NatOptions
     /// <summary>TCP established idle timeout; RFC 5382 REQ-5 requires at least 2 h 4 min (default 7440 s).</summary>
     public TimeSpan TcpTimeout { get; set; } = TimeSpan.FromSeconds(7440);
 
+    /// <summary>
+    /// TCP transitory idle timeout: before the handshake completes, after FINs in both directions, after a RST (RFC 5382
+    /// REQ-5 requires at least 4 min; default 240 s). At most <see cref="TcpTimeout"/>.
+    /// </summary>
+    public TimeSpan TcpTransitoryTimeout { get; set; } = TimeSpan.FromSeconds(240);
+
     /// <summary>ICMP query idle timeout; RFC 5508 REQ-2 requires at least 60 s (default 60 s).</summary>
     public TimeSpan IcmpTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
@@ -49,8 +55,15 @@ public sealed class NatOptions
     /// <summary>ICMP query connections a bounded store should hold (default <see cref="NatDefaults.IcmpCapacity"/>, 4,096).</summary>
     public int IcmpCapacity { get; set; } = NatDefaults.IcmpCapacity;
 
+    /// <summary>
+    /// What a translator does with a packet no connection has: create one by the rules (source NAT, port forwards) and
+    /// with the limits of the policy, or — <see cref="NatPolicy.None"/>, the default — nothing, leaving it to
+    /// <c>AddNat</c>/<c>AddRedirect</c> as in mirage-nat. Replaceable at run time through the translator's <c>Policy</c>.
+    /// </summary>
+    public NatPolicy Policy { get; set; } = NatPolicy.None;
+
     /// <summary>The timeouts as one value.</summary>
-    public NatTimeouts Timeouts => new(TcpTimeout, UdpTimeout, IcmpTimeout);
+    public NatTimeouts Timeouts => new(TcpTimeout, UdpTimeout, IcmpTimeout, TcpTransitoryTimeout);
 
     /// <summary>The configured capacity for <paramref name="protocol"/>.</summary>
     public int CapacityFor(NatProtocol protocol) => protocol switch
@@ -61,6 +74,7 @@ public sealed class NatOptions
     };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the setting to fix when a setting is out of range.</summary>
+    /// <exception cref="ArgumentException">A setting (or a rule of the policy) is out of range; the message names it.</exception>
     public void Validate()
     {
         if (PortRangeStart is < 1 or > 65535)
@@ -74,6 +88,9 @@ public sealed class NatOptions
         CheckTimeout(UdpTimeout, nameof(UdpTimeout));
         CheckTimeout(TcpTimeout, nameof(TcpTimeout));
         CheckTimeout(IcmpTimeout, nameof(IcmpTimeout));
+        CheckTimeout(TcpTransitoryTimeout, nameof(TcpTransitoryTimeout));
+        if (TcpTransitoryTimeout > TcpTimeout)
+            throw new ArgumentOutOfRangeException(nameof(TcpTransitoryTimeout), TcpTransitoryTimeout, $"TcpTransitoryTimeout ({TcpTransitoryTimeout}) must not exceed TcpTimeout ({TcpTimeout}).");
         if (RefreshDivisor < 1)
             throw new ArgumentOutOfRangeException(nameof(RefreshDivisor), RefreshDivisor, "RefreshDivisor must be at least 1 (1 refreshes once per timeout).");
         CheckCapacity(TcpCapacity, nameof(TcpCapacity));
@@ -81,6 +98,8 @@ public sealed class NatOptions
         CheckCapacity(IcmpCapacity, nameof(IcmpCapacity));
         if (PublicAddress != Ipv4Address.Any && !PublicAddress.IsUnicastRoutable)
             throw new ArgumentException($"PublicAddress {PublicAddress} is {PublicAddress.Scope}; a NAT's public address must be unicast.", nameof(PublicAddress));
+        ArgumentNullException.ThrowIfNull(Policy, nameof(Policy));
+        Policy.Validate();
     }
 
     private static void CheckTimeout(TimeSpan value, string name)

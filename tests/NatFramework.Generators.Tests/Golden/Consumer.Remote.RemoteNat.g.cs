@@ -30,162 +30,78 @@ partial class RemoteNat : global::NatFramework.INatTranslator
     public global::NatFramework.NatOptions Options => _core.Options;
 
     /// <inheritdoc/>
-    public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::System.Threading.CancellationToken cancellationToken = default)
+    public global::NatFramework.NatPolicy Policy
     {
-        var plan = global::NatFramework.Translation.TranslatorCore.Plan(packet.Span);
-        if (plan.IsDone) return new(plan.Result);
-        long now = _core.Now;
-        global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> pending;
-        try
-        {
-            pending = ((global::NatFramework.IAsyncNatStore)_store).LookupAsync(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), cancellationToken);
-        }
-        catch (global::NatFramework.NatStoreUnavailableException)
-        {
-            return new(global::NatFramework.NatTranslateResult.StoreUnavailable);
-        }
-        // A lookup answered at once (a cache hit) completes without any async machinery.
-        if (!pending.IsCompletedSuccessfully) return TranslateAfterLookupAsync(pending, packet, plan, now, cancellationToken);
-        var lookup = pending.Result;
-        if (!lookup.Found) return new(global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection));
-        var result = global::NatFramework.Translation.TranslatorCore.Apply(packet.Span, plan, lookup);
-        if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) return TouchAfterTranslationAsync(plan.LookupKey, now, result, cancellationToken);
-        return new(result);
+        get => _core.Policy;
+        set => _core.Policy = value;
     }
 
-    private async global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAfterLookupAsync(global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> pending, global::System.Memory<byte> packet, global::NatFramework.Translation.PacketPlan plan, long now, global::System.Threading.CancellationToken cancellationToken)
-    {
-        global::NatFramework.NatLookup lookup;
-        try
-        {
-            lookup = await pending.ConfigureAwait(false);
-        }
-        catch (global::NatFramework.NatStoreUnavailableException)
-        {
-            return global::NatFramework.NatTranslateResult.StoreUnavailable;
-        }
-        if (!lookup.Found) return global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
-        return await CompleteAsync(packet, plan, lookup, now, cancellationToken).ConfigureAwait(false);
-    }
-
-    private async global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TouchAfterTranslationAsync(global::NatFramework.FlowKey key, long now, global::NatFramework.NatTranslateResult result, global::System.Threading.CancellationToken cancellationToken)
-    {
-        try
-        {
-            await ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(key, now, cancellationToken).ConfigureAwait(false);
-        }
-        catch (global::NatFramework.NatStoreUnavailableException)
-        {
-            // The packet is translated; the next packet of the flow retries the refresh.
-        }
-        return result;
-    }
+    private StoreCalls Calls => new(_store);
 
     /// <inheritdoc/>
-    public async global::System.Threading.Tasks.ValueTask TranslateBatchAsync(global::System.Memory<byte> buffer, global::System.ReadOnlyMemory<global::System.Range> packets, global::System.Memory<global::NatFramework.NatTranslateResult> results, global::System.Threading.CancellationToken cancellationToken = default)
-    {
-        if (results.Length < packets.Length)
-            throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
-        int count = packets.Length;
-        var plans = global::System.Buffers.ArrayPool<global::NatFramework.Translation.PacketPlan>.Shared.Rent(count);
-        var keys = global::System.Buffers.ArrayPool<global::NatFramework.FlowKey>.Shared.Rent(count);
-        var lookups = global::System.Buffers.ArrayPool<global::NatFramework.NatLookup>.Shared.Rent(count);
-        var indices = global::System.Buffers.ArrayPool<int>.Shared.Rent(count);
-        try
-        {
-            int pending = global::NatFramework.Translation.TranslatorCore.PlanBatch(buffer.Span, packets.Span, results.Span, plans, keys, indices);
-            if (pending == 0) return;
-            long now = _core.Now;
-            global::System.Array.Clear(lookups, 0, pending);
-            try
-            {
-                for (int p = 0; p < pending; p++)
-                    lookups[p] = await ((global::NatFramework.IAsyncNatStore)_store).LookupAsync(keys[p], _core.ExpiredBefore(keys[p].Protocol, now), cancellationToken).ConfigureAwait(false);
-            }
-            catch (global::NatFramework.NatStoreUnavailableException)
-            {
-                for (int p = 0; p < pending; p++) results.Span[indices[p]] = global::NatFramework.NatTranslateResult.StoreUnavailable;
-                return;
-            }
-            for (int p = 0; p < pending; p++)
-            {
-                int i = indices[p];
-                var result = lookups[p].Found
-                    ? await CompleteAsync(buffer[packets.Span[i]], plans[i], lookups[p], now, cancellationToken).ConfigureAwait(false)
-                    : global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
-                results.Span[i] = result;
-            }
-        }
-        finally
-        {
-            global::System.Buffers.ArrayPool<global::NatFramework.Translation.PacketPlan>.Shared.Return(plans);
-            global::System.Buffers.ArrayPool<global::NatFramework.FlowKey>.Shared.Return(keys);
-            global::System.Buffers.ArrayPool<global::NatFramework.NatLookup>.Shared.Return(lookups);
-            global::System.Buffers.ArrayPool<int>.Shared.Return(indices);
-        }
-    }
+    public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::NatFramework.NatSide side = global::NatFramework.NatSide.Unknown, global::System.Threading.CancellationToken cancellationToken = default)
+        => _core.TranslateAsync(Calls, packet, side, cancellationToken);
 
-    private async global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> CompleteAsync(global::System.Memory<byte> packet, global::NatFramework.Translation.PacketPlan plan, global::NatFramework.NatLookup lookup, long now, global::System.Threading.CancellationToken cancellationToken)
-    {
-        var result = global::NatFramework.Translation.TranslatorCore.Apply(packet.Span, plan, lookup);
-        if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now))
-            return await TouchAfterTranslationAsync(plan.LookupKey, now, result, cancellationToken).ConfigureAwait(false);
-        return result;
-    }
+    /// <inheritdoc/>
+    public global::System.Threading.Tasks.ValueTask TranslateBatchAsync(global::System.Memory<byte> buffer, global::System.ReadOnlyMemory<global::System.Range> packets, global::System.Memory<global::NatFramework.NatTranslateResult> results, global::NatFramework.NatSide side = global::NatFramework.NatSide.Unknown, global::System.Threading.CancellationToken cancellationToken = default)
+        => _core.TranslateBatchAsync(Calls, buffer, packets, results, side, cancellationToken);
 
     /// <inheritdoc/>
     public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatAddResult> AddNatAsync(global::System.ReadOnlyMemory<byte> packet, global::NatFramework.Ipv4Address publicAddress, global::NatFramework.IPortAllocator? ports = null, global::System.Threading.CancellationToken cancellationToken = default)
-        => AddAsync(_core.PlanAdd(packet.Span, publicAddress, redirect: false, default, 0, ports), cancellationToken);
+        => _core.AddNatAsync(Calls, packet, publicAddress, ports, cancellationToken);
 
     /// <inheritdoc/>
     public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatAddResult> AddRedirectAsync(global::System.ReadOnlyMemory<byte> packet, global::NatFramework.Ipv4Address publicAddress, global::NatFramework.Ipv4Address target, ushort targetPort, global::NatFramework.IPortAllocator? ports = null, global::System.Threading.CancellationToken cancellationToken = default)
-        => AddAsync(_core.PlanAdd(packet.Span, publicAddress, redirect: true, target, targetPort, ports), cancellationToken);
+        => _core.AddRedirectAsync(Calls, packet, publicAddress, target, targetPort, ports, cancellationToken);
 
-    private async global::System.Threading.Tasks.ValueTask<global::NatFramework.NatAddResult> AddAsync(global::NatFramework.Translation.AddPlan plan, global::System.Threading.CancellationToken cancellationToken)
+    /// <inheritdoc/>
+    public global::System.Threading.Tasks.ValueTask<global::NatFramework.FreedPorts> RemoveConnectionsAsync(global::NatFramework.Ipv4Address host, global::System.Threading.CancellationToken cancellationToken = default)
+        => _core.RemoveConnectionsAsync(Calls, host, cancellationToken);
+
+    /// <inheritdoc/>
+    public global::System.Threading.Tasks.ValueTask<bool> IsPortFreeAsync(global::NatFramework.NatProtocol protocol, global::NatFramework.Ipv4Address source, global::NatFramework.Ipv4Address destination, ushort sourcePort, ushort destinationPort, global::System.Threading.CancellationToken cancellationToken = default)
+        => _core.IsPortFreeAsync(Calls, protocol, source, destination, sourcePort, destinationPort, cancellationToken);
+
+    /// <inheritdoc/>
+    public global::System.Threading.Tasks.ValueTask ResetAsync(global::System.Threading.CancellationToken cancellationToken = default) => global::NatFramework.Translation.TranslatorCore.ResetAsync(Calls, cancellationToken);
+
+    /// <summary>The store's calls, for <c>TranslatorCore</c>: each a direct call on the store.</summary>
+    private readonly struct StoreCalls : global::NatFramework.Translation.IAsyncStoreCalls
     {
-        if (plan.IsDone) return plan.Early;
-        try
-        {
-            for (int attempt = 0; attempt < _core.Options.AddAttempts && plan.TryCandidate(attempt, out var candidate); attempt++)
-            {
-                var outcome = await ((global::NatFramework.IAsyncNatStore)_store).InsertAsync(candidate, plan.ExpiredBefore, cancellationToken).ConfigureAwait(false);
-                if (plan.Complete(outcome.Status, candidate, outcome.Existing) is { } done)
-                {
-                    // Re-adding a live connection counts as traffic on it.
-                    if (outcome.Status == global::NatFramework.NatInsertStatus.OutboundTaken && done.IsOk)
-                        await ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(plan.Outbound, plan.Now, cancellationToken).ConfigureAwait(false);
-                    return done;
-                }
-            }
-            return plan.Exhausted;
-        }
-        catch (global::NatFramework.NatStoreUnavailableException)
-        {
-            return new global::NatFramework.NatAddResult(global::NatFramework.NatAddStatus.StoreUnavailable);
-        }
+        private readonly global::Consumer.Remote.RemoteStore _store;
+
+        public StoreCalls(global::Consumer.Remote.RemoteStore store) => _store = store;
+
+        public static bool HasBatchLookup => false;
+
+        public static bool HasHostIndex => false;
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> LookupAsync(global::NatFramework.FlowKey key, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).LookupAsync(key, expiry, cancellationToken);
+
+        public global::System.Threading.Tasks.ValueTask LookupBatchAsync(global::System.ReadOnlyMemory<global::NatFramework.FlowKey> keys, global::NatFramework.ExpiryCutoffs expiry, global::System.Memory<global::NatFramework.NatLookup> results, global::System.Threading.CancellationToken cancellationToken) => throw new global::System.NotSupportedException(); // not a capability of this store: never called
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatInsertOutcome> InsertAsync(global::NatFramework.NatConnection connection, global::NatFramework.NatInsertRules rules, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).InsertAsync(connection, rules, cancellationToken);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Threading.Tasks.ValueTask TouchAsync(global::NatFramework.FlowKey key, long now, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(key, now, cancellationToken);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatConnectionFlags?> UpdateStateAsync(global::NatFramework.FlowKey key, global::NatFramework.NatConnectionFlags expected, global::NatFramework.NatConnectionFlags flags, long now, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).UpdateStateAsync(key, expected, flags, now, cancellationToken);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> RemoveAsync(global::NatFramework.FlowKey key, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).RemoveAsync(key, cancellationToken);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Threading.Tasks.ValueTask<bool> ContainsAsync(global::NatFramework.FlowKey key, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).ContainsAsync(key, expiry, cancellationToken);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Threading.Tasks.ValueTask ClearAsync(global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).ClearAsync(cancellationToken);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Collections.Generic.IAsyncEnumerable<global::NatFramework.NatConnection> GetConnectionsAsync(global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).GetConnectionsAsync(cancellationToken);
+
+        public global::System.Threading.Tasks.ValueTask<int> RemoveConnectionsAsync(global::NatFramework.Ipv4Address host, global::System.Collections.Generic.List<global::NatFramework.NatConnection> removed, global::System.Threading.CancellationToken cancellationToken) => throw new global::System.NotSupportedException(); // not a capability of this store: never called
     }
-
-    /// <inheritdoc/>
-    public async global::System.Threading.Tasks.ValueTask<global::NatFramework.FreedPorts> RemoveConnectionsAsync(global::NatFramework.Ipv4Address host, global::System.Threading.CancellationToken cancellationToken = default)
-    {
-        var removed = new global::System.Collections.Generic.List<global::NatFramework.NatConnection>();
-        // No host index: collect a snapshot's matches, then remove each (both directions go together).
-        var selected = new global::System.Collections.Generic.List<global::NatFramework.NatConnection>();
-        await foreach (var connection in global::System.Threading.Tasks.TaskAsyncEnumerableExtensions.ConfigureAwait(((global::NatFramework.IAsyncNatStore)_store).GetConnectionsAsync(cancellationToken), false))
-            if (connection.Involves(host)) selected.Add(connection);
-        foreach (var connection in selected)
-        {
-            var gone = await ((global::NatFramework.IAsyncNatStore)_store).RemoveAsync(connection.OutboundKey, cancellationToken).ConfigureAwait(false);
-            if (gone.Found) removed.Add(gone.Connection);
-        }
-        return new global::NatFramework.FreedPorts(removed);
-    }
-
-    /// <inheritdoc/>
-    public async global::System.Threading.Tasks.ValueTask<bool> IsPortFreeAsync(global::NatFramework.NatProtocol protocol, global::NatFramework.Ipv4Address source, global::NatFramework.Ipv4Address destination, ushort sourcePort, ushort destinationPort, global::System.Threading.CancellationToken cancellationToken = default)
-        => !await ((global::NatFramework.IAsyncNatStore)_store).ContainsAsync(global::NatFramework.Translation.TranslatorCore.PortQueryKey(protocol, source, destination, sourcePort, destinationPort), _core.ExpiredBefore(protocol, _core.Now), cancellationToken).ConfigureAwait(false);
-
-    /// <inheritdoc/>
-    public global::System.Threading.Tasks.ValueTask ResetAsync(global::System.Threading.CancellationToken cancellationToken = default)
-        => ((global::NatFramework.IAsyncNatStore)_store).ClearAsync(cancellationToken);
 }

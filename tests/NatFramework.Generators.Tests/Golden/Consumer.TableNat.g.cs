@@ -29,171 +29,48 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
     public global::NatFramework.NatOptions Options => _core.Options;
 
     /// <inheritdoc/>
-    public global::NatFramework.NatTranslateResult Translate(global::System.Span<byte> packet)
+    public global::NatFramework.NatPolicy Policy
     {
-        // The handler sits out here so that the hot method below has none: locals stay in registers.
-        try
-        {
-            return TranslateUnguarded(packet);
-        }
-        catch (global::NatFramework.NatStoreUnavailableException)
-        {
-            return global::NatFramework.NatTranslateResult.StoreUnavailable; // thrown by the lookup, before any byte changed
-        }
+        get => _core.Policy;
+        set => _core.Policy = value;
     }
 
-    private global::NatFramework.NatTranslateResult TranslateUnguarded(global::System.Span<byte> packet)
-    {
-        if (global::NatFramework.Translation.TranslatorCore.TryReadCommonFlow(packet, out var key))
-        {
-            long now = _core.Now;
-            if (!_store.TryLookup(key, _core.ExpiredBefore(key.Protocol, now), out var lookup))
-                return global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
-            // A common packet always translates (its TTL is above 1), so the refresh can come first.
-            if (_core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(key, now);
-            return global::NatFramework.Translation.TranslatorCore.RewriteCommonFlow(packet, global::NatFramework.FlowRewrite.Of(lookup));
-        }
-        return TranslateOther(packet);
-    }
-
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private global::NatFramework.NatTranslateResult TranslateOther(global::System.Span<byte> packet)
-    {
-        var plan = global::NatFramework.Translation.TranslatorCore.Plan(packet);
-        if (plan.IsDone) return plan.Result;
-        long now = _core.Now;
-        if (!_store.TryLookup(plan.LookupKey, _core.ExpiredBefore(plan.LookupKey.Protocol, now), out var lookup))
-            return global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
-        return Complete(packet, plan, lookup, now);
-    }
+    private StoreCalls Calls => new(_store);
 
     /// <inheritdoc/>
-    public void TranslateBatch(global::System.Span<byte> buffer, global::System.ReadOnlySpan<global::System.Range> packets, global::System.Span<global::NatFramework.NatTranslateResult> results)
-    {
-        if (results.Length < packets.Length)
-            throw new global::System.ArgumentException("results needs one slot per packet.", nameof(results));
-        // Chunks of 256: the store's pipelined batch lookup needs a run of keys to fill its prefetch stages
-        // (64-packet chunks: 1M flows 99-104 ns per packet, 256: 89-98 ns; 10-20 KB of stack).
-        const int Chunk = 256;
-        global::System.Span<global::NatFramework.FlowKey> keys = stackalloc global::NatFramework.FlowKey[Chunk];
-        global::System.Span<global::NatFramework.NatLookup> answers = stackalloc global::NatFramework.NatLookup[Chunk];
-        global::System.Span<int> indices = stackalloc int[Chunk];
-        for (int start = 0; start < packets.Length; start += Chunk)
-        {
-            int count = global::System.Math.Min(Chunk, packets.Length - start);
-            // Common packets are collected for one batch lookup; any other packet (ICMP, options, TTL 1,
-            // fragments, malformed) is rare and goes through the one-packet path with its own lookup.
-            int pending = 0;
-            for (int i = 0; i < count; i++)
-            {
-                var packet = buffer[packets[start + i]];
-                if (global::NatFramework.Translation.TranslatorCore.TryReadCommonFlow(packet, out keys[pending])) indices[pending++] = i;
-                else results[start + i] = Translate(packet);
-            }
-            if (pending == 0) continue;
-            long now = _core.Now;
-            answers.Slice(0, pending).Clear();
-            try
-            {
-                _store.LookupBatch(keys.Slice(0, pending), _core.Cutoffs(now), answers.Slice(0, pending));
-            }
-            catch (global::NatFramework.NatStoreUnavailableException)
-            {
-                for (int p = 0; p < pending; p++) results[start + indices[p]] = global::NatFramework.NatTranslateResult.StoreUnavailable;
-                continue;
-            }
-            for (int p = 0; p < pending; p++)
-            {
-                int i = indices[p];
-                results[start + i] = answers[p].Found
-                    ? CompleteCommon(buffer[packets[start + i]], keys[p], answers[p], now)
-                    : global::NatFramework.NatTranslateResult.Untranslated(global::NatFramework.UntranslatedReason.NoConnection);
-            }
-        }
-    }
+    public global::NatFramework.NatTranslateResult Translate(global::System.Span<byte> packet, global::NatFramework.NatSide side = global::NatFramework.NatSide.Unknown)
+        => _core.Translate(Calls, packet, side);
 
-    private global::NatFramework.NatTranslateResult Complete(global::System.Span<byte> packet, in global::NatFramework.Translation.PacketPlan plan, in global::NatFramework.NatLookup lookup, long now)
-    {
-        var result = global::NatFramework.Translation.TranslatorCore.Apply(packet, plan, lookup);
-        if (result.IsTranslated && _core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(plan.LookupKey, now);
-        return result;
-    }
-
-    private global::NatFramework.NatTranslateResult CompleteCommon(global::System.Span<byte> packet, in global::NatFramework.FlowKey key, in global::NatFramework.NatLookup lookup, long now)
-    {
-        if (_core.NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(key, now);
-        return global::NatFramework.Translation.TranslatorCore.RewriteCommonFlow(packet, global::NatFramework.FlowRewrite.Of(lookup));
-    }
-
-    [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private void TouchAfterTranslation(in global::NatFramework.FlowKey key, long now)
-    {
-        try
-        {
-            _store.Touch(key, now);
-        }
-        catch (global::NatFramework.NatStoreUnavailableException)
-        {
-            // The packet is translated; the next packet of the flow retries the refresh.
-        }
-    }
+    /// <inheritdoc/>
+    public void TranslateBatch(global::System.Span<byte> buffer, global::System.ReadOnlySpan<global::System.Range> packets, global::System.Span<global::NatFramework.NatTranslateResult> results, global::NatFramework.NatSide side = global::NatFramework.NatSide.Unknown)
+        => _core.TranslateBatch(Calls, buffer, packets, results, side);
 
     /// <inheritdoc/>
     public global::NatFramework.NatAddResult AddNat(global::System.ReadOnlySpan<byte> packet, global::NatFramework.Ipv4Address publicAddress, global::NatFramework.IPortAllocator? ports = null)
-        => Add(_core.PlanAdd(packet, publicAddress, redirect: false, default, 0, ports));
+        => _core.AddNat(Calls, packet, publicAddress, ports);
 
     /// <inheritdoc/>
     public global::NatFramework.NatAddResult AddRedirect(global::System.ReadOnlySpan<byte> packet, global::NatFramework.Ipv4Address publicAddress, global::NatFramework.Ipv4Address target, ushort targetPort, global::NatFramework.IPortAllocator? ports = null)
-        => Add(_core.PlanAdd(packet, publicAddress, redirect: true, target, targetPort, ports));
-
-    private global::NatFramework.NatAddResult Add(in global::NatFramework.Translation.AddPlan plan)
-    {
-        if (plan.IsDone) return plan.Early;
-        try
-        {
-            for (int attempt = 0; attempt < _core.Options.AddAttempts && plan.TryCandidate(attempt, out var candidate); attempt++)
-            {
-                var status = _store.TryInsert(candidate, plan.ExpiredBefore, out var existing);
-                // The usual answer first, without the nullable result of Complete (two copies of a connection).
-                if (status == global::NatFramework.NatInsertStatus.Inserted) return new global::NatFramework.NatAddResult(global::NatFramework.NatAddStatus.Ok, candidate);
-                if (plan.Complete(status, candidate, existing) is { } done)
-                {
-                    // Re-adding a live connection counts as traffic on it.
-                    if (status == global::NatFramework.NatInsertStatus.OutboundTaken && done.IsOk) _store.Touch(plan.Outbound, plan.Now);
-                    return done;
-                }
-            }
-            return plan.Exhausted;
-        }
-        catch (global::NatFramework.NatStoreUnavailableException)
-        {
-            return new global::NatFramework.NatAddResult(global::NatFramework.NatAddStatus.StoreUnavailable);
-        }
-    }
+        => _core.AddRedirect(Calls, packet, publicAddress, target, targetPort, ports);
 
     /// <inheritdoc/>
-    public global::NatFramework.FreedPorts RemoveConnections(global::NatFramework.Ipv4Address host)
-    {
-        var removed = new global::System.Collections.Generic.List<global::NatFramework.NatConnection>();
-        _store.RemoveConnections(host, removed);
-        return new global::NatFramework.FreedPorts(removed);
-    }
+    public global::NatFramework.FreedPorts RemoveConnections(global::NatFramework.Ipv4Address host) => _core.RemoveConnections(Calls, host);
 
     /// <inheritdoc/>
     public bool IsPortFree(global::NatFramework.NatProtocol protocol, global::NatFramework.Ipv4Address source, global::NatFramework.Ipv4Address destination, ushort sourcePort, ushort destinationPort)
-        => !_store.Contains(global::NatFramework.Translation.TranslatorCore.PortQueryKey(protocol, source, destination, sourcePort, destinationPort), _core.ExpiredBefore(protocol, _core.Now));
+        => _core.IsPortFree(Calls, protocol, source, destination, sourcePort, destinationPort);
 
     /// <inheritdoc/>
-    public void Reset() => _store.Clear();
+    public void Reset() => global::NatFramework.Translation.TranslatorCore.Reset(Calls);
 
     /// <inheritdoc/>
-    public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::System.Threading.CancellationToken cancellationToken = default)
-        => new(Translate(packet.Span));
+    public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::NatFramework.NatSide side = global::NatFramework.NatSide.Unknown, global::System.Threading.CancellationToken cancellationToken = default)
+        => new(Translate(packet.Span, side));
 
     /// <inheritdoc/>
-    public global::System.Threading.Tasks.ValueTask TranslateBatchAsync(global::System.Memory<byte> buffer, global::System.ReadOnlyMemory<global::System.Range> packets, global::System.Memory<global::NatFramework.NatTranslateResult> results, global::System.Threading.CancellationToken cancellationToken = default)
+    public global::System.Threading.Tasks.ValueTask TranslateBatchAsync(global::System.Memory<byte> buffer, global::System.ReadOnlyMemory<global::System.Range> packets, global::System.Memory<global::NatFramework.NatTranslateResult> results, global::NatFramework.NatSide side = global::NatFramework.NatSide.Unknown, global::System.Threading.CancellationToken cancellationToken = default)
     {
-        TranslateBatch(buffer.Span, packets.Span, results.Span);
+        TranslateBatch(buffer.Span, packets.Span, results.Span, side);
         return default;
     }
 
@@ -218,5 +95,54 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
     {
         Reset();
         return default;
+    }
+
+    /// <summary>The store's calls, for <c>TranslatorCore</c>: each a direct call on the store.</summary>
+    private readonly struct StoreCalls : global::NatFramework.Translation.ISyncStoreCalls
+    {
+        private readonly global::Consumer.TableStore _store;
+
+        public StoreCalls(global::Consumer.TableStore store) => _store = store;
+
+        public static bool HasBatchLookup => true;
+
+        public static bool HasRewriteLookup => false;
+
+        public static bool HasRewriteBatchLookup => false;
+
+        public static bool HasHostIndex => true;
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public bool TryLookup(in global::NatFramework.FlowKey key, in global::NatFramework.ExpiryCutoffs expiry, out global::NatFramework.NatLookup lookup) => _store.TryLookup(key, expiry, out lookup);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public void LookupBatch(global::System.ReadOnlySpan<global::NatFramework.FlowKey> keys, in global::NatFramework.ExpiryCutoffs expiry, global::System.Span<global::NatFramework.NatLookup> results) => _store.LookupBatch(keys, expiry, results);
+
+        public bool TryLookupRewrite(in global::NatFramework.FlowKey key, long now, in global::NatFramework.ExpiryCutoffs expiry, out global::NatFramework.FlowRewrite rewrite) => throw new global::System.NotSupportedException(); // not a capability of this store: never called
+
+        public void LookupRewriteBatch(global::System.ReadOnlySpan<global::NatFramework.FlowKey> keys, long now, in global::NatFramework.ExpiryCutoffs expiry, global::System.Span<global::NatFramework.FlowRewrite> results) => throw new global::System.NotSupportedException(); // not a capability of this store: never called
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::NatFramework.NatInsertStatus TryInsert(in global::NatFramework.NatConnection connection, in global::NatFramework.NatInsertRules rules, out global::NatFramework.NatLookup existing) => _store.TryInsert(connection, rules, out existing);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public void Touch(in global::NatFramework.FlowKey key, long now) => _store.Touch(key, now);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::NatFramework.NatConnectionFlags? UpdateState(in global::NatFramework.FlowKey key, global::NatFramework.NatConnectionFlags expected, global::NatFramework.NatConnectionFlags flags, long now) => _store.UpdateState(key, expected, flags, now);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public bool Remove(in global::NatFramework.FlowKey key, out global::NatFramework.NatConnection removed) => _store.Remove(key, out removed);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public bool Contains(in global::NatFramework.FlowKey key, in global::NatFramework.ExpiryCutoffs expiry) => _store.Contains(key, expiry);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public void Clear() => _store.Clear();
+
+        public global::System.Collections.Generic.IEnumerable<global::NatFramework.NatConnection> Connections => _store.Connections;
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public int RemoveConnections(global::NatFramework.Ipv4Address host, global::System.Collections.Generic.List<global::NatFramework.NatConnection> removed) => _store.RemoveConnections(host, removed);
     }
 }

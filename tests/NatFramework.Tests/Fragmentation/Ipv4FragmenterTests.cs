@@ -90,7 +90,7 @@ public sealed class Ipv4FragmenterTests
     {
         // Router alert (0x94, copied) and a timestamp option (0x44, not copied), padded to 12 bytes.
         byte[] options = [0x94, 0x04, 0x00, 0x00, 0x44, 0x08, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00];
-        var datagram = Ipv4PacketBuilder.Ipv4(One, Two, 17, new byte[3000], identification: 99, options: options);
+        var datagram = Ipv4PacketBuilder.Ipv4(One, Two, 253, new byte[3000], identification: 99, options: options); // 253: experimental, any payload
 
         var (_, fragments) = Fragment(datagram, 1500);
 

@@ -99,7 +99,7 @@ public sealed class Ipv4PacketTests
         Gen.Byte.Array[0, 120].Sample(bytes =>
         {
             Ipv4Packet.TryParse(bytes, out _);
-            NatFramework.Translation.TranslatorCore.Plan(bytes);
+            NatFramework.Translation.PacketPlanner.Plan(bytes);
         }, iter: 100_000);
     }
 
@@ -121,7 +121,7 @@ public sealed class Ipv4PacketTests
                 Ipv4Packet.RecomputeHeaderChecksum(bytes.AsSpan(0, h));
             if (Ipv4Packet.TryParse(bytes, out var ip) == PacketError.None)
                 _ = ip.Payload.Length;
-            var plan = NatFramework.Translation.TranslatorCore.Plan(bytes);
+            var plan = NatFramework.Translation.PacketPlanner.Plan(bytes);
             _ = plan.Kind;
         }, iter: 100_000);
     }

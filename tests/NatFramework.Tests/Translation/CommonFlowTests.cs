@@ -25,7 +25,7 @@ public sealed class CommonFlowTests
     {
         CommonPacket.Sample(packet =>
         {
-            Assert.True(TranslatorCore.TryReadCommonFlow(packet, out var key));
+            Assert.True(CommonFlow.TryRead(packet, out var key));
             Assert.Equal(PacketError.None, Ipv4Packet.TryParse(packet, out var ip));
             Assert.True(FlowKey.TryRead(ip, out var expected));
             Assert.Equal(expected, key);
@@ -43,9 +43,9 @@ public sealed class CommonFlowTests
             var key = new FlowKey((NatProtocol)ip.ProtocolNumber, new(target.Item1), target.Item2, new(target.Item3), target.Item4);
             FlowRewriter.Rewrite(ip, key, decrementTtl: true);
 
-            Assert.True(TranslatorCore.TryReadCommonFlow(packet, out _));
+            Assert.True(CommonFlow.TryRead(packet, out _));
             var direction = reply ? FlowDirection.Reply : FlowDirection.Outbound;
-            var result = TranslatorCore.RewriteCommonFlow(packet, new FlowRewrite(key, direction));
+            var result = CommonFlow.Rewrite(packet, new FlowRewrite(key, direction));
 
             Assert.Equal(NatTranslateResult.Translated(direction), result);
             Assert.Equal(general, packet);
@@ -81,7 +81,7 @@ public sealed class CommonFlowTests
     [MemberData(nameof(Uncommon))]
     public void Leaves_everything_else_to_the_full_plan(string what, byte[] packet)
     {
-        Assert.False(TranslatorCore.TryReadCommonFlow(packet, out var key), what);
+        Assert.False(CommonFlow.TryRead(packet, out var key), what);
         Assert.Equal(default, key);
     }
 
@@ -92,12 +92,12 @@ public sealed class CommonFlowTests
         var withOptions = Ipv4PacketBuilder.Ipv4(Inside, Outside, 17, udp[20..], options: [1, 1, 1, 0]);
         var ttlOne = Ipv4PacketBuilder.Udp(Inside, 4000, Outside, 53, "q"u8, ttl: 1);
 
-        var optionsPlan = TranslatorCore.Plan(withOptions);
-        var ttlPlan = TranslatorCore.Plan(ttlOne);
+        var optionsPlan = PacketPlanner.Plan(withOptions);
+        var ttlPlan = PacketPlanner.Plan(ttlOne);
 
         Assert.Equal((PacketPlanKind.Flow, 24, FlowKey.Udp(Inside, 4000, Outside, 53)), (optionsPlan.Kind, optionsPlan.HeaderLength, optionsPlan.LookupKey));
         Assert.Equal((PacketPlanKind.Flow, 20), (ttlPlan.Kind, ttlPlan.HeaderLength));
-        Assert.Equal(NatTranslateResult.TtlExceeded, TranslatorCore.Apply(ttlOne, ttlPlan, new FlowRewrite(FlowKey.Udp(Outside, 53, Inside, 4000), FlowDirection.Reply)));
+        Assert.Equal(NatTranslateResult.TtlExceeded, PacketPlanner.Apply(ttlOne, ttlPlan, new FlowRewrite(FlowKey.Udp(Outside, 53, Inside, 4000), FlowDirection.Reply)));
     }
 
     [Fact]
@@ -105,11 +105,11 @@ public sealed class CommonFlowTests
     {
         var shortPacket = Ipv4PacketBuilder.Tcp(Inside, 4000, Outside, 80, [], TcpFlags.Ack)[..30];
 
-        Assert.Throws<ArgumentException>(() => TranslatorCore.RewriteCommonFlow(shortPacket, new FlowRewrite(FlowKey.Tcp(Outside, 1, Inside, 2), FlowDirection.Reply)));
+        Assert.Throws<ArgumentException>(() => CommonFlow.Rewrite(shortPacket, new FlowRewrite(FlowKey.Tcp(Outside, 1, Inside, 2), FlowDirection.Reply)));
         var udp = Ipv4PacketBuilder.Udp(Inside, 4000, Outside, 53, "q"u8);
         var withOptions = Ipv4PacketBuilder.Ipv4(Inside, Outside, 17, udp[20..], options: [1, 1, 1, 0]);
         var before = withOptions.ToArray();
-        Assert.Throws<ArgumentException>(() => TranslatorCore.RewriteCommonFlow(withOptions, new FlowRewrite(FlowKey.Udp(Outside, 1, Inside, 2), FlowDirection.Reply)));
+        Assert.Throws<ArgumentException>(() => CommonFlow.Rewrite(withOptions, new FlowRewrite(FlowKey.Udp(Outside, 1, Inside, 2), FlowDirection.Reply)));
         Assert.Equal(before, withOptions);
     }
 

@@ -27,6 +27,68 @@ public sealed class GeneratedTranslatorTests
         Assert.InRange(store.Touches, 9, 11);
     }
 
+    private static readonly NatPolicy Policy = new() { SourceNat = [new SourceNatRule(Ipv4Prefix.Parse("10.77.0.0/24"), Public)] };
+
+    private static byte[] Outbound(TcpFlags flags) => Ipv4PacketBuilder.Tcp(Ipv4Address.Parse("10.77.0.2"), 4000, Ipv4Address.Parse("198.51.100.2"), 80, [], flags);
+
+    private static byte[] Answer(ushort port, TcpFlags flags) => Ipv4PacketBuilder.Tcp(Ipv4Address.Parse("198.51.100.2"), 80, Public, port, [], flags);
+
+    private static ushort PortOf(byte[] translated) => (ushort)(translated[20] << 8 | translated[21]);
+
+    [Fact]
+    public void Tcp_state_is_written_when_it_changes_and_never_for_established_traffic()
+    {
+        var store = new RecordingStore();
+        var nat = new RecordingTranslator(store, new NatOptions { Policy = Policy });
+        var syn = Outbound(TcpFlags.Syn);
+        Assert.True(nat.Translate(syn).Created);
+        ushort port = PortOf(syn);
+
+        Assert.True(nat.Translate(Answer(port, TcpFlags.Syn | TcpFlags.Ack)).IsTranslated); // handshake seen both ways: 1
+        Assert.True(nat.Translate(Outbound(TcpFlags.Ack)).IsTranslated);
+        for (int i = 0; i < 1000; i++)
+        {
+            Assert.True(nat.Translate(Outbound(TcpFlags.Ack | TcpFlags.Psh)).IsTranslated);
+            Assert.True(nat.Translate(Answer(port, TcpFlags.Ack)).IsTranslated);
+        }
+        Assert.Equal(1, store.StateUpdates);
+        Assert.True(nat.Translate(Outbound(TcpFlags.Fin | TcpFlags.Ack)).IsTranslated); // 2
+        Assert.True(nat.Translate(Answer(port, TcpFlags.Fin | TcpFlags.Ack)).IsTranslated); // 3
+        Assert.True(nat.Translate(Outbound(TcpFlags.Ack)).IsTranslated);
+
+        Assert.Equal(3, store.StateUpdates);
+        Assert.True(store[KeyOf(Outbound(TcpFlags.Ack))].IsTransitory);
+    }
+
+    [Fact]
+    public void A_state_change_computed_from_an_older_state_is_computed_again_from_the_stored_one()
+    {
+        var store = new RecordingStore();
+        var nat = new RecordingTranslator(store, new NatOptions { Policy = Policy });
+        var syn = Outbound(TcpFlags.Syn);
+        nat.Translate(syn);
+        ushort port = PortOf(syn);
+        nat.Translate(Answer(port, TcpFlags.Syn | TcpFlags.Ack));
+        Assert.True(nat.Translate(Outbound(TcpFlags.Fin | TcpFlags.Ack)).IsTranslated);
+
+        // The answering FIN is judged from a copy that has not seen the first FIN (another router's, a stale cache): the
+        // store refuses that change, and the translator makes it again from the stored state, so both FINs count.
+        store.StaleFlags = NatConnectionFlags.None;
+        int before = store.StateUpdates;
+        Assert.True(nat.Translate(Answer(port, TcpFlags.Fin | TcpFlags.Ack)).IsTranslated);
+
+        Assert.Equal(2, store.StateUpdates - before);
+        var stored = store[KeyOf(Outbound(TcpFlags.Ack))];
+        Assert.Equal(NatConnectionFlags.TcpFinOutbound | NatConnectionFlags.TcpFinReply | NatConnectionFlags.TcpTransitory, stored.Flags);
+    }
+
+    private static FlowKey KeyOf(byte[] packet)
+    {
+        Assert.Equal(PacketError.None, Ipv4Packet.TryParse(packet, out var ip));
+        Assert.True(FlowKey.TryRead(ip, out var key));
+        return key;
+    }
+
     [Fact]
     public void Batch_translation_uses_the_batch_lookup_member()
     {

@@ -15,11 +15,20 @@ public sealed class RecordingStore : INatStore
     public NatTimeouts? ConfiguredExpiry { get; private set; }
     public bool ConfigureExpiryCalled { get; private set; }
 
-    public bool TryLookup(in FlowKey key, long expiredBefore, out NatLookup lookup)
+    public int StateUpdates { get; private set; }
+
+    /// <summary>When set, lookups report these flags instead of the stored ones: a stale cache, or another router's older copy.</summary>
+    public NatConnectionFlags? StaleFlags { get; set; }
+
+    /// <summary>The stored connection that has <paramref name="key"/>.</summary>
+    public NatConnection this[FlowKey key] => _byKey[key];
+
+    public bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup)
     {
         Lookups++;
-        if (_byKey.TryGetValue(key, out var c) && c.LastSeen >= expiredBefore)
+        if (_byKey.TryGetValue(key, out var c) && !expiry.IsExpired(c))
         {
+            if (StaleFlags is { } stale) c = c.WithState(stale, c.LastSeen);
             lookup = new NatLookup(c, key.Equals(c.OutboundKey) ? FlowDirection.Outbound : FlowDirection.Reply);
             return true;
         }
@@ -32,7 +41,7 @@ public sealed class RecordingStore : INatStore
         BatchLookups++;
         for (int i = 0; i < keys.Length; i++)
         {
-            TryLookup(keys[i], expiry.For(keys[i].Protocol), out results[i]);
+            TryLookup(keys[i], expiry, out results[i]);
             Lookups--;
         }
     }
@@ -55,15 +64,15 @@ public sealed class RecordingStore : INatStore
         ConfiguredExpiry = timeouts;
     }
 
-    public NatInsertStatus TryInsert(in NatConnection connection, long expiredBefore, out NatLookup existing)
+    public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing)
     {
         existing = default;
-        if (_byKey.TryGetValue(connection.OutboundKey, out var held) && held.LastSeen >= expiredBefore)
+        if (_byKey.TryGetValue(connection.OutboundKey, out var held) && !rules.Expiry.IsExpired(held))
         {
             existing = new NatLookup(held, connection.OutboundKey.Equals(held.OutboundKey) ? FlowDirection.Outbound : FlowDirection.Reply);
             return NatInsertStatus.OutboundTaken;
         }
-        if (_byKey.TryGetValue(connection.ReplyKey, out held) && held.LastSeen >= expiredBefore) return NatInsertStatus.ReplyTaken;
+        if (_byKey.TryGetValue(connection.ReplyKey, out held) && !rules.Expiry.IsExpired(held)) return NatInsertStatus.ReplyTaken;
         _byKey[connection.OutboundKey] = connection;
         _byKey[connection.ReplyKey] = connection;
         return NatInsertStatus.Inserted;
@@ -76,6 +85,14 @@ public sealed class RecordingStore : INatStore
         _byKey[c.OutboundKey] = _byKey[c.ReplyKey] = c.WithLastSeen(now);
     }
 
+    public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now)
+    {
+        StateUpdates++;
+        if (!_byKey.TryGetValue(key, out var c)) return null;
+        if (c.Flags == expected) _byKey[c.OutboundKey] = _byKey[c.ReplyKey] = c.WithState(flags, now);
+        return c.Flags;
+    }
+
     public bool Remove(in FlowKey key, out NatConnection removed)
     {
         if (!_byKey.Remove(key, out removed)) return false;
@@ -84,7 +101,7 @@ public sealed class RecordingStore : INatStore
         return true;
     }
 
-    public bool Contains(in FlowKey key, long expiredBefore) => _byKey.TryGetValue(key, out var c) && c.LastSeen >= expiredBefore;
+    public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => _byKey.TryGetValue(key, out var c) && !expiry.IsExpired(c);
 
     public void Clear() => _byKey.Clear();
 

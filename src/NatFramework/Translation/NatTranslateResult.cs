@@ -1,0 +1,129 @@
+using NatFramework.Packets;
+
+namespace NatFramework;
+
+/// <summary>What happened to a packet given to Translate.</summary>
+public enum NatTranslateStatus : byte
+{
+    /// <summary>The packet was rewritten in place; forward it.</summary>
+    Translated,
+    /// <summary>No connection applies; see <see cref="NatTranslateResult.Reason"/>. The packet is unchanged.</summary>
+    Untranslated,
+    /// <summary>A connection applies but TTL ≤ 1 on arrival (RFC 1812 §5.3.1): answer ICMP Time Exceeded. The packet is unchanged.</summary>
+    TtlExceeded,
+    /// <summary>The packet is malformed; see <see cref="NatTranslateResult.Error"/>. The packet is unchanged.</summary>
+    Dropped,
+    /// <summary>The store could not be reached; the packet is unchanged.</summary>
+    StoreUnavailable,
+}
+
+/// <summary>Why a packet was not translated.</summary>
+public enum UntranslatedReason : byte
+{
+    /// <summary>Not applicable.</summary>
+    None,
+    /// <summary>No live connection has the packet's flow.</summary>
+    NoConnection,
+    /// <summary>The protocol is not TCP, UDP or ICMP.</summary>
+    UnsupportedProtocol,
+    /// <summary>An ICMP message that is neither a query nor an error (e.g. router advertisement).</summary>
+    UnsupportedIcmpType,
+    /// <summary>An ICMP error about a datagram NAT cannot key (an ICMP error, a non-first fragment, another protocol).</summary>
+    IcmpErrorNotTranslatable,
+    /// <summary>A fragment: reassemble first (see <c>Ipv4Reassembler</c>).</summary>
+    Fragment,
+    /// <summary>A new flow arrived on the inside from a source in no inside network of the policy's source-NAT rules.</summary>
+    NotFromInsideNetwork,
+    /// <summary>A new flow arrived from outside with a source in an inside network: spoofed, never translated.</summary>
+    SpoofedSource,
+    /// <summary>A new flow whose source or destination is not unicast (broadcast, multicast, 0.0.0.0, loopback, …).</summary>
+    NotUnicast,
+    /// <summary>A new flow was refused: the table is full and could not make room.</summary>
+    TableFull,
+    /// <summary>A new flow was refused: its inside host has as many connections as the policy allows (RFC 6888).</summary>
+    QuotaExceeded,
+    /// <summary>A new flow was refused: every port tried was taken.</summary>
+    NoFreePort,
+}
+
+/// <summary>The outcome of translating one packet. Never an exception: the packet path uses values.</summary>
+public readonly struct NatTranslateResult : IEquatable<NatTranslateResult>
+{
+    /// <summary>Creates a result.</summary>
+    /// <param name="status">What happened.</param>
+    /// <param name="reason">Why not translated.</param>
+    /// <param name="error">Why dropped.</param>
+    /// <param name="direction">Which way a translated packet travelled.</param>
+    /// <param name="created">True when the translation created the packet's connection.</param>
+    public NatTranslateResult(NatTranslateStatus status, UntranslatedReason reason = UntranslatedReason.None,
+        PacketError error = PacketError.None, FlowDirection direction = FlowDirection.Outbound, bool created = false)
+    {
+        Status = status;
+        Reason = reason;
+        Error = error;
+        Direction = direction;
+        Created = created;
+    }
+
+    /// <summary>What happened.</summary>
+    public NatTranslateStatus Status { get; }
+
+    /// <summary>Why the packet was not translated (for <see cref="NatTranslateStatus.Untranslated"/>).</summary>
+    public UntranslatedReason Reason { get; }
+
+    /// <summary>Why the packet was dropped (for <see cref="NatTranslateStatus.Dropped"/>).</summary>
+    public PacketError Error { get; }
+
+    /// <summary>Which way the translated packet travelled.</summary>
+    public FlowDirection Direction { get; }
+
+    /// <summary>True when the packet was the first of its flow and the translator created its connection by the policy.</summary>
+    public bool Created { get; }
+
+    /// <summary>True when the packet was rewritten.</summary>
+    public bool IsTranslated => Status == NatTranslateStatus.Translated;
+
+    /// <summary>A translated result.</summary>
+    public static NatTranslateResult Translated(FlowDirection direction) => new(NatTranslateStatus.Translated, direction: direction);
+
+    /// <summary>The result of the packet whose connection this translation created.</summary>
+    public NatTranslateResult AsCreated() => new(Status, Reason, Error, Direction, created: Status == NatTranslateStatus.Translated);
+
+    /// <summary>An untranslated result.</summary>
+    public static NatTranslateResult Untranslated(UntranslatedReason reason) => new(NatTranslateStatus.Untranslated, reason);
+
+    /// <summary>A dropped result.</summary>
+    public static NatTranslateResult Dropped(PacketError error) => new(NatTranslateStatus.Dropped, error: error);
+
+    /// <summary>The TTL-exceeded result.</summary>
+    public static NatTranslateResult TtlExceeded => new(NatTranslateStatus.TtlExceeded);
+
+    /// <summary>The store-unavailable result.</summary>
+    public static NatTranslateResult StoreUnavailable => new(NatTranslateStatus.StoreUnavailable);
+
+    /// <inheritdoc/>
+    public bool Equals(NatTranslateResult other) => Status == other.Status && Reason == other.Reason && Error == other.Error && Direction == other.Direction
+        && Created == other.Created;
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is NatTranslateResult other && Equals(other);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Status, Reason, Error, Direction, Created);
+
+    /// <summary>Equality.</summary>
+    public static bool operator ==(NatTranslateResult left, NatTranslateResult right) => left.Equals(right);
+
+    /// <summary>Inequality.</summary>
+    public static bool operator !=(NatTranslateResult left, NatTranslateResult right) => !left.Equals(right);
+
+    /// <inheritdoc/>
+    public override string ToString() => Status switch
+    {
+        NatTranslateStatus.Untranslated => $"Untranslated ({Reason})",
+        NatTranslateStatus.Dropped => $"Dropped ({Error})",
+        NatTranslateStatus.Translated => $"Translated ({Direction}{(Created ? ", created" : "")})",
+        _ => Status.ToString(),
+    };
+}
+

@@ -1,0 +1,257 @@
+using System.Runtime.CompilerServices;
+
+namespace NatFramework.Translation;
+
+// Translation for synchronous stores: one packet, a batch, the TCP state path and lookup-or-create.
+public sealed partial class TranslatorCore
+{
+    // Chunks of 256: the store's pipelined batch lookup needs a run of keys to fill its prefetch stages
+    // (64-packet chunks: 1M flows 99-104 ns per packet, 256: 89-98 ns; 10-20 KB of stack).
+    private const int BatchChunk = 256;
+
+    /// <summary>Translates one datagram in place; never throws on packet bytes or an unreachable store.</summary>
+    /// <param name="calls">The store's calls.</param>
+    /// <param name="packet">The datagram.</param>
+    /// <param name="side">Where it arrived, when the host knows.</param>
+    /// <returns>What happened.</returns>
+    public NatTranslateResult Translate<TCalls>(TCalls calls, Span<byte> packet, NatSide side) where TCalls : struct, ISyncStoreCalls
+    {
+        // The handler sits out here so that the hot method below has none: locals stay in registers.
+        try
+        {
+            return TranslateUnguarded(calls, packet, side);
+        }
+        catch (NatStoreUnavailableException)
+        {
+            return NatTranslateResult.StoreUnavailable; // thrown by the store before any byte changed
+        }
+    }
+
+    // Not inlined into Translate, and its locals not zeroed on entry: C# asks for zeroed locals, and the JIT zeroed every
+    // struct passed by reference here (key, cutoffs, answer; 56 bytes, 136 inside Translate's try block) on every packet,
+    // though each is written before it is read.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [SkipLocalsInit]
+    private NatTranslateResult TranslateUnguarded<TCalls>(TCalls calls, Span<byte> packet, NatSide side) where TCalls : struct, ISyncStoreCalls
+    {
+        // A common packet of an established flow: one lookup and a rewrite. TCP segments with SYN, FIN or RST may change
+        // their connection's state and take the state path, as does everything that is not a common packet.
+        if (CommonFlow.TryReadEstablished(packet, out var key))
+        {
+            long now = Now;
+            ref readonly var expiry = ref RecentCutoffs(now);
+            if (TCalls.HasRewriteLookup)
+            {
+                if (calls.TryLookupRewrite(key, now, expiry, out var rewrite)) return CommonFlow.Rewrite(packet, rewrite);
+            }
+            else if (calls.TryLookup(key, expiry, out var lookup))
+            {
+                // A common packet always translates (its TTL is above 1), so the refresh can come first.
+                if (NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(calls, key, now);
+                return CommonFlow.Rewrite(packet, FlowRewrite.Of(lookup));
+            }
+            return MissCommon(calls, packet, key, side, now);
+        }
+        return TranslateOther(calls, packet, side);
+    }
+
+    /// <summary>A common packet no connection has: its connection created by the policy, when it says so.</summary>
+    // Out of line, like TranslateOther: its plan and results inlined above made the hot method's frame three times larger.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private NatTranslateResult MissCommon<TCalls>(TCalls calls, Span<byte> packet, in FlowKey key, NatSide side, long now) where TCalls : struct, ISyncStoreCalls
+        => _policy.CreatesConnections ? Create(calls, packet, PacketPlanner.PlanCommon(packet, key), side, now) : NoConnection;
+
+    /// <summary>Everything but an established flow's common packet: parsed in full, TCP state tracked, new flows created by the policy.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private NatTranslateResult TranslateOther<TCalls>(TCalls calls, Span<byte> packet, NatSide side) where TCalls : struct, ISyncStoreCalls
+    {
+        var plan = PacketPlanner.Plan(packet);
+        if (plan.IsDone) return plan.Result;
+        long now = Now;
+        var expiry = Cutoffs(now);
+        if (plan.IsTcp)
+        {
+            if (calls.TryLookup(plan.LookupKey, expiry, out var connection)) return TrackAndApply(calls, packet, plan, connection, now);
+        }
+        else if (TCalls.HasRewriteLookup)
+        {
+            if (calls.TryLookupRewrite(plan.LookupKey, now, expiry, out var rewrite)) return PacketPlanner.Apply(packet, plan, rewrite);
+        }
+        else if (calls.TryLookup(plan.LookupKey, expiry, out var lookup))
+        {
+            return Complete(calls, packet, plan, lookup, now);
+        }
+        return plan.MayCreate && _policy.CreatesConnections ? Create(calls, packet, plan, side, now) : NoConnection;
+    }
+
+    /// <summary>
+    /// A TCP segment of a known connection: its state moves on (written to the store when it changes, before the packet
+    /// goes on), or the connection is refreshed when due; then the packet is rewritten.
+    /// </summary>
+    private NatTranslateResult TrackAndApply<TCalls>(TCalls calls, Span<byte> packet, in PacketPlan plan, in NatLookup lookup, long now) where TCalls : struct, ISyncStoreCalls
+    {
+        if (PacketPlanner.TtlExpires(packet)) return NatTranslateResult.TtlExceeded; // not forwarded: changes nothing
+        var current = lookup.Connection.Flags;
+        var next = TcpStateTracker.Next(current, lookup.Direction, plan.TcpFlags);
+        if (next != current) AdvanceState(calls, plan.LookupKey, lookup.Direction, plan.TcpFlags, current, next, now);
+        else if (NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(calls, plan.LookupKey, now);
+        return PacketPlanner.Apply(packet, plan, lookup);
+    }
+
+    /// <summary>
+    /// Writes a state change by compare-and-set. Another packet of the connection (another thread, another router) may
+    /// have changed the state since the lookup: then the change is computed again from the state the store holds.
+    /// </summary>
+    private static void AdvanceState<TCalls>(TCalls calls, in FlowKey key, FlowDirection direction, byte tcpFlags, NatConnectionFlags current,
+        NatConnectionFlags next, long now) where TCalls : struct, ISyncStoreCalls
+    {
+        for (int attempt = 0; attempt < StateUpdateAttempts; attempt++)
+        {
+            var had = calls.UpdateState(key, current, next, now);
+            if (had is not { } actual || actual == current) return; // gone meanwhile, or written
+            current = actual;
+            next = TcpStateTracker.Next(current, direction, tcpFlags);
+            if (next == current) return; // the store already holds what this packet would make
+        }
+    }
+
+    private NatTranslateResult Complete<TCalls>(TCalls calls, Span<byte> packet, in PacketPlan plan, in NatLookup lookup, long now) where TCalls : struct, ISyncStoreCalls
+    {
+        var result = PacketPlanner.Apply(packet, plan, lookup);
+        if (result.IsTranslated && NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(calls, plan.LookupKey, now);
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void TouchAfterTranslation<TCalls>(TCalls calls, in FlowKey key, long now) where TCalls : struct, ISyncStoreCalls
+    {
+        try
+        {
+            calls.Touch(key, now);
+        }
+        catch (NatStoreUnavailableException)
+        {
+            // The packet is translated; the next packet of the flow retries the refresh.
+        }
+    }
+
+    /// <summary>
+    /// Translates many datagrams of one buffer: the common packets of a chunk with one batch lookup, any other packet (ICMP,
+    /// options, TTL 1, fragments, TCP control segments, malformed) through <see cref="Translate{TCalls}"/>.
+    /// </summary>
+    /// <param name="calls">The store's calls.</param>
+    /// <param name="buffer">The buffer holding the datagrams.</param>
+    /// <param name="packets">Where each datagram is.</param>
+    /// <param name="results">One result per datagram.</param>
+    /// <param name="side">Where they arrived, when the host knows.</param>
+    /// <exception cref="ArgumentException"><paramref name="results"/> is shorter than <paramref name="packets"/>.</exception>
+    public void TranslateBatch<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)
+        where TCalls : struct, ISyncStoreCalls
+    {
+        if (results.Length < packets.Length) throw new ArgumentException("results needs one slot per packet.", nameof(results));
+        if (TCalls.HasRewriteLookup) TranslateBatchByRewrites(calls, buffer, packets, results, side);
+        else TranslateBatchByLookups(calls, buffer, packets, results, side);
+    }
+
+    private void TranslateBatchByRewrites<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)
+        where TCalls : struct, ISyncStoreCalls
+    {
+        Span<FlowKey> keys = stackalloc FlowKey[BatchChunk];
+        Span<FlowRewrite> answers = stackalloc FlowRewrite[BatchChunk];
+        Span<int> indices = stackalloc int[BatchChunk];
+        for (int start = 0; start < packets.Length; start += BatchChunk)
+        {
+            int count = Math.Min(BatchChunk, packets.Length - start);
+            int pending = CollectCommon(calls, buffer, packets, results, side, start, count, keys, indices);
+            if (pending == 0) continue;
+            long now = Now;
+            var expiry = Cutoffs(now);
+            answers[..pending].Clear();
+            try
+            {
+                if (TCalls.HasRewriteBatchLookup) calls.LookupRewriteBatch(keys[..pending], now, expiry, answers[..pending]);
+                else for (int p = 0; p < pending; p++) calls.TryLookupRewrite(keys[p], now, expiry, out answers[p]);
+            }
+            catch (NatStoreUnavailableException)
+            {
+                for (int p = 0; p < pending; p++) results[start + indices[p]] = NatTranslateResult.StoreUnavailable;
+                continue;
+            }
+            for (int p = 0; p < pending; p++)
+            {
+                int i = start + indices[p];
+                results[i] = answers[p].Found ? CommonFlow.Rewrite(buffer[packets[i]], answers[p]) : Miss(calls, buffer[packets[i]], keys[p], side, now);
+            }
+        }
+    }
+
+    private void TranslateBatchByLookups<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)
+        where TCalls : struct, ISyncStoreCalls
+    {
+        Span<FlowKey> keys = stackalloc FlowKey[BatchChunk];
+        Span<NatLookup> answers = stackalloc NatLookup[BatchChunk];
+        Span<int> indices = stackalloc int[BatchChunk];
+        for (int start = 0; start < packets.Length; start += BatchChunk)
+        {
+            int count = Math.Min(BatchChunk, packets.Length - start);
+            int pending = CollectCommon(calls, buffer, packets, results, side, start, count, keys, indices);
+            if (pending == 0) continue;
+            long now = Now;
+            var expiry = Cutoffs(now);
+            answers[..pending].Clear();
+            try
+            {
+                if (TCalls.HasBatchLookup) calls.LookupBatch(keys[..pending], expiry, answers[..pending]);
+                else for (int p = 0; p < pending; p++) calls.TryLookup(keys[p], expiry, out answers[p]);
+            }
+            catch (NatStoreUnavailableException)
+            {
+                for (int p = 0; p < pending; p++) results[start + indices[p]] = NatTranslateResult.StoreUnavailable;
+                continue;
+            }
+            for (int p = 0; p < pending; p++)
+            {
+                int i = start + indices[p];
+                if (!answers[p].Found)
+                {
+                    results[i] = Miss(calls, buffer[packets[i]], keys[p], side, now);
+                    continue;
+                }
+                // A common packet always translates (its TTL is above 1), so the refresh can come first.
+                if (NeedsTouch(answers[p].Connection, now)) TouchAfterTranslation(calls, keys[p], now);
+                results[i] = CommonFlow.Rewrite(buffer[packets[i]], FlowRewrite.Of(answers[p]));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads the chunk's packets: common packets' keys go to <paramref name="keys"/> for one batch lookup; any other packet
+    /// is translated here, one at a time. Returns how many wait for the batch lookup.
+    /// </summary>
+    private int CollectCommon<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side,
+        int start, int count, Span<FlowKey> keys, Span<int> indices) where TCalls : struct, ISyncStoreCalls
+    {
+        int pending = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var packet = buffer[packets[start + i]];
+            if (CommonFlow.TryReadEstablished(packet, out keys[pending])) indices[pending++] = i;
+            else results[start + i] = Translate(calls, packet, side);
+        }
+        return pending;
+    }
+
+    /// <summary>A common packet of a batch that no connection had: its connection created by the policy, when it says so.</summary>
+    private NatTranslateResult Miss<TCalls>(TCalls calls, Span<byte> packet, in FlowKey key, NatSide side, long now) where TCalls : struct, ISyncStoreCalls
+    {
+        if (!_policy.CreatesConnections) return NoConnection;
+        try
+        {
+            return Create(calls, packet, PacketPlanner.PlanCommon(packet, key), side, now);
+        }
+        catch (NatStoreUnavailableException)
+        {
+            return NatTranslateResult.StoreUnavailable;
+        }
+    }
+}
