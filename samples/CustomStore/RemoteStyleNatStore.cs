@@ -61,6 +61,14 @@ public sealed class RemoteStyleNatStore : IAsyncNatStore, IAsyncNatBatchLookup
     }
 
     /// <inheritdoc/>
+    public async ValueTask<NatMapping> FindMappingAsync(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, ExpiryCutoffs expiry,
+        CancellationToken cancellationToken = default)
+    {
+        await RoundTripAsync(cancellationToken).ConfigureAwait(false);
+        return _table.TryFindMapping(protocol, publicAddress, publicPort, remoteAddress, expiry, out var mapping) ? mapping : default;
+    }
+
+    /// <inheritdoc/>
     public async ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken = default)
     {
         await RoundTripAsync(cancellationToken).ConfigureAwait(false);

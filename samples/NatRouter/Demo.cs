@@ -76,6 +76,8 @@ internal sealed class Demo : IDisposable
         failures += Check("UDP echo through the NAT", Self(Inside, "helper-udp-send", "198.51.100.2", "5353", "echo"), "echoed");
         StartHelper(Inside, "helper-http-serve", "10.77.0.2", "8080", "1000000");
         failures += Check("port forward: outside fetches 198.51.100.1:8080 from the inside server", Self(Outside, "helper-http-get", "198.51.100.1", "8080", "1000000"), "every byte as sent");
+        failures += Check("hairpinning: the inside fetches 198.51.100.1:8080 too, turned around by the router", Self(Inside, "helper-http-get", "198.51.100.1", "8080", "1000000"),
+            "every byte as sent");
         failures += Check("ICMP error coming back: UDP to a closed port outside", Self(Inside, "helper-udp-send", "198.51.100.2", "9", "refused"), "port unreachable");
         failures += Check("fragmented ping (4000 bytes: reassembled, translated, fragmented again)", In(Inside, "ping", "-c", "2", "-W", "2", "-s", "4000", "198.51.100.2"), "2 received");
         failures += Check("traceroute's first hop: TTL 1 gets Time Exceeded from the router", In(Inside, "ping", "-c", "1", "-W", "2", "-t", "1", "198.51.100.2"), "Time to live exceeded",

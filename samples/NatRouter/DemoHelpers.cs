@@ -39,6 +39,14 @@ internal static class DemoHelpers
                 ["helper-tcp-many", var ip, var port, var count] => TcpMany(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
                 ["helper-tcp-churn", var ip, var port, var count] => TcpChurn(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
                 ["helper-udp-flows", var ip, var port, var count] => UdpFlows(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
+                ["helper-udp-whoami", var ip, var port] => UdpWhoAmI(IPAddress.Parse(ip), int.Parse(port)),
+                ["helper-udp-peer", var ip, var port] => UdpPeer(IPAddress.Parse(ip), int.Parse(port)),
+                ["helper-udp-send-from", var ip, var to, var port, var text] => UdpSendFrom(IPAddress.Parse(ip), IPAddress.Parse(to), int.Parse(port), text),
+                ["helper-tcp-whoami", var ip, var port] => TcpWhoAmI(IPAddress.Parse(ip), int.Parse(port)),
+                ["helper-tcp-peer", var ip, var port, var whoami, var whoamiPort] => TcpPeer(new IPEndPoint(IPAddress.Parse(ip), int.Parse(port)),
+                    new IPEndPoint(IPAddress.Parse(whoami), int.Parse(whoamiPort)), target: null),
+                ["helper-tcp-peer", var ip, var port, var whoami, var whoamiPort, var target, var targetPort] => TcpPeer(new IPEndPoint(IPAddress.Parse(ip), int.Parse(port)),
+                    new IPEndPoint(IPAddress.Parse(whoami), int.Parse(whoamiPort)), new IPEndPoint(IPAddress.Parse(target), int.Parse(targetPort))),
                 ["helper-tcp-talk-server", var ip, var port] => TalkServer(IPAddress.Parse(ip), int.Parse(port)),
                 ["helper-tcp-talk-client", var ip, var port] => TalkClient(IPAddress.Parse(ip), int.Parse(port)),
                 _ => 2,
@@ -253,6 +261,144 @@ internal static class DemoHelpers
         {
             sockets.ForEach(s => s.Dispose());
         }
+    }
+
+    /// <summary>Answers every datagram with the endpoint it came from, as text: what a STUN server tells a client.</summary>
+    private static int UdpWhoAmI(IPAddress ip, int port)
+    {
+        using var udp = new UdpClient(new IPEndPoint(ip, port));
+        Console.Out.WriteLine("listening");
+        Console.Out.Flush();
+        while (true)
+        {
+            IPEndPoint? from = null;
+            udp.Receive(ref from);
+            var answer = Encoding.ASCII.GetBytes(from.ToString());
+            udp.Send(answer, answer.Length, from);
+        }
+    }
+
+    /// <summary>
+    /// A UDP socket the test steers: bound to <paramref name="ip"/>:<paramref name="port"/>, it prints every datagram it
+    /// receives as <c>from ADDRESS:PORT TEXT</c>, and sends what standard input says (<c>send ADDRESS PORT TEXT</c>).
+    /// </summary>
+    private static int UdpPeer(IPAddress ip, int port)
+    {
+        using var udp = new UdpClient(new IPEndPoint(ip, port));
+        var output = new object();
+        var receiving = new Thread(() =>
+        {
+            try
+            {
+                while (true)
+                {
+                    IPEndPoint? from = null;
+                    var datagram = udp.Receive(ref from);
+                    lock (output)
+                    {
+                        Console.Out.WriteLine($"from {from} {Encoding.ASCII.GetString(datagram)}");
+                        Console.Out.Flush();
+                    }
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+            catch (SocketException)
+            {
+            }
+        }) { IsBackground = true };
+        receiving.Start();
+        lock (output)
+        {
+            Console.Out.WriteLine("listening");
+            Console.Out.Flush();
+        }
+        string? line;
+        while ((line = Console.In.ReadLine()) is not null)
+        {
+            if (line.Split(' ', 4) is ["send", var to, var toPort, var text])
+            {
+                var bytes = Encoding.ASCII.GetBytes(text);
+                udp.Send(bytes, bytes.Length, new IPEndPoint(IPAddress.Parse(to), int.Parse(toPort)));
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>Sends one datagram from <paramref name="ip"/> (any port) to <paramref name="to"/>:<paramref name="port"/>.</summary>
+    private static int UdpSendFrom(IPAddress ip, IPAddress to, int port, string text)
+    {
+        using var udp = new UdpClient(new IPEndPoint(ip, 0));
+        var bytes = Encoding.ASCII.GetBytes(text);
+        udp.Send(bytes, bytes.Length, new IPEndPoint(to, port));
+        Console.Out.WriteLine("sent");
+        return 0;
+    }
+
+    /// <summary>Tells every connection the endpoint it came from, as a line, and closes it.</summary>
+    private static int TcpWhoAmI(IPAddress ip, int port)
+    {
+        var listener = new TcpListener(ip, port);
+        listener.Start();
+        Console.Out.WriteLine("listening");
+        Console.Out.Flush();
+        while (true)
+        {
+            // Closed after the answer: the client may keep its side open (half-closed), and its mapping with it.
+            using var client = listener.AcceptTcpClient();
+            client.GetStream().Write(Encoding.ASCII.GetBytes(client.Client.RemoteEndPoint + "\n"));
+        }
+    }
+
+    /// <summary>
+    /// A TCP endpoint for hole punching and hairpinning: from <paramref name="local"/> it asks <paramref name="whoami"/>
+    /// which public endpoint it has (<c>mapped ADDRESS:PORT</c>) and keeps that connection open, so the mapping stays.
+    /// Without a <paramref name="target"/> it then accepts connections on the same local endpoint, printing
+    /// <c>accepted from ADDRESS:PORT</c> and answering each with the endpoint it saw; with one, it connects there from the
+    /// same local endpoint and prints the answer (<c>answer TEXT</c>).
+    /// </summary>
+    private static int TcpPeer(IPEndPoint local, IPEndPoint whoami, IPEndPoint? target)
+    {
+        using var mapping = SharedPortSocket(local);
+        mapping.Connect(whoami);
+        using var mappingReader = new StreamReader(new NetworkStream(mapping), Encoding.ASCII);
+        string mapped = mappingReader.ReadLine() ?? "";
+        if (target is null)
+        {
+            using var listener = SharedPortSocket(local);
+            listener.Listen(16);
+            Console.Out.WriteLine("listening");
+            Console.Out.WriteLine($"mapped {mapped}");
+            Console.Out.Flush();
+            while (true)
+            {
+                using var accepted = listener.Accept();
+                Console.Out.WriteLine($"accepted from {accepted.RemoteEndPoint}");
+                Console.Out.Flush();
+                accepted.Send(Encoding.ASCII.GetBytes($"{accepted.RemoteEndPoint}\n"));
+                accepted.Shutdown(SocketShutdown.Send);
+                while (accepted.Receive(new byte[64]) > 0) { }
+            }
+        }
+        Console.Out.WriteLine("listening");
+        Console.Out.WriteLine($"mapped {mapped}");
+        Console.Out.Flush();
+        using var connection = SharedPortSocket(local);
+        connection.Connect(target);
+        using var reader = new StreamReader(new NetworkStream(connection), Encoding.ASCII);
+        Console.Out.WriteLine($"answer {reader.ReadLine()}");
+        return 0;
+    }
+
+    /// <summary>A TCP socket bound to <paramref name="local"/> with SO_REUSEPORT, so a listener and connections can share the endpoint.</summary>
+    private static Socket SharedPortSocket(IPEndPoint local)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 10_000, SendTimeout = 10_000 };
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        socket.SetRawSocketOption(1, 15, BitConverter.GetBytes(1)); // SOL_SOCKET, SO_REUSEPORT (Linux)
+        socket.Bind(local);
+        return socket;
     }
 
     /// <summary>

@@ -18,6 +18,9 @@ public interface IPacketPort
     /// <summary>Reads one frame without waiting; 0 when none is queued.</summary>
     int Read(Span<byte> frame);
 
-    /// <summary>Writes one frame; false when the interface dropped it (e.g. it is down), as a wire would.</summary>
+    /// <summary>
+    /// Writes one frame; false when the interface dropped it (e.g. it is down), as a wire would. Called from both lanes'
+    /// threads at once (a hairpinned packet goes back out the interface it came from), so it must be thread-safe.
+    /// </summary>
     bool Write(ReadOnlySpan<byte> frame);
 }

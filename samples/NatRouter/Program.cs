@@ -10,7 +10,7 @@ namespace NatRouter;
 /// <summary>
 /// The sample router host. <c>NatRouter run --private-tun NAME --public-tun NAME --public-ip A.B.C.D [options]</c> opens
 /// (creating) both TUN interfaces, prints a line containing <c>ready</c>, and routes until SIGTERM or Ctrl-C; it neither
-/// addresses nor brings up the interfaces (see ../shared/harness/README.md). <c>NatRouter demo</c> is the guided tour.
+/// addresses nor brings up the interfaces (the caller does, as the comparison script and the tests do). <c>NatRouter demo</c> is the guided tour.
 /// </summary>
 public static class Program
 {
@@ -40,6 +40,18 @@ public static class Program
         var tcpPerHost = new Option<int>("--tcp-per-host") { Description = "TCP connections one inside host may have (0: no limit)", DefaultValueFactory = _ => 0 };
         var udpPerHost = new Option<int>("--udp-per-host") { Description = "UDP flows one inside host may have (0: no limit)", DefaultValueFactory = _ => 0 };
         var icmpPerHost = new Option<int>("--icmp-per-host") { Description = "ICMP query ids one inside host may have (0: no limit)", DefaultValueFactory = _ => 0 };
+        var mapping = new Option<string>("--mapping")
+        {
+            Description = "how inside endpoints are mapped: ei (endpoint-independent, one public port per inside endpoint) or apd (a port per connection)",
+            DefaultValueFactory = _ => "ei",
+        };
+        var filtering = new Option<string>("--filtering")
+        {
+            Description = "which unsolicited packets reach a mapping: ei (anyone), ad (addresses the inside endpoint sent to) or apd (none)",
+            DefaultValueFactory = _ => "ad",
+        };
+        var hairpin = new Option<bool>("--hairpin") { Description = "inside hosts reach each other through their public endpoints", DefaultValueFactory = _ => true };
+        var preservePorts = new Option<bool>("--preserve-ports") { Description = "try an inside endpoint's own port as its public port first", DefaultValueFactory = _ => false };
         var tcpCapacity = new Option<int>("--tcp-capacity") { Description = "TCP connections the table holds (LRU: least recently used evicted beyond)", DefaultValueFactory = _ => 65_536 };
         var udpCapacity = new Option<int>("--udp-capacity") { Description = "UDP flows the table holds", DefaultValueFactory = _ => 65_536 };
         var icmpCapacity = new Option<int>("--icmp-capacity") { Description = "ICMP query ids the table holds", DefaultValueFactory = _ => 4_096 };
@@ -51,7 +63,7 @@ public static class Program
         {
             privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, litedb, forwards, offload,
             tcpTimeout, udpTimeout, icmpTimeout, transitoryTimeout, tcpCapacity, udpCapacity, icmpCapacity, tcpPerHost, udpPerHost, icmpPerHost,
-            summary, spin, threads, logLevel,
+            mapping, filtering, hairpin, preservePorts, summary, spin, threads, logLevel,
         };
         run.SetAction(result =>
         {
@@ -67,8 +79,13 @@ public static class Program
                     return Refuse($"--forward '{text}' must look like tcp:8080=10.77.0.2:80 (ports 1–65535).");
                 rules.Add(rule!);
             }
+            if (!BehaviorNames.TryParseMapping(result.GetValue(mapping)!, out var mappingBehavior))
+                return Refuse($"--mapping '{result.GetValue(mapping)}' is not one of ei, apd.");
+            if (!BehaviorNames.TryParseFiltering(result.GetValue(filtering)!, out var filteringBehavior))
+                return Refuse($"--filtering '{result.GetValue(filtering)}' is not one of ei, ad, apd.");
             var nat = new NatOptions
             {
+                PreservePorts = result.GetValue(preservePorts),
                 TcpTimeout = TimeSpan.FromSeconds(result.GetValue(tcpTimeout)),
                 UdpTimeout = TimeSpan.FromSeconds(result.GetValue(udpTimeout)),
                 IcmpTimeout = TimeSpan.FromSeconds(result.GetValue(icmpTimeout)),
@@ -100,6 +117,9 @@ public static class Program
                 TcpConnectionsPerHost = result.GetValue(tcpPerHost),
                 UdpConnectionsPerHost = result.GetValue(udpPerHost),
                 IcmpConnectionsPerHost = result.GetValue(icmpPerHost),
+                Mapping = mappingBehavior,
+                Filtering = filteringBehavior,
+                Hairpinning = result.GetValue(hairpin),
             };
             try
             {
@@ -111,7 +131,7 @@ public static class Program
             }
             return Run(options);
         });
-        var demo = new Command("demo", "As root: build two namespaces and TUNs, send ping, HTTP, UDP, a port forward, an ICMP error, a fragmented ping and a TTL-1 probe through the router, show the counters, clean up.");
+        var demo = new Command("demo", "As root: build two namespaces and TUNs, send ping, HTTP, UDP, a port forward (from outside and, hairpinned, from inside), an ICMP error, a fragmented ping and a TTL-1 probe through the router, show the counters, clean up.");
         demo.SetAction(_ => Demo.Run());
         var root = new RootCommand("NatFramework sample router: NAT between a private and a public TUN interface.") { run, demo };
         return root.Parse(args).Invoke();

@@ -256,14 +256,20 @@ internal sealed class RouterLane
         }
     }
 
-    /// <summary>Writes a translated packet whole (a segment train is cut by the kernel) or as fragments of the MTU.</summary>
+    /// <summary>
+    /// Writes a translated packet whole (a segment train is cut by the kernel) or as fragments of the MTU, to the other
+    /// interface — or, hairpinned (an inside host's packet to another inside host's public endpoint), back inside.
+    /// </summary>
     private void Send(in Pending packet)
     {
         var frame = packet.Buffer.AsSpan(packet.FrameStart, _header + packet.Length);
+        var to = _fromInside && _settings.PrivateNetwork.Contains(new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(frame[(_header + Ipv4Packet.DestinationOffset)..])))
+            ? _from
+            : _to;
         bool train = _header > 0 && new VirtioNetHeader(frame).IsSegmentTrain;
         if (train || packet.Length <= _settings.Mtu)
         {
-            Write(frame);
+            Write(to, frame);
             return;
         }
         var bytes = frame[_header..];
@@ -285,13 +291,13 @@ internal sealed class RouterLane
         {
             var fragment = _fragmentBytes.AsSpan(_fragmentRanges[i]);
             fragment.CopyTo(_fragmentFrame.AsSpan(_header));
-            Write(_fragmentFrame.AsSpan(0, _header + fragment.Length));
+            Write(to, _fragmentFrame.AsSpan(0, _header + fragment.Length));
         }
     }
 
-    private void Write(ReadOnlySpan<byte> frame)
+    private void Write(IPacketPort to, ReadOnlySpan<byte> frame)
     {
-        if (_to.Write(frame)) _counters.Sent(toInside: !_fromInside);
+        if (to.Write(frame)) _counters.Sent(toInside: !_fromInside || to == _from);
         else _counters.Drop(DropReasons.WriteFailed);
     }
 

@@ -68,6 +68,15 @@ public sealed record RouterOptions
     /// <summary>ICMP query identifiers one inside host may have; 0 for no limit.</summary>
     public int IcmpConnectionsPerHost { get; init; }
 
+    /// <summary>How UDP and TCP connections are mapped (<c>--mapping</c>).</summary>
+    public NatMappingBehavior Mapping { get; init; } = NatMappingBehavior.EndpointIndependent;
+
+    /// <summary>Which unsolicited UDP and TCP packets reach a mapping (<c>--filtering</c>).</summary>
+    public NatFilteringBehavior Filtering { get; init; } = NatFilteringBehavior.AddressDependent;
+
+    /// <summary>Whether inside hosts reach each other through public endpoints (<c>--hairpin</c>).</summary>
+    public bool Hairpinning { get; init; } = true;
+
     /// <summary>
     /// Refuses settings the router cannot run with, before anything is opened, with one line that names the option.
     /// </summary>
@@ -103,6 +112,8 @@ public sealed record RouterOptions
                      ("--udp-per-host", UdpConnectionsPerHost, Nat.UdpCapacity), ("--icmp-per-host", IcmpConnectionsPerHost, Nat.IcmpCapacity) })
             if (value < 0 || value > capacity)
                 throw new ArgumentException($"{option} {value} must be 0 (no limit) to the table's capacity, {capacity}.");
+        if (Filtering != NatFilteringBehavior.AddressAndPortDependent && Mapping != NatMappingBehavior.EndpointIndependent)
+            throw new ArgumentException($"--filtering {Filtering.ToCommandLine()} lets packets in to endpoint-independent mappings; with --mapping {Mapping.ToCommandLine()} use --filtering apd.");
         if (Store != "redis") return;
         try
         {
@@ -122,5 +133,6 @@ public sealed record RouterOptions
     {
         SpinTime = SpinTime, Threads = Threads,
         TcpConnectionsPerHost = TcpConnectionsPerHost, UdpConnectionsPerHost = UdpConnectionsPerHost, IcmpConnectionsPerHost = IcmpConnectionsPerHost,
+        Mapping = Mapping, Filtering = Filtering, Hairpinning = Hairpinning,
     };
 }

@@ -33,6 +33,15 @@ public sealed record RouterSettings(Ipv4Address PublicAddress, Ipv4Prefix Privat
     /// <summary>Per-host ICMP identifier limit; 0 for none.</summary>
     public int IcmpConnectionsPerHost { get; init; }
 
+    /// <summary>How UDP and TCP connections are mapped (RFC 4787 REQ-1; default endpoint-independent).</summary>
+    public NatMappingBehavior Mapping { get; init; } = NatMappingBehavior.EndpointIndependent;
+
+    /// <summary>Which unsolicited UDP and TCP packets reach a mapping (RFC 4787 REQ-8; default address-dependent).</summary>
+    public NatFilteringBehavior Filtering { get; init; } = NatFilteringBehavior.AddressDependent;
+
+    /// <summary>Whether inside hosts reach each other through their public endpoints (RFC 4787 REQ-9; default on).</summary>
+    public bool Hairpinning { get; init; } = true;
+
     /// <summary>
     /// What the router's translator does with new flows: hosts of the private network are translated to the public
     /// address; the port forwards reach their inside targets, from the router's inside address.
@@ -44,5 +53,10 @@ public sealed record RouterSettings(Ipv4Address PublicAddress, Ipv4Prefix Privat
         TcpConnectionsPerHost = TcpConnectionsPerHost,
         UdpConnectionsPerHost = UdpConnectionsPerHost,
         IcmpConnectionsPerHost = IcmpConnectionsPerHost,
+        UdpMapping = Mapping,
+        TcpMapping = Mapping,
+        UdpFiltering = Filtering,
+        TcpFiltering = Filtering,
+        Hairpinning = Hairpinning,
     };
 }

@@ -4,12 +4,17 @@ namespace NatFramework.Stores.LiteDb;
 /// The in-memory side of the table, which answers every lookup: each connection under both of its keys, each inside
 /// host's connections (counted per protocol, for limits), and recency lists (least recently seen first) — one per
 /// protocol, TCP's split into established and transitory connections — so a full table finds the connection to reclaim
-/// or evict in O(1). Not thread-safe: the store locks around it.
+/// or evict in O(1) — and the endpoint-independent mappings: each inside endpoint's public endpoint and connections, the
+/// reverse, and each mapping's connections per remote address (what address-dependent filtering asks). Not
+/// thread-safe: the store locks around it.
 /// </summary>
 internal sealed class ConnectionIndex
 {
     private readonly Dictionary<FlowKey, Entry> _byKey = new();
     private readonly Dictionary<Ipv4Address, HostConnections> _byHost = new();
+    private readonly Dictionary<(NatProtocol, Ipv4Address, ushort), Mapping> _mappings = new();
+    private readonly Dictionary<(NatProtocol, Ipv4Address, ushort), (Ipv4Address Address, ushort Port)> _insideOfPublic = new();
+    private readonly Dictionary<(NatProtocol, Ipv4Address, ushort, Ipv4Address), HashSet<Entry>> _toRemote = new();
     private readonly Recency _tcp = new(), _tcpTransitory = new(), _udp = new(), _icmp = new();
 
     /// <summary>One connection, reachable under both keys, linked into a recency list.</summary>
@@ -24,6 +29,14 @@ internal sealed class ConnectionIndex
     {
         public readonly HashSet<Entry> Entries = new();
         public readonly int[] Counts = new int[3];
+    }
+
+    /// <summary>An inside endpoint's mapping: its public endpoint and its connections (live or not reclaimed yet).</summary>
+    private sealed class Mapping(Ipv4Address publicAddress, ushort publicPort)
+    {
+        public readonly Ipv4Address PublicAddress = publicAddress;
+        public readonly ushort PublicPort = publicPort;
+        public readonly HashSet<Entry> Entries = new();
     }
 
     /// <summary>A doubly linked list, oldest at <see cref="Oldest"/>.</summary>
@@ -96,8 +109,72 @@ internal sealed class ConnectionIndex
         ofHost.Entries.Add(entry);
         if (!connection.IsRedirect) ofHost.Counts[Slot(connection.Protocol)]++;
         RecencyOf(connection).Append(entry);
+        if (IsMapped(connection))
+        {
+            var inside = InsideOf(connection);
+            if (!_mappings.TryGetValue(inside, out var mapping))
+            {
+                _mappings[inside] = mapping = new Mapping(connection.Translated.Source, connection.Translated.SourcePort);
+                _insideOfPublic[PublicOf(connection)] = (inside.Item2, inside.Item3);
+            }
+            mapping.Entries.Add(entry);
+            var remote = RemoteOf(connection);
+            if (!_toRemote.TryGetValue(remote, out var toRemote)) _toRemote[remote] = toRemote = new HashSet<Entry>();
+            toRemote.Add(entry);
+        }
         return entry;
     }
+
+    private static bool IsMapped(in NatConnection connection) => (connection.Flags & NatConnectionFlags.EndpointMapped) != 0;
+
+    private static (NatProtocol, Ipv4Address, ushort) InsideOf(in NatConnection connection)
+        => (connection.Protocol, connection.Outbound.Source, connection.Outbound.SourcePort);
+
+    private static (NatProtocol, Ipv4Address, ushort) PublicOf(in NatConnection connection)
+        => (connection.Protocol, connection.Translated.Source, connection.Translated.SourcePort);
+
+    private static (NatProtocol, Ipv4Address, ushort, Ipv4Address) RemoteOf(in NatConnection connection)
+        => (connection.Protocol, connection.Translated.Source, connection.Translated.SourcePort, connection.Outbound.Destination);
+
+    /// <summary>
+    /// The first live connection of the mapping of the inside endpoint <paramref name="address"/>:<paramref name="port"/>
+    /// (null when none), and the mapping's public endpoint. Expired connections met before it go to
+    /// <paramref name="expired"/>, for the caller to reclaim: a later walk does not meet them again, so walks cost O(1)
+    /// amortised however many connections a mapping has.
+    /// </summary>
+    public Entry? FirstLiveOfMapping(NatProtocol protocol, Ipv4Address address, ushort port, in ExpiryCutoffs expiry, List<Entry> expired,
+        out Ipv4Address publicAddress, out ushort publicPort)
+    {
+        if (_mappings.TryGetValue((protocol, address, port), out var mapping))
+        {
+            (publicAddress, publicPort) = (mapping.PublicAddress, mapping.PublicPort);
+            return FirstLive(mapping.Entries, expiry, expired);
+        }
+        (publicAddress, publicPort) = (default, 0);
+        return null;
+    }
+
+    private static Entry? FirstLive(HashSet<Entry> entries, in ExpiryCutoffs expiry, List<Entry> expired)
+    {
+        foreach (var entry in entries)
+        {
+            if (!expiry.IsExpired(entry.Connection)) return entry;
+            expired.Add(entry);
+        }
+        return null;
+    }
+
+    /// <summary>The inside endpoint whose mapping has the public endpoint <paramref name="publicAddress"/>:<paramref name="publicPort"/>.</summary>
+    public bool TryGetInsideOf(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, out Ipv4Address address, out ushort port)
+    {
+        bool found = _insideOfPublic.TryGetValue((protocol, publicAddress, publicPort), out var inside);
+        (address, port) = inside;
+        return found;
+    }
+
+    /// <summary>The first live connection of a public endpoint's mapping that goes to <paramref name="remote"/> (see <see cref="FirstLiveOfMapping"/>).</summary>
+    public Entry? FirstLiveToRemote(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remote, in ExpiryCutoffs expiry, List<Entry> expired)
+        => _toRemote.TryGetValue((protocol, publicAddress, publicPort, remote), out var entries) ? FirstLive(entries, expiry, expired) : null;
 
     public void Remove(Entry entry)
     {
@@ -110,6 +187,17 @@ internal sealed class ConnectionIndex
             if (ofHost.Entries.Count == 0) _byHost.Remove(connection.InsideHost);
         }
         RecencyOf(connection).Unlink(entry);
+        if (IsMapped(connection))
+        {
+            var inside = InsideOf(connection);
+            if (_mappings.TryGetValue(inside, out var mapping) && mapping.Entries.Remove(entry) && mapping.Entries.Count == 0)
+            {
+                _mappings.Remove(inside);
+                _insideOfPublic.Remove(PublicOf(connection));
+            }
+            var remote = RemoteOf(connection);
+            if (_toRemote.TryGetValue(remote, out var toRemote) && toRemote.Remove(entry) && toRemote.Count == 0) _toRemote.Remove(remote);
+        }
     }
 
     /// <summary>Records traffic (a new last-seen time, and, for TCP, perhaps a new state): the connection becomes the newest of its list.</summary>
@@ -136,6 +224,9 @@ internal sealed class ConnectionIndex
     {
         _byKey.Clear();
         _byHost.Clear();
+        _mappings.Clear();
+        _insideOfPublic.Clear();
+        _toRemote.Clear();
         foreach (var recency in new[] { _tcp, _tcpTransitory, _udp, _icmp })
         {
             recency.Oldest = recency.Newest = null;

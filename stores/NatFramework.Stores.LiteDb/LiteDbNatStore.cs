@@ -40,6 +40,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
     // Memory and the pending changes, under _gate (a monitor: adds wait on it while the writer is behind).
     private readonly object _gate = new();
     private readonly ConnectionIndex _index = new();
+    private readonly List<ConnectionIndex.Entry> _expiredMet = new(); // expired connections a mapping walk met, reclaimed right after (under the gate)
     private Dictionary<FlowKey, NatConnection?> _pending = new(); // by outbound key: the connection to write, or null to delete
     private bool _pendingClear;
     private long _oldestPendingInsert;   // Stopwatch timestamp of the oldest acknowledged insert not taken by the writer; 0: none
@@ -257,6 +258,36 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 
     // ---- memory (under _gate) ----------------------------------------------------------------------------------
 
+    /// <summary>A live connection of an inside endpoint's mapping, or null; expired ones met on the way are reclaimed.</summary>
+    private ConnectionIndex.Entry? LiveOfMapping(NatProtocol protocol, Ipv4Address address, ushort port, in ExpiryCutoffs expiry,
+        out Ipv4Address publicAddress, out ushort publicPort)
+    {
+        var live = _index.FirstLiveOfMapping(protocol, address, port, expiry, _expiredMet, out publicAddress, out publicPort);
+        ForgetExpiredMet();
+        return live;
+    }
+
+    private void ForgetExpiredMet()
+    {
+        foreach (var entry in _expiredMet) Forget(entry);
+        _expiredMet.Clear();
+    }
+
+    /// <inheritdoc/>
+    public bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping)
+    {
+        mapping = default;
+        lock (_gate)
+        {
+            if (!_index.TryGetInsideOf(protocol, publicAddress, publicPort, out var inside, out ushort insidePort)) return false;
+            if (LiveOfMapping(protocol, inside, insidePort, expiry, out _, out _) is null) return false;
+            bool seen = _index.FirstLiveToRemote(protocol, publicAddress, publicPort, remoteAddress, expiry, _expiredMet) is not null;
+            ForgetExpiredMet();
+            mapping = new NatMapping(inside, insidePort, publicAddress, publicPort, seen);
+            return true;
+        }
+    }
+
     private void Forget(ConnectionIndex.Entry entry)
     {
         _index.Remove(entry);
@@ -322,6 +353,20 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                 {
                     if (!expiry.IsExpired(holder.Connection)) return NatInsertStatus.ReplyTaken;
                     Forget(holder);
+                }
+                if ((connection.Flags & NatConnectionFlags.EndpointMapped) != 0)
+                {
+                    var outbound = connection.Outbound;
+                    var live = LiveOfMapping(connection.Protocol, outbound.Source, outbound.SourcePort, expiry, out var publicAddress, out ushort publicPort);
+                    if (live is not null && (publicAddress != connection.Translated.Source || publicPort != connection.Translated.SourcePort))
+                    {
+                        existing = new NatLookup(live.Connection, FlowDirection.Outbound);
+                        return NatInsertStatus.MappingConflict;
+                    }
+                    if (_index.TryGetInsideOf(connection.Protocol, connection.Translated.Source, connection.Translated.SourcePort, out var owner, out ushort ownerPort)
+                        && (owner != outbound.Source || ownerPort != outbound.SourcePort)
+                        && LiveOfMapping(connection.Protocol, owner, ownerPort, expiry, out _, out _) is not null)
+                        return NatInsertStatus.ReplyTaken;
                 }
                 if (rules.HostLimit > 0 && _index.CountOf(connection.InsideHost, connection.Protocol) >= rules.HostLimit)
                 {

@@ -82,6 +82,8 @@ internal sealed unsafe class ConnectionTable
     private readonly int _slotMask;
     private readonly uint _capacity;
     private readonly HostIndex _hosts;
+    private readonly MappingIndex _mappings;
+    private readonly bool _isUdp;
     // Entry indexes of TCP connections that became transitory, oldest first: when the table is full, the first still
     // transitory one makes room before any established connection is evicted. Stale indexes (no longer transitory, or
     // removed) are skipped when taken, so each index pushed costs O(1) once.
@@ -111,6 +113,8 @@ internal sealed unsafe class ConnectionTable
         _entryBase = (Entry*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_entries));
         _slotBase = (uint*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_slots));
         _hosts = new HostIndex(capacity);
+        _mappings = new MappingIndex(capacity);
+        _isUdp = protocol == NatProtocol.Udp;
         _transitory = protocol == NatProtocol.Tcp ? new int[capacity] : [];
         PrefetchPays = MemoryBytes > PrefetchThresholdBytes;
         HugePages.Advise(_entryBase, (long)_entries.Length * sizeof(Entry));
@@ -142,7 +146,8 @@ internal sealed unsafe class ConnectionTable
     public long Expirations => Interlocked.Read(ref _expirations);
 
     /// <summary>Bytes this table holds (entries, key index, host index).</summary>
-    public long MemoryBytes => (long)_entries.Length * sizeof(Entry) + (long)_slots.Length * sizeof(uint) + _hosts.MemoryBytes + (long)_transitory.Length * sizeof(int);
+    public long MemoryBytes => (long)_entries.Length * sizeof(Entry) + (long)_slots.Length * sizeof(uint) + _hosts.MemoryBytes + (long)_transitory.Length * sizeof(int)
+        + _mappings.MemoryBytes;
 
     // ---- lock-free reads ----------------------------------------------------------------------------------
 
@@ -169,6 +174,7 @@ internal sealed unsafe class ConnectionTable
     private readonly int _establishedCutoff, _anyCutoff;
 
     private const byte TransitoryFlag = (byte)NatConnectionFlags.TcpTransitory;
+    private const byte MappedFlag = (byte)NatConnectionFlags.EndpointMapped;
 
     private bool IsLive(ref Entry e, in ExpiryCutoffs expiry) => e.LastSeen >= expiry.For(_protocol, (NatConnectionFlags)e.Flags);
 
@@ -227,7 +233,8 @@ internal sealed unsafe class ConnectionTable
             }
             if (!X86Base.IsSupported) Interlocked.MemoryBarrier();
             if (Volatile.Read(ref _version) != version) continue;
-            if (found) MarkUsed(entry, lastSeen, now);
+            // A UDP packet from outside refreshes its flow only when the policy says so (RFC 4787 REQ-6); it is use all the same.
+            if (found) MarkUsed(entry, lastSeen, reply == 0 || !_isUdp || expiry.UdpRepliesRefresh ? now : long.MinValue);
             return found;
         }
     }
@@ -374,6 +381,21 @@ internal sealed unsafe class ConnectionTable
                     RemoveEntry(held);
                     _expirations++;
                 }
+                bool mapped = (connection.Flags & NatConnectionFlags.EndpointMapped) != 0;
+                ulong inside = 0, publicEndpoint = 0;
+                if (mapped)
+                {
+                    inside = MappingIndex.Endpoint(outboundKey.Source.Value, outboundKey.SourcePort);
+                    publicEndpoint = MappingIndex.Endpoint(connection.Translated.Source.Value, connection.Translated.SourcePort);
+                    int holder = LiveConnectionOf(inside, expiry);
+                    if (holder >= 0 && _mappings.TryGetByInside(inside, out ulong mappedTo, out _) && mappedTo != publicEndpoint)
+                    {
+                        existing = new NatLookup(ToConnection(ref _entries[holder]), FlowDirection.Outbound);
+                        return NatInsertStatus.MappingConflict;
+                    }
+                    if (_mappings.TryGetInsideOf(publicEndpoint, out ulong owner) && owner != inside && LiveConnectionOf(owner, expiry) >= 0)
+                        return NatInsertStatus.ReplyTaken;
+                }
                 if (rules.HostLimit > 0 && _hosts.CountOf(host) >= rules.HostLimit)
                 {
                     // The count includes expired connections not reclaimed yet: reclaim the host's, then count again.
@@ -392,6 +414,7 @@ internal sealed unsafe class ConnectionTable
                 AddSlot(outboundHash, index, reply: false);
                 AddSlot(replyHash, index, reply: true);
                 LinkHost(index, host);
+                if (mapped) _mappings.Link(index, inside, publicEndpoint, outboundKey.Destination.Value);
                 _count++;
                 if (connection.IsTransitory) NoteTransitory(index);
                 return NatInsertStatus.Inserted;
@@ -515,6 +538,7 @@ internal sealed unsafe class ConnectionTable
             Array.Clear(_slots);
             Array.Clear(_entries, 0, _nextUnused);
             _hosts.Clear();
+            _mappings.Clear();
             _freeHead = _nextUnused = _count = _clockHand = _sweepHand = _transitoryHead = _transitoryCount = 0;
             EndWrite();
         }
@@ -526,6 +550,65 @@ internal sealed unsafe class ConnectionTable
         {
             for (int i = 0; i < _nextUnused; i++)
                 if (_entries[i].Live != 0) destination.Add(ToConnection(ref _entries[i]));
+        }
+    }
+
+    /// <summary>
+    /// A live connection of <paramref name="inside"/>'s mapping (the newest live one), or -1 when it has none; expired
+    /// connections met on the way are reclaimed, and the mapping goes with its last one.
+    /// </summary>
+    private int LiveConnectionOf(ulong inside, in ExpiryCutoffs expiry)
+    {
+        if (!_mappings.TryGetByInside(inside, out _, out int index)) return -1;
+        while (index >= 0)
+        {
+            int next = _mappings.Next(index);
+            if (IsLive(ref _entries[index], expiry)) return index;
+            RemoveEntry(index);
+            _expirations++;
+            index = next;
+        }
+        return -1;
+    }
+
+    /// <summary>True when a live connection of <paramref name="inside"/>'s mapping goes to <paramref name="remote"/> (expired ones met are reclaimed).</summary>
+    private bool HasLiveConnectionTo(ulong inside, uint remote, in ExpiryCutoffs expiry)
+    {
+        if (!_mappings.TryGetByInside(inside, out _, out int index)) return false;
+        while (index >= 0)
+        {
+            int next = _mappings.Next(index);
+            if (!IsLive(ref _entries[index], expiry))
+            {
+                RemoveEntry(index);
+                _expirations++;
+            }
+            else if (_entries[index].Outbound.Destination == remote) return true;
+            index = next;
+        }
+        return false;
+    }
+
+    /// <summary>The live mapping whose public endpoint is <paramref name="publicAddress"/>:<paramref name="publicPort"/> (see <see cref="INatStore.TryFindMapping"/>).</summary>
+    public bool TryFindMapping(Ipv4Address publicAddress, ushort publicPort, Ipv4Address remote, in ExpiryCutoffs expiry, out NatMapping mapping)
+    {
+        mapping = default;
+        ulong publicEndpoint = MappingIndex.Endpoint(publicAddress.Value, publicPort);
+        lock (_lock)
+        {
+            if (!_mappings.TryGetInsideOf(publicEndpoint, out ulong inside)) return false;
+            BeginWrite(); // the walks may reclaim expired connections
+            try
+            {
+                if (LiveConnectionOf(inside, expiry) < 0) return false;
+                bool seen = _mappings.ToRemote(publicEndpoint, remote.Value) > 0 && HasLiveConnectionTo(inside, remote.Value, expiry);
+                mapping = new NatMapping(new Ipv4Address((uint)(inside >> 16)), (ushort)inside, publicAddress, publicPort, seen);
+                return true;
+            }
+            finally
+            {
+                EndWrite();
+            }
         }
     }
 
@@ -676,6 +759,14 @@ internal sealed unsafe class ConnectionTable
                     throw new InvalidOperationException($"host {new Ipv4Address(host)} counts {_hosts.CountOf(host)} source-NAT connections, its list holds {counted}");
             }
             if (linked != live) throw new InvalidOperationException($"{linked} entries in host lists, {live} live");
+            var mapped = new Dictionary<int, (ulong Inside, ulong Public, uint Remote)>();
+            for (int i = 0; i < _nextUnused; i++)
+            {
+                ref Entry e = ref _entries[i];
+                if (e.Live != 0 && (e.Flags & MappedFlag) != 0)
+                    mapped[i] = (MappingIndex.Endpoint(e.Outbound.Source, e.Outbound.SourcePort), MappingIndex.Endpoint(e.Reply.Destination, e.Reply.DestinationPort), e.Outbound.Destination);
+            }
+            _mappings.CheckAgainst(mapped);
         }
     }
 
@@ -722,6 +813,9 @@ internal sealed unsafe class ConnectionTable
         RemoveSlot(index, reply: false);
         RemoveSlot(index, reply: true);
         UnlinkHost(index, HostOf(ref e));
+        if ((e.Flags & MappedFlag) != 0)
+            _mappings.Unlink(index, MappingIndex.Endpoint(e.Outbound.Source, e.Outbound.SourcePort), MappingIndex.Endpoint(e.Reply.Destination, e.Reply.DestinationPort),
+                e.Outbound.Destination);
         e.Live = 0;
         e.Referenced = 0;
         e.HostNext = _freeHead;

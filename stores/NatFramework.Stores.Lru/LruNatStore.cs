@@ -220,6 +220,14 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
         => Table(connection.Protocol).TryInsert(connection, rules, out existing);
 
     /// <inheritdoc/>
+    public bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping)
+    {
+        if (TableFor(protocol) is { } table) return table.TryFindMapping(publicAddress, publicPort, remoteAddress, expiry, out mapping);
+        mapping = default;
+        return false;
+    }
+
+    /// <inheritdoc/>
     public void Touch(in FlowKey key, long now) => TableFor(key.Protocol)?.Touch(key, now);
 
     /// <inheritdoc/>

@@ -12,7 +12,11 @@ namespace NatFramework.Stores.Redis;
 /// makes the table's size countable atomically with an insert across every router; the transitory TCP connections'
 /// (<c>{prefix}:e:tcp-transitory</c>), which give way first when TCP is full; and each inside host's per protocol, its
 /// source-NAT connections (<c>{prefix}:h:&lt;protocol&gt;&lt;address&gt;</c>), counted for its limit, and the redirects
-/// that reach it (<c>{prefix}:r:…</c>), which a limit does not count; both list the host's connections for removal. Entries whose keys Redis has expired are dropped from them a few at a time by later writes.</para>
+/// that reach it (<c>{prefix}:r:…</c>), which a limit does not count; both list the host's connections for removal. The
+/// connections of endpoint-independent mappings (flags bit 0x40) are indexed three more ways: by inside endpoint
+/// (<c>{prefix}:m:&lt;protocol&gt;&lt;address&gt;&lt;port&gt;</c>), by public endpoint (<c>:x:</c>) and by public endpoint and
+/// remote address (<c>:a:</c>), so a mapping is alive exactly while one of its members' scores is still ahead, whichever
+/// router wrote them. Entries whose keys Redis has expired are dropped from them a few at a time by later writes.</para>
 /// <para>A connection's TTL follows its state: the established timeout, or the transitory one for a transitory TCP
 /// connection (flags bit 0x20); scripts that refresh a connection get both and pick by the record's flags.</para>
 /// </remarks>
@@ -36,6 +40,26 @@ internal static class LuaScripts
         end
         local function is_transitory(flags)
           return math.floor(flags / 32) % 2 == 1
+        end
+        local function is_mapped(rec)
+          return math.floor(string.byte(rec, 35) / 64) % 2 == 1
+        end
+        -- A mapped connection's indexes: its inside endpoint, its public endpoint, its public endpoint and remote address.
+        local function mapping_keys(rec, tag)
+          local p = string.sub(rec, 1, 1)
+          return tag .. ':m:' .. p .. string.sub(rec, 2, 7), tag .. ':x:' .. p .. string.sub(rec, 15, 20),
+            tag .. ':a:' .. p .. string.sub(rec, 15, 20) .. string.sub(rec, 8, 11)
+        end
+        -- A record of a live member of an index (nil when none): members whose keys Redis expired are dropped on the way.
+        local function live_member(index, tag, now)
+          for _ = 1, 8 do
+            local member = redis.call('ZRANGEBYSCORE', index, now, '+inf', 'LIMIT', 0, 1)
+            if #member == 0 then return nil end
+            local rec = redis.call('GET', tag .. ':k:' .. member[1])
+            if rec then return rec end
+            redis.call('ZREM', index, member[1])
+          end
+          return nil
         end
         local index_names = { [1] = 'icmp', [6] = 'tcp', [17] = 'udp' }
         local function index_key(rec, tag)
@@ -61,6 +85,12 @@ internal static class LuaScripts
           redis.call('ZREM', index_key(rec, tag), member)
           redis.call('ZREM', tag .. ':e:tcp-transitory', member)
           redis.call('ZREM', host_key(rec, tag), member)
+          if is_mapped(rec) then
+            local m, x, a = mapping_keys(rec, tag)
+            redis.call('ZREM', m, member)
+            redis.call('ZREM', x, member)
+            redis.call('ZREM', a, member)
+          end
         end
         -- Gives a connection's keys and index entries the lifetime of its state; returns the expiry time (or '+inf').
         local function set_lifetime(rec, key, other, ttl, tag, now)
@@ -75,6 +105,12 @@ internal static class LuaScripts
           end
           redis.call('ZADD', index_key(rec, tag), 'XX', expires, member)
           redis.call('ZADD', host_key(rec, tag), 'XX', expires, member)
+          if is_mapped(rec) then
+            for _, index in ipairs({mapping_keys(rec, tag)}) do
+              redis.call('ZADD', index, 'XX', expires, member)
+              if ttl > 0 and redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
+            end
+          end
           if is_transitory(string.byte(rec, 35)) then
             redis.call('ZADD', tag .. ':e:tcp-transitory', expires, member)
           else
@@ -86,8 +122,10 @@ internal static class LuaScripts
     /// <summary>
     /// KEYS: outbound key, reply key, the inside host's index, the protocol's expiry index. ARGV: outbound record, reply
     /// record, TTL ms (0: none), outbound key bytes, capacity, host limit (0: none), table tag. Returns {0, connections of
-    /// the protocol} inserted, {1, record} outbound key taken (with the holder), {2} reply key taken, {3, connections} the
-    /// protocol is at its capacity, {4} the host is at its limit.
+    /// the protocol} inserted, {1, record} outbound key taken (with the holder), {2} reply key taken (or, for a mapped
+    /// connection, its public endpoint is another inside endpoint's), {3, connections} the protocol is at its capacity,
+    /// {4} the host is at its limit, {5, record} the inside endpoint's mapping has another public endpoint (with one of its
+    /// connections).
     /// </summary>
     public const string Insert = Helpers + "\n" + """
         local held = redis.call('GET', KEYS[1])
@@ -95,6 +133,14 @@ internal static class LuaScripts
         if redis.call('EXISTS', KEYS[2]) == 1 then return {2} end
         local now = now_ms()
         local tag = ARGV[7]
+        local mapped = is_mapped(ARGV[1])
+        if mapped then
+          local m, x = mapping_keys(ARGV[1], tag)
+          local mine = live_member(m, tag, now)
+          if mine and string.sub(mine, 15, 20) ~= string.sub(ARGV[1], 15, 20) then return {5, mine} end
+          local owner = live_member(x, tag, now)
+          if owner and string.sub(owner, 2, 7) ~= string.sub(ARGV[1], 2, 7) then return {2} end
+        end
         local transitory_index = tag .. ':e:tcp-transitory'
         local limit = tonumber(ARGV[6])
         if limit > 0 then
@@ -132,6 +178,16 @@ internal static class LuaScripts
         redis.call('ZADD', KEYS[4], expires, ARGV[4])
         redis.call('ZADD', KEYS[3], expires, ARGV[4])
         if is_transitory(string.byte(ARGV[1], 35)) then redis.call('ZADD', transitory_index, expires, ARGV[4]) end
+        if mapped then
+          for _, index in ipairs({mapping_keys(ARGV[1], tag)}) do
+            redis.call('ZADD', index, expires, ARGV[4])
+            if ttl > 0 then
+              if redis.call('PTTL', index) < ttl then redis.call('PEXPIRE', index, ttl) end
+            else
+              redis.call('PERSIST', index)
+            end
+          end
+        end
         -- The host index lives as long as its longest-lived member could; stale members are dropped as they are met.
         if ttl > 0 then
           if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) end
@@ -218,6 +274,20 @@ internal static class LuaScripts
         for _, index in ipairs(KEYS) do left = left + redis.call('ZCARD', index) end
         removed[1] = left
         return removed
+        """;
+
+    /// <summary>
+    /// KEYS: a public endpoint's mapping index, and its index for one remote address. ARGV: table tag. Returns {0} when
+    /// no live connection has the public endpoint, else {1, a live connection's record, 1 when a live connection goes to
+    /// the remote address else 0}.
+    /// </summary>
+    public const string FindMapping = Helpers + "\n" + """
+        local now = now_ms()
+        local rec = live_member(KEYS[1], ARGV[1], now)
+        if not rec then return {0} end
+        local seen = 0
+        if live_member(KEYS[2], ARGV[1], now) then seen = 1 end
+        return {1, rec, seen}
         """;
 
     /// <summary>KEYS: a protocol's expiry index. Returns how many of its connections have not expired.</summary>

@@ -35,6 +35,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     private readonly bool _ownsConnection;
     private readonly byte[] _keyPrefix;
     private readonly byte[] _hostPrefix;
+    private readonly byte[] _publicMappingPrefix, _remoteMappingPrefix;
     private readonly RedisValue _tag;
     private readonly RedisKey[] _indexKeys = new RedisKey[18]; // by protocol number: 1 icmp, 6 tcp, 17 udp
     private readonly RedisChannel _invalidations;
@@ -80,6 +81,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         string tag = "{" + options.KeyPrefix + "}";
         _keyPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":k:");
         _hostPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":h:");
+        _publicMappingPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":x:");
+        _remoteMappingPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":a:");
         _tag = tag;
         foreach (var (protocol, name) in new[] { (NatProtocol.Icmp, "icmp"), (NatProtocol.Tcp, "tcp"), (NatProtocol.Udp, "udp") })
             _indexKeys[(int)protocol] = (RedisKey)(tag + ":e:" + name);
@@ -154,7 +157,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         {
             var server = _redis.GetServer(endpoint);
             if (!server.IsConnected || server.IsReplica) continue;
-            foreach (var script in new[] { LuaScripts.Insert, LuaScripts.Touch, LuaScripts.UpdateState, LuaScripts.Remove, LuaScripts.RemoveHost, LuaScripts.Count })
+            foreach (var script in new[] { LuaScripts.Insert, LuaScripts.Touch, LuaScripts.UpdateState, LuaScripts.Remove, LuaScripts.RemoveHost, LuaScripts.Count, LuaScripts.FindMapping })
                 server.ScriptLoad(script);
         }
     }
@@ -250,6 +253,22 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     }
 
     private RedisKey IndexKeyOf(NatProtocol protocol) => _indexKeys[(int)protocol];
+
+    /// <summary>
+    /// A mapping index of a public endpoint (<c>{tag}:x:</c>), or of a public endpoint and remote address (<c>{tag}:a:</c>,
+    /// when <paramref name="remote"/> is given): the keys the scripts build from records, built here from the parts.
+    /// </summary>
+    private RedisKey MappingKeyOf(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address? remote = null)
+    {
+        var prefix = remote is null ? _publicMappingPrefix : _remoteMappingPrefix;
+        var bytes = new byte[prefix.Length + 7 + (remote is null ? 0 : 4)];
+        prefix.CopyTo(bytes, 0);
+        bytes[prefix.Length] = (byte)protocol;
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(prefix.Length + 1), publicAddress.Value);
+        BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(prefix.Length + 5), publicPort);
+        if (remote is { } address) BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(prefix.Length + 7), address.Value);
+        return bytes;
+    }
 
     // ---- reads -------------------------------------------------------------------------------------------------
 
@@ -401,6 +420,17 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     // ---- writes ------------------------------------------------------------------------------------------------
 
     /// <inheritdoc/>
+    public async ValueTask<NatMapping> FindMappingAsync(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, ExpiryCutoffs expiry,
+        CancellationToken cancellationToken = default)
+    {
+        RedisKey[] keys = [MappingKeyOf(protocol, publicAddress, publicPort), MappingKeyOf(protocol, publicAddress, publicPort, remoteAddress)];
+        var result = (RedisResult[])(await Script(LuaScripts.FindMapping, keys, [_tag], cancellationToken).ConfigureAwait(false))!;
+        if ((int)result[0] == 0 || !RecordCodec.TryReadRecord((byte[])result[1]!, out var member)) return default;
+        var inside = member.Connection.Outbound;
+        return new NatMapping(inside.Source, inside.SourcePort, publicAddress, publicPort, (int)result[2] == 1);
+    }
+
+    /// <inheritdoc/>
     public async ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken = default)
     {
         var outboundKey = connection.OutboundKey;
@@ -426,6 +456,9 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
                 return new NatInsertOutcome(NatInsertStatus.ReplyTaken, default);
             case 4:
                 return new NatInsertOutcome(NatInsertStatus.HostLimitReached, default);
+            case 5:
+                RecordCodec.TryReadRecord((byte[])result[1]!, out var ofMapping);
+                return new NatInsertOutcome(NatInsertStatus.MappingConflict, new NatLookup(ofMapping.Connection, FlowDirection.Outbound));
             default:
                 return new NatInsertOutcome(NatInsertStatus.TableFull, default);
         }

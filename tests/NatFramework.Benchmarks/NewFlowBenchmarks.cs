@@ -6,9 +6,9 @@ namespace NatFramework.Benchmarks;
 
 /// <summary>
 /// The first packet of a new UDP flow on the generated LRU translator, into a full table (every new connection evicts
-/// one, as under steady churn): through <c>Translate</c> with a policy (lookup-or-create in one call) against the
-/// manual path a host drove before policies — <c>AddNat</c> then <c>Translate</c>, and that pair after the
-/// <c>Translate</c> miss that found the flow new. Each invocation creates 1024 flows, each packet first copied from a
+/// one, as under steady churn): through <c>Translate</c> with a policy (lookup-or-create in one call; with
+/// endpoint-independent mapping, the default, and with five-tuple mapping) against the manual path a host drove before
+/// policies — <c>AddNat</c> then <c>Translate</c>, and that pair after the <c>Translate</c> miss that found the flow new. Each invocation creates 1024 flows, each packet first copied from a
 /// pristine copy (<see cref="CopyOnly"/> measures that copy alone).
 /// </summary>
 /// <remarks>
@@ -27,6 +27,7 @@ public class NewFlowBenchmarks
     public int Flows { get; set; }
 
     private LruNatTranslator _byPolicy = null!;
+    private LruNatTranslator _byFiveTuplePolicy = null!;
     private LruNatTranslator _byHand = null!;
     private byte[] _firstPackets = [];
     private int _count;
@@ -38,6 +39,11 @@ public class NewFlowBenchmarks
     {
         var policy = new NatPolicy { SourceNat = [new SourceNatRule(Ipv4Prefix.Parse("10.0.0.0/8"), Public)] };
         _byPolicy = LruNatTranslator.Create(new NatOptions { UdpCapacity = Flows, Policy = policy });
+        _byFiveTuplePolicy = LruNatTranslator.Create(new NatOptions
+        {
+            UdpCapacity = Flows,
+            Policy = policy with { UdpMapping = NatMappingBehavior.AddressAndPortDependent, UdpFiltering = NatFilteringBehavior.AddressAndPortDependent },
+        });
         _byHand = LruNatTranslator.Create(new NatOptions { UdpCapacity = Flows });
         _count = Math.Max(2 * Flows, Batch * 64);
         _firstPackets = new byte[_count * PacketLength];
@@ -53,6 +59,7 @@ public class NewFlowBenchmarks
         {
             var packet = Next();
             if (!_byPolicy.Translate(Copy(packet)).Created) throw new InvalidOperationException("setup: not created");
+            if (!_byFiveTuplePolicy.Translate(Copy(packet)).Created) throw new InvalidOperationException("setup: not created");
             if (!_byHand.AddNat(packet, Public).IsOk) throw new InvalidOperationException("setup: not added");
         }
     }
@@ -84,6 +91,15 @@ public class NewFlowBenchmarks
         int created = 0;
         for (int i = 0; i < Batch; i++)
             if (_byPolicy.Translate(Copy(Next())).Created) created++;
+        return Check(created);
+    }
+
+    [Benchmark(OperationsPerInvoke = Batch, Description = "Translate with a policy, five-tuple mapping")]
+    public int TranslateCreatesFiveTuple()
+    {
+        int created = 0;
+        for (int i = 0; i < Batch; i++)
+            if (_byFiveTuplePolicy.Translate(Copy(Next())).Created) created++;
         return Check(created);
     }
 

@@ -98,6 +98,7 @@ public sealed class PackageTests : IDisposable
                 }
                 public void Touch(in FlowKey key, long now) { }
                 public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now) => null;
+            public bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping) { mapping = default; return false; }
                 public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
                 public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => TryLookup(key, expiry, out _);
                 public void Clear() => _connections.Clear();

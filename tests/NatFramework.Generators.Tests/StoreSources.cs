@@ -17,6 +17,7 @@ internal static class StoreSources
             public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
             public void Touch(in FlowKey key, long now) { }
             public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now) => null;
+            public bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping) { mapping = default; return false; }
             public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
             public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => false;
             public void Clear() { }
@@ -46,6 +47,7 @@ internal static class StoreSources
             public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing) { existing = default; return NatInsertStatus.Inserted; }
             public void Touch(in FlowKey key, long now) { }
             public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now) => null;
+            public bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping) { mapping = default; return false; }
             public bool Remove(in FlowKey key, out NatConnection removed) { removed = default; return false; }
             public bool Contains(in FlowKey key, in ExpiryCutoffs expiry) => false;
             public void Clear() { }
@@ -73,6 +75,7 @@ internal static class StoreSources
             public ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken = default) => default;
             public ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken = default) => default;
             public ValueTask<NatConnectionFlags?> UpdateStateAsync(FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now, CancellationToken cancellationToken = default) => default;
+            public ValueTask<NatMapping> FindMappingAsync(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, ExpiryCutoffs expiry, CancellationToken cancellationToken = default) => default;
             public ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default) => default;
             public ValueTask<bool> ContainsAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default) => default;
             ValueTask IAsyncNatStore.ClearAsync(CancellationToken cancellationToken) => default;

@@ -250,6 +250,39 @@ public sealed class LruStoreTests
     }
 
     [Fact]
+    public void Mapped_connections_keep_the_mapping_index_whole_through_removals_evictions_and_expiry()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var policy = new NatPolicy
+        {
+            SourceNat = [new SourceNatRule(Ipv4Prefix.Parse("10.77.0.0/24"), Public)],
+            UdpFiltering = NatFilteringBehavior.EndpointIndependent,
+        };
+        var store = new LruNatStore(new LruStoreOptions { UdpCapacity = 64 });
+        var nat = new LruNatTranslator(store, new NatOptions { Policy = policy }, clock);
+        var random = new Random(11);
+        for (int i = 0; i < 600; i++)
+        {
+            // Few inside endpoints, many destinations: mappings with several connections each.
+            var inside = new Ipv4Address(0x0A4D0002u + (uint)random.Next(4));
+            var server = new Ipv4Address(0xC6336402u + (uint)random.Next(20));
+            var packet = Ipv4PacketBuilder.Udp(inside, (ushort)(3000 + random.Next(6)), server, (ushort)(53 + random.Next(3)), "q"u8);
+            var translated = nat.Translate(packet);
+            Assert.True(translated.IsTranslated, translated.ToString());
+            if (random.Next(5) == 0)
+            {
+                // An outside host answers to the mapping from a port of its own: a connection let in by the filter.
+                var inbound = Ipv4PacketBuilder.Udp(new Ipv4Address(0xC6336480u + (uint)random.Next(8)), 7000, Public, (ushort)(packet[20] << 8 | packet[21]), "r"u8);
+                Assert.True(nat.Translate(inbound, NatSide.Outside).IsTranslated);
+            }
+            if (random.Next(7) == 0) store.Remove(FlowKey.Udp(inside, (ushort)(3000 + random.Next(6)), server, 53), out _);
+            if (random.Next(50) == 0) nat.RemoveConnections(inside);
+            clock.Advance(TimeSpan.FromSeconds(random.Next(30)));
+            store.CheckInvariants(); // every mapped connection in its mapping's list; counts per remote address exact
+        }
+    }
+
+    [Fact]
     public void Removing_single_connections_from_the_middle_of_a_hosts_list_keeps_the_host_index_whole()
     {
         var (nat, store) = Create(udpCapacity: 1_000);

@@ -246,6 +246,30 @@ public sealed class RedisStoreTests : IDisposable
     private static ushort SourcePortOf(byte[] translated) => (ushort)(translated[20] << 8 | translated[21]);
 
     [SkippableFact]
+    public async Task Two_routers_give_one_inside_endpoint_one_public_endpoint_and_filter_by_what_either_saw()
+    {
+        RequireServer();
+        var options = new NatOptions { Policy = new NatPolicy { SourceNat = [new SourceNatRule(Ipv4Prefix.Parse("10.77.0.0/24"), Public)] } };
+        var (a, _) = Router("mapped", options);
+        var (b, _) = Router("mapped", options);
+        var inside = new Ipv4Address(0x0A4D0002u);
+
+        var toFirst = Ipv4PacketBuilder.Udp(inside, 40000, Server, 3478, "q"u8);
+        var toSecond = Ipv4PacketBuilder.Udp(inside, 40000, new Ipv4Address(0xC6336403u), 3478, "q"u8); // 198.51.100.3
+        Assert.True((await a.TranslateAsync(toFirst)).Created);
+        Assert.True((await b.TranslateAsync(toSecond)).Created);
+        ushort port = SourcePortOf(toFirst);
+        Assert.Equal(port, SourcePortOf(toSecond));
+
+        // Router B lets in another port of the server router A's connection went to (address-dependent filtering), and
+        // router A keeps out an address neither sent to.
+        var fromServer = Ipv4PacketBuilder.Udp(Server, 3479, Public, port, "r"u8);
+        var fromStranger = Ipv4PacketBuilder.Udp(new Ipv4Address(0xC6336409u), 3479, Public, port, "r"u8);
+        Assert.True((await b.TranslateAsync(fromServer, NatSide.Outside)).Created);
+        Assert.Equal(UntranslatedReason.Filtered, (await a.TranslateAsync(fromStranger, NatSide.Outside)).Reason);
+    }
+
+    [SkippableFact]
     public async Task Credentials_that_work_are_used_and_wrong_or_missing_ones_are_an_error_at_start()
     {
         RequireServer();

@@ -5,8 +5,8 @@ using NatFramework.Stores.Redis.Tests;
 namespace NatRouter.Tests;
 
 /// <summary>
-/// Two network namespaces joined by the router under test: an inside host (10.77.0.2/24, default route into the
-/// private TUN) and an outside host (198.51.100.2/24 on the public TUN). The TUNs are persistent devices made inside
+/// Two network namespaces joined by the router under test: inside hosts (10.77.0.2 and 10.77.0.3, /24, default route
+/// into the private TUN) and outside hosts (198.51.100.2, .3 and .4, /24, on the public TUN). The TUNs are persistent devices made inside
 /// the namespaces (<c>ip tuntap add</c>), so routers can come and go while the hosts keep their addresses and their
 /// connections: the router runs in this process on the store named (lru, redis on a private redis-server, litedb on a
 /// temporary file) and attaches to the devices from outside their namespaces. Everything made here is removed on
@@ -24,12 +24,15 @@ public sealed class RouterNetwork : IDisposable
     private readonly TimeSpan _spin;
     private readonly NatOptions _nat;
     private readonly int _tcpPerHost, _udpPerHost;
+    private readonly NatFilteringBehavior _filtering;
     private readonly List<Process> _helpers = new();
     private RunningRouter? _router;
 
     public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true,
-        int threads = 2, TimeSpan? spin = null, NatOptions? nat = null, int tcpPerHost = 0, int udpPerHost = 0)
+        int threads = 2, TimeSpan? spin = null, NatOptions? nat = null, int tcpPerHost = 0, int udpPerHost = 0,
+        NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent)
     {
+        _filtering = filtering;
         _nat = nat ?? new NatOptions();
         _tcpPerHost = tcpPerHost;
         _udpPerHost = udpPerHost;
@@ -50,11 +53,14 @@ public sealed class RouterNetwork : IDisposable
             foreach (var ns in new[] { Inside, Outside }) Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
             Ip("-n", Inside, "tuntap", "add", "dev", PrivateTun, "mode", "tun");
             Ip("-n", Inside, "addr", "add", "10.77.0.2/24", "dev", PrivateTun);
+            Ip("-n", Inside, "addr", "add", "10.77.0.3/24", "dev", PrivateTun); // a second inside host
             Ip("-n", Inside, "link", "set", PrivateTun, "up");
             Ip("-n", Inside, "link", "set", "lo", "up");
             Ip("-n", Inside, "route", "add", "default", "dev", PrivateTun);
             Ip("-n", Outside, "tuntap", "add", "dev", PublicTun, "mode", "tun");
             Ip("-n", Outside, "addr", "add", "198.51.100.2/24", "dev", PublicTun);
+            Ip("-n", Outside, "addr", "add", "198.51.100.3/24", "dev", PublicTun); // a second and a third outside host
+            Ip("-n", Outside, "addr", "add", "198.51.100.4/24", "dev", PublicTun);
             Ip("-n", Outside, "link", "set", PublicTun, "up");
             Ip("-n", Outside, "link", "set", "lo", "up");
             if (attach) _router = StartRouter();
@@ -86,7 +92,7 @@ public sealed class RouterNetwork : IDisposable
     /// <summary>What the routers of this network are told: the public address, the private network, the forwards.</summary>
     public RouterSettings Settings => new(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"), Forwards: _forwards)
     {
-        Threads = _threads, SpinTime = _spin, TcpConnectionsPerHost = _tcpPerHost, UdpConnectionsPerHost = _udpPerHost,
+        Threads = _threads, SpinTime = _spin, TcpConnectionsPerHost = _tcpPerHost, UdpConnectionsPerHost = _udpPerHost, Filtering = _filtering,
     };
 
     /// <summary>The router attached to the interfaces now.</summary>

@@ -96,6 +96,9 @@ public sealed class RouterProcessTests
     [InlineData("--tcp-transitory-timeout", "--public-ip 198.51.100.1 --tcp-transitory-timeout 0")]
     [InlineData("--tcp-per-host", "--public-ip 198.51.100.1 --tcp-per-host -1")]
     [InlineData("--udp-per-host", "--public-ip 198.51.100.1 --udp-capacity 100 --udp-per-host 101")]
+    [InlineData("--mapping", "--public-ip 198.51.100.1 --mapping eim")]
+    [InlineData("--filtering", "--public-ip 198.51.100.1 --filtering everyone")]
+    [InlineData("--filtering", "--public-ip 198.51.100.1 --mapping apd --filtering ei")]
     public void Run_refuses_an_unusable_command_line_in_one_line_before_opening_anything(string option, string arguments)
     {
         string tun = "nrq" + Guid.NewGuid().ToString("N")[..6];

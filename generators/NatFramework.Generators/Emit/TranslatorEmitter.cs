@@ -213,6 +213,8 @@ internal static class TranslatorEmitter
         text.Append(Member(model.RewriteLookup == MemberAccess.Absent ? MemberAccess.Absent : model.RewriteBatchLookup, "INatRewriteLookup",
             $"void LookupRewriteBatch({Sys}.ReadOnlySpan<{Ns}.FlowKey> keys, long now, in {Ns}.ExpiryCutoffs expiry, {Sys}.Span<{Ns}.FlowRewrite> results)", "LookupRewriteBatch(keys, now, expiry, results)")).Append('\n');
         text.Append(Member(c, "INatStore", $"{Ns}.NatInsertStatus TryInsert(in {Ns}.NatConnection connection, in {Ns}.NatInsertRules rules, out {Ns}.NatLookup existing)", "TryInsert(connection, rules, out existing)")).Append('\n');
+        text.Append(Member(c, "INatStore", $"bool TryFindMapping({Ns}.NatProtocol protocol, {Ns}.Ipv4Address publicAddress, ushort publicPort, {Ns}.Ipv4Address remoteAddress, in {Ns}.ExpiryCutoffs expiry, out {Ns}.NatMapping mapping)",
+            "TryFindMapping(protocol, publicAddress, publicPort, remoteAddress, expiry, out mapping)")).Append('\n');
         text.Append(Member(c, "INatStore", $"void Touch(in {Ns}.FlowKey key, long now)", "Touch(key, now)")).Append('\n');
         text.Append(Member(c, "INatStore", $"{Ns}.NatConnectionFlags? UpdateState(in {Ns}.FlowKey key, {Ns}.NatConnectionFlags expected, {Ns}.NatConnectionFlags flags, long now)", "UpdateState(key, expected, flags, now)")).Append('\n');
         text.Append(Member(c, "INatStore", $"bool Remove(in {Ns}.FlowKey key, out {Ns}.NatConnection removed)", "Remove(key, out removed)")).Append('\n');
@@ -245,6 +247,8 @@ internal static class TranslatorEmitter
         text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatLookup> LookupAsync({Ns}.FlowKey key, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)", "LookupAsync(key, expiry, cancellationToken)")).Append('\n');
         text.Append(Member(model.BatchLookup, "IAsyncNatBatchLookup", $"{Tasks}.ValueTask LookupBatchAsync({Sys}.ReadOnlyMemory<{Ns}.FlowKey> keys, {Ns}.ExpiryCutoffs expiry, {Sys}.Memory<{Ns}.NatLookup> results, {Token} cancellationToken)", "LookupBatchAsync(keys, expiry, results, cancellationToken)")).Append('\n');
         text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatInsertOutcome> InsertAsync({Ns}.NatConnection connection, {Ns}.NatInsertRules rules, {Token} cancellationToken)", "InsertAsync(connection, rules, cancellationToken)")).Append('\n');
+        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatMapping> FindMappingAsync({Ns}.NatProtocol protocol, {Ns}.Ipv4Address publicAddress, ushort publicPort, {Ns}.Ipv4Address remoteAddress, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)",
+            "FindMappingAsync(protocol, publicAddress, publicPort, remoteAddress, expiry, cancellationToken)")).Append('\n');
         text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask TouchAsync({Ns}.FlowKey key, long now, {Token} cancellationToken)", "TouchAsync(key, now, cancellationToken)")).Append('\n');
         text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatConnectionFlags?> UpdateStateAsync({Ns}.FlowKey key, {Ns}.NatConnectionFlags expected, {Ns}.NatConnectionFlags flags, long now, {Token} cancellationToken)", "UpdateStateAsync(key, expected, flags, now, cancellationToken)")).Append('\n');
         text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatLookup> RemoveAsync({Ns}.FlowKey key, {Token} cancellationToken)", "RemoveAsync(key, cancellationToken)")).Append('\n');

@@ -9,6 +9,9 @@ internal sealed class PolicySnapshot
     private readonly SourceNatRule[] _sourceNat;
     private readonly Dictionary<(NatProtocol, uint, ushort), PortForwardRule> _forwards;
     private readonly int _tcpLimit, _udpLimit, _icmpLimit;
+    private readonly HashSet<uint> _publicAddresses;
+    private readonly NatMappingBehavior _tcpMapping, _udpMapping, _icmpMapping;
+    private readonly NatFilteringBehavior _tcpFiltering, _udpFiltering;
 
     public PolicySnapshot(NatPolicy policy)
     {
@@ -20,7 +23,37 @@ internal sealed class PolicySnapshot
         _udpLimit = policy.UdpConnectionsPerHost;
         _icmpLimit = policy.IcmpConnectionsPerHost;
         CreatesConnections = _sourceNat.Length > 0 || _forwards.Count > 0;
+        _publicAddresses = [.. _sourceNat.Select(r => r.PublicAddress.Value), .. _forwards.Values.Select(r => r.PublicAddress.Value)];
+        (_tcpMapping, _udpMapping, _icmpMapping) = (policy.TcpMapping, policy.UdpMapping, policy.IcmpMapping);
+        (_tcpFiltering, _udpFiltering) = (policy.TcpFiltering, policy.UdpFiltering);
+        Hairpinning = policy.Hairpinning;
+        UdpInboundRefresh = policy.UdpInboundRefresh;
     }
+
+    /// <summary>Whether inside hosts reach each other through public endpoints.</summary>
+    public bool Hairpinning { get; }
+
+    /// <summary>Whether packets from outside refresh UDP flows.</summary>
+    public bool UdpInboundRefresh { get; }
+
+    /// <summary>True when <paramref name="address"/> is a public address of a rule: a packet to it from inside is hairpinned.</summary>
+    public bool IsPublicAddress(Ipv4Address address) => _publicAddresses.Contains(address.Value);
+
+    /// <summary>True when new connections of <paramref name="protocol"/> join endpoint-independent mappings.</summary>
+    public bool MapsEndpointIndependently(NatProtocol protocol) => protocol switch
+    {
+        NatProtocol.Tcp => _tcpMapping,
+        NatProtocol.Udp => _udpMapping,
+        _ => _icmpMapping,
+    } == NatMappingBehavior.EndpointIndependent;
+
+    /// <summary>The filtering of unsolicited <paramref name="protocol"/> packets (ICMP: always exact).</summary>
+    public NatFilteringBehavior FilteringFor(NatProtocol protocol) => protocol switch
+    {
+        NatProtocol.Tcp => _tcpFiltering,
+        NatProtocol.Udp => _udpFiltering,
+        _ => NatFilteringBehavior.AddressAndPortDependent,
+    };
 
     /// <summary>The policy this snapshot was made of.</summary>
     public NatPolicy Policy { get; }

@@ -19,6 +19,12 @@ namespace NatFramework;
 /// <para><b>Bounds.</b> A store that holds a bounded number of connections makes room first from expired connections,
 /// then from transitory TCP ones (<see cref="NatConnectionFlags.TcpTransitory"/>), before it evicts an established one or
 /// answers <see cref="NatInsertStatus.TableFull"/>.</para>
+/// <para><b>Mappings.</b> Connections flagged <see cref="NatConnectionFlags.EndpointMapped"/> make up endpoint-independent
+/// mappings: one per inside endpoint (protocol, <c>Outbound</c>'s source address and port), whose public endpoint is
+/// the connections' <c>Translated</c> source. A mapping lives exactly as long as one of its connections does (expiry,
+/// eviction, removal, <see cref="Clear"/> end it with its last connection). <see cref="TryInsert"/> keeps them consistent
+/// atomically with the insert; <see cref="TryFindMapping"/> finds one by its public endpoint. Connections without the
+/// flag take part in no mapping.</para>
 /// <para><b>Errors.</b> A store whose backend is unreachable throws <see cref="NatStoreUnavailableException"/>.</para>
 /// <para><b>Optional capabilities</b>, detected by the generator from members of these exact shapes:
 /// <see cref="INatBatchLookup"/>, <see cref="INatRewriteLookup"/>, <see cref="INatHostIndex"/>, <see cref="INatNativeExpiry"/>.</para>
@@ -35,16 +41,34 @@ public interface INatStore
     /// <summary>
     /// Atomically inserts both directions of <paramref name="connection"/>, or nothing. Checks the outbound key first: if
     /// a live connection has it (in either direction) the answer is <see cref="NatInsertStatus.OutboundTaken"/> with that
-    /// connection in <paramref name="existing"/>; then the reply key (<see cref="NatInsertStatus.ReplyTaken"/>); then the
-    /// inside host's limit (<see cref="NatInsertStatus.HostLimitReached"/>); then room
-    /// (<see cref="NatInsertStatus.TableFull"/>). Keys held only by expired connections count as free (the expired
-    /// connection is removed, both directions).
+    /// connection in <paramref name="existing"/>; then the reply key (<see cref="NatInsertStatus.ReplyTaken"/>); then,
+    /// for a connection flagged <see cref="NatConnectionFlags.EndpointMapped"/>, its inside endpoint's mapping (another
+    /// public endpoint: <see cref="NatInsertStatus.MappingConflict"/> with one of the mapping's connections in
+    /// <paramref name="existing"/>) and its public endpoint (another inside endpoint's mapping: <see cref="NatInsertStatus.ReplyTaken"/>);
+    /// then the inside host's limit (<see cref="NatInsertStatus.HostLimitReached"/>); then room
+    /// (<see cref="NatInsertStatus.TableFull"/>). Keys and mappings held only by expired connections count as free (the
+    /// expired connection is removed, both directions).
     /// </summary>
     /// <param name="connection">The connection to add, both directions.</param>
     /// <param name="rules">The expiry cutoffs and the inside host's limit.</param>
-    /// <param name="existing">For <see cref="NatInsertStatus.OutboundTaken"/>, the live connection that holds the outbound key.</param>
+    /// <param name="existing">For <see cref="NatInsertStatus.OutboundTaken"/>, the live connection that holds the outbound key; for <see cref="NatInsertStatus.MappingConflict"/>, a live connection of the inside endpoint's mapping.</param>
     /// <returns>What the store did.</returns>
     NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing);
+
+    /// <summary>
+    /// Finds the live endpoint-independent mapping whose public endpoint is <paramref name="publicAddress"/>:<paramref name="publicPort"/>
+    /// (a live connection flagged <see cref="NatConnectionFlags.EndpointMapped"/> with that <c>Translated</c> source), for
+    /// a packet from <paramref name="remoteAddress"/> that no connection has: the translator's filtering and hairpinning
+    /// decide by it. Called for such packets only, never for a packet of a known flow.
+    /// </summary>
+    /// <param name="protocol">The protocol (TCP or UDP; ICMP identifiers for hairpinned ICMP errors).</param>
+    /// <param name="publicAddress">The public address the packet went to.</param>
+    /// <param name="publicPort">The public port (ICMP: identifier) it went to.</param>
+    /// <param name="remoteAddress">The packet's source address: <see cref="NatMapping.SeenRemoteAddress"/> says whether a live connection of the mapping goes to it.</param>
+    /// <param name="expiry">Which connections count as expired (a mapping of expired connections only is none).</param>
+    /// <param name="mapping">The mapping; <c>default</c> when none.</param>
+    /// <returns>True when a live mapping has the public endpoint.</returns>
+    bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping);
 
     /// <summary>
     /// Records traffic on the connection that has <paramref name="key"/> (either direction): sets its
@@ -114,6 +138,17 @@ public interface IAsyncNatStore
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>What the store did and, for <see cref="NatInsertStatus.OutboundTaken"/>, the existing connection.</returns>
     ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken = default);
+
+    /// <summary>Finds a live endpoint-independent mapping by its public endpoint, as <see cref="INatStore.TryFindMapping"/>.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <param name="publicAddress">The public address the packet went to.</param>
+    /// <param name="publicPort">The public port (ICMP: identifier) it went to.</param>
+    /// <param name="remoteAddress">The packet's source address.</param>
+    /// <param name="expiry">Which connections count as expired.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The mapping; <c>default</c> (not <see cref="NatMapping.Found"/>) when none.</returns>
+    ValueTask<NatMapping> FindMappingAsync(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, ExpiryCutoffs expiry,
+        CancellationToken cancellationToken = default);
 
     /// <summary>Records traffic, as <see cref="INatStore.Touch"/>.</summary>
     /// <param name="key">Either key of the connection.</param>

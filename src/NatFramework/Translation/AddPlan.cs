@@ -23,9 +23,11 @@ public readonly struct AddPlan
     private readonly PacketError _cannotNatError;
     private readonly bool _portAsked;       // the caller chose the allocator: its port is part of what was asked for
     private readonly bool _takesExisting;   // made by the policy: a live connection of the flow serves, whatever its port
+    private readonly ushort _fixedPort;     // the one public port to try (a mapping's), or 0 for the allocator's candidates
 
     internal AddPlan(CannotNatReason cannotNat, PacketError error, in FlowKey outbound, Ipv4Address publicAddress, Ipv4Address target, ushort targetPort,
-        bool redirect, NatConnectionFlags initialFlags, bool portAsked, bool takesExisting, long now, in NatInsertRules rules)
+        bool redirect, NatConnectionFlags initialFlags, bool portAsked, bool takesExisting, long now, in NatInsertRules rules,
+        bool translatesDestination = false, ushort fixedPort = 0)
     {
         _cannotNatReason = cannotNat;
         _cannotNatError = error;
@@ -34,9 +36,11 @@ public readonly struct AddPlan
         Target = target;
         TargetPort = targetPort;
         IsRedirect = redirect;
+        TranslatesDestination = redirect || translatesDestination;
         InitialFlags = initialFlags;
         _portAsked = portAsked;
         _takesExisting = takesExisting;
+        _fixedPort = fixedPort;
         Now = now;
         Rules = rules;
     }
@@ -51,29 +55,58 @@ public readonly struct AddPlan
     /// <summary>The result when <see cref="IsDone"/>.</summary>
     public NatAddResult Early => NatAddResult.CannotNat(_cannotNatReason, _cannotNatError);
 
-    /// <summary>The packet's flow.</summary>
+    /// <summary>The new connection's outbound flow (the inside endpoint's side).</summary>
     public FlowKey Outbound { get; }
 
-    /// <summary>The translated source address (NAT) or the redirect's source address.</summary>
+    /// <summary>The translated source address (NAT, hairpin) or the redirect's source address.</summary>
     public Ipv4Address PublicAddress { get; }
 
-    /// <summary>The redirect target.</summary>
+    /// <summary>The new destination, when <see cref="TranslatesDestination"/>: a redirect's target, or the inside endpoint a hairpinned flow reaches.</summary>
     public Ipv4Address Target { get; }
 
-    /// <summary>The redirect target port.</summary>
+    /// <summary>The new destination port (see <see cref="Target"/>).</summary>
     public ushort TargetPort { get; }
 
     /// <summary>True for Redirect.</summary>
     public bool IsRedirect { get; }
 
-    /// <summary>The new connection's flags: its kind and, for TCP, the state its first packet opens.</summary>
+    /// <summary>True when the destination is rewritten too: a redirect, or a hairpinned flow.</summary>
+    public bool TranslatesDestination { get; }
+
+    /// <summary>The new connection's flags: its kind, its mapping and, for TCP, the state its first packet opens.</summary>
     public NatConnectionFlags InitialFlags { get; }
+
+    /// <summary>True when the new connection joins its inside endpoint's endpoint-independent mapping.</summary>
+    public bool IsMapped => (InitialFlags & NatConnectionFlags.EndpointMapped) != 0;
 
     /// <summary>The time of the add.</summary>
     public long Now { get; }
 
     /// <summary>What the insert must respect: expiry cutoffs and the inside host's limit.</summary>
     public NatInsertRules Rules { get; }
+
+    /// <summary>
+    /// The same plan on the public endpoint of an existing mapping (the store's <see cref="NatInsertStatus.MappingConflict"/>):
+    /// that endpoint is the one candidate left.
+    /// </summary>
+    /// <param name="existing">A connection of the inside endpoint's mapping.</param>
+    /// <returns>The plan with that public address and port.</returns>
+    internal AddPlan OnMappingOf(in NatConnection existing)
+        => new(_cannotNatReason, _cannotNatError, Outbound, existing.Translated.Source, Target, TargetPort, IsRedirect, InitialFlags, _portAsked, _takesExisting,
+            Now, Rules, TranslatesDestination, fixedPort: existing.Translated.SourcePort);
+
+    /// <summary>The same plan with <paramref name="target"/>:<paramref name="targetPort"/> as the new destination (a hairpinned flow's inside endpoint).</summary>
+    internal AddPlan To(Ipv4Address target, ushort targetPort)
+        => new(_cannotNatReason, _cannotNatError, Outbound, PublicAddress, target, targetPort, IsRedirect, InitialFlags, _portAsked, _takesExisting,
+            Now, Rules, translatesDestination: true, _fixedPort);
+
+    /// <summary>
+    /// The connection a packet from outside opens on a mapping: from the mapping's inside endpoint to the packet's source
+    /// (this plan's outbound flow, whose source is the public endpoint so far), through the mapping's public endpoint.
+    /// </summary>
+    internal AddPlan Inbound(Ipv4Address insideAddress, ushort insidePort, Ipv4Address publicAddress, ushort publicPort)
+        => new(_cannotNatReason, _cannotNatError, Outbound.WithSource(insideAddress, insidePort), publicAddress, default, 0, IsRedirect, InitialFlags,
+            _portAsked, _takesExisting, Now, Rules, translatesDestination: false, fixedPort: publicPort);
 
     /// <summary>The candidate connection of attempt <paramref name="attempt"/>; false when the allocator has none.</summary>
     /// <param name="ports">The allocator the plan was made for.</param>
@@ -82,12 +115,13 @@ public readonly struct AddPlan
     /// <returns>False when the allocator has no more candidates.</returns>
     public bool TryCandidate(IPortAllocator ports, int attempt, out NatConnection connection)
     {
-        if (!ports.TryGetCandidate(Outbound, attempt, out ushort port))
+        ushort port = _fixedPort;
+        if (port != 0 ? attempt > 0 : !ports.TryGetCandidate(Outbound, attempt, out port))
         {
             connection = default;
             return false;
         }
-        var translated = IsRedirect
+        var translated = TranslatesDestination
             ? new FlowKey(Outbound.Protocol, PublicAddress, port, Target, TargetPort)
             : Outbound.WithSource(PublicAddress, port);
         connection = new NatConnection(Outbound, translated, Now, InitialFlags);
@@ -122,8 +156,11 @@ public readonly struct AddPlan
     private bool IsSameMapping(in NatLookup existing, in NatConnection candidate)
     {
         var c = existing.Connection;
-        if (existing.Direction != FlowDirection.Outbound || c.IsRedirect != IsRedirect || c.Translated.Source != PublicAddress) return false;
+        if (existing.Direction != FlowDirection.Outbound || c.IsRedirect != IsRedirect) return false;
+        if (c.Translated.Source != PublicAddress) return false;
         if (_portAsked && c.AllocatedPort != candidate.AllocatedPort) return false;
-        return !IsRedirect || (c.Translated.Destination == Target && c.Translated.DestinationPort == TargetPort);
+        return !IsRedirect || IsSameTarget(c);
     }
+
+    private bool IsSameTarget(in NatConnection c) => c.Translated.Destination == Target && c.Translated.DestinationPort == TargetPort;
 }

@@ -11,6 +11,13 @@ namespace NatFramework;
 /// <param name="Icmp">The ICMP cutoff.</param>
 public readonly record struct ExpiryCutoffs(long Tcp, long TcpTransitory, long Udp, long Icmp)
 {
+    /// <summary>
+    /// Whether a packet of a UDP flow found by its reply key (from outside) refreshes the flow (RFC 4787 REQ-6: the
+    /// policy's <see cref="NatPolicy.UdpInboundRefresh"/>). Stores that refresh connections themselves on lookup
+    /// (<see cref="INatRewriteLookup"/>) honour it; true unless set.
+    /// </summary>
+    public bool UdpRepliesRefresh { get; init; } = true;
+
     /// <summary>No connection ever expires.</summary>
     public static ExpiryCutoffs Never => s_never;
 

@@ -24,6 +24,10 @@ public interface IAsyncStoreCalls
     /// <summary>See <see cref="IAsyncNatStore.InsertAsync"/>.</summary>
     ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken);
 
+    /// <summary>See <see cref="IAsyncNatStore.FindMappingAsync"/>.</summary>
+    ValueTask<NatMapping> FindMappingAsync(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, ExpiryCutoffs expiry,
+        CancellationToken cancellationToken);
+
     /// <summary>See <see cref="IAsyncNatStore.TouchAsync"/>.</summary>
     ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken);
 

@@ -39,6 +39,9 @@ public interface ISyncStoreCalls
     /// <summary>See <see cref="INatStore.TryInsert"/>.</summary>
     NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing);
 
+    /// <summary>See <see cref="INatStore.TryFindMapping"/>.</summary>
+    bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping);
+
     /// <summary>See <see cref="INatStore.Touch"/>.</summary>
     void Touch(in FlowKey key, long now);
 

@@ -42,6 +42,13 @@ public enum NatConnectionFlags : byte
     /// expires after the transitory idle timeout (RFC 5382 REQ-5: at least 4 minutes) instead of the established one.
     /// </summary>
     TcpTransitory = 0x20,
+    /// <summary>
+    /// The connection belongs to the endpoint-independent mapping of its inside endpoint (RFC 4787 REQ-1): every such
+    /// connection of one inside endpoint (<c>Outbound</c>'s source address and port, or ICMP identifier) has the same
+    /// public endpoint (<c>Translated</c>'s source), and no other inside endpoint's mapped connections use that public
+    /// endpoint. A store keeps the mapping while any of its connections lives (see <see cref="INatStore.TryFindMapping"/>).
+    /// </summary>
+    EndpointMapped = 0x40,
 }
 
 /// <summary>

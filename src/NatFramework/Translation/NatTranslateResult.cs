@@ -44,6 +44,11 @@ public enum UntranslatedReason : byte
     QuotaExceeded,
     /// <summary>A new flow was refused: every port tried was taken.</summary>
     NoFreePort,
+    /// <summary>
+    /// A packet from outside to a live endpoint-independent mapping that the policy's filtering keeps out (address-dependent
+    /// filtering: the inside endpoint has not sent to its source address).
+    /// </summary>
+    Filtered,
 }
 
 /// <summary>The outcome of translating one packet. Never an exception: the packet path uses values.</summary>

@@ -10,53 +10,107 @@ public sealed partial class TranslatorCore
 {
     // ---- deciding ----------------------------------------------------------------------------------------------
 
+    /// <summary>What the policy makes of a new flow's packet before the store is asked (see <see cref="PlanCreate"/>).</summary>
+    private enum CreateStep : byte
+    {
+        /// <summary>Nothing is created; the reason is given.</summary>
+        Refuse,
+        /// <summary>The plan is complete: insert it.</summary>
+        Insert,
+        /// <summary>An inside host sent to a public endpoint: the store's mapping of that endpoint is the destination.</summary>
+        Hairpin,
+        /// <summary>A packet from outside to a public endpoint: the store's mapping of it, if the filter lets the packet in.</summary>
+        Inbound,
+    }
+
     /// <summary>
     /// What the policy creates for a packet of the new flow <paramref name="key"/> that arrived on <paramref name="side"/>:
-    /// a NAT connection when its source is in an inside network of a source-NAT rule, a Redirect when it arrives at a
-    /// port forward, or nothing, with the reason in <paramref name="refused"/>.
+    /// a NAT connection when its source is in an inside network of a source-NAT rule (hairpinned when it goes to a public
+    /// endpoint), a Redirect when it arrives at a port forward, a connection on an endpoint-independent mapping when the
+    /// filter lets it in, or nothing, with the reason in <paramref name="refused"/>. Steps that need the store's mappings
+    /// are finished by <see cref="OnMapping"/>.
     /// </summary>
-    private AddPlan PlanCreate(in FlowKey key, byte tcpFlags, NatSide side, long now, out UntranslatedReason refused)
+    private CreateStep PlanCreate(in FlowKey key, byte tcpFlags, NatSide side, long now, out AddPlan plan, out UntranslatedReason refused)
     {
         var policy = _policy;
+        plan = default;
         refused = UntranslatedReason.None;
         var flags = NatConnectionFlags.None;
         if (key.Protocol == NatProtocol.Tcp && !TcpStateTracker.TryOpen(tcpFlags, out flags))
-        {
-            refused = UntranslatedReason.NoConnection; // a RST opens nothing
-            return default;
-        }
+            return Refuse(UntranslatedReason.NoConnection, out refused); // a RST opens nothing
         if (policy.InsideRuleFor(key.Source) is { } inside)
         {
-            if (side == NatSide.Outside)
+            if (side == NatSide.Outside) return Refuse(UntranslatedReason.SpoofedSource, out refused);
+            if (!key.Destination.IsUnicastRoutable || !key.Source.IsUnicastRoutable) return Refuse(UntranslatedReason.NotUnicast, out refused);
+            if (policy.MapsEndpointIndependently(key.Protocol)) flags |= NatConnectionFlags.EndpointMapped;
+            if (policy.Hairpinning && policy.IsPublicAddress(key.Destination))
             {
-                refused = UntranslatedReason.SpoofedSource;
-                return default;
+                // To a public endpoint of this NAT: a port forward's target, or the inside endpoint whose mapping it is,
+                // reached with the sender's own public endpoint as the source (RFC 4787 REQ-9b).
+                if (policy.ForwardFor(key) is { } hairpinForward)
+                {
+                    plan = new AddPlan(CannotNatReason.None, PacketError.None, key, inside.PublicAddress, hairpinForward.Target, hairpinForward.TargetPort,
+                        redirect: false, flags, portAsked: false, takesExisting: true, now, InsertRules(key.Protocol, redirect: false, now), translatesDestination: true);
+                    return CreateStep.Insert;
+                }
+                if (key.Protocol == NatProtocol.Icmp) return Refuse(UntranslatedReason.NoConnection, out refused); // a query to the NAT itself
+                plan = new AddPlan(CannotNatReason.None, PacketError.None, key, inside.PublicAddress, default, 0, redirect: false, flags,
+                    portAsked: false, takesExisting: true, now, InsertRules(key.Protocol, redirect: false, now), translatesDestination: true);
+                return CreateStep.Hairpin;
             }
-            if (!key.Destination.IsUnicastRoutable || !key.Source.IsUnicastRoutable)
-            {
-                refused = UntranslatedReason.NotUnicast;
-                return default;
-            }
-            return new AddPlan(CannotNatReason.None, PacketError.None, key, inside.PublicAddress, default, 0, redirect: false, flags,
+            plan = new AddPlan(CannotNatReason.None, PacketError.None, key, inside.PublicAddress, default, 0, redirect: false, flags,
                 portAsked: false, takesExisting: true, now, InsertRules(key.Protocol, redirect: false, now));
+            return CreateStep.Insert;
         }
-        if (side == NatSide.Inside)
-        {
-            refused = UntranslatedReason.NotFromInsideNetwork;
-            return default;
-        }
+        if (side == NatSide.Inside) return Refuse(UntranslatedReason.NotFromInsideNetwork, out refused);
         if (policy.ForwardFor(key) is { } forward)
         {
-            if (!key.Source.IsUnicastRoutable)
-            {
-                refused = UntranslatedReason.NotUnicast;
-                return default;
-            }
-            return new AddPlan(CannotNatReason.None, PacketError.None, key, forward.SourceAddress, forward.Target, forward.TargetPort, redirect: true,
+            if (!key.Source.IsUnicastRoutable) return Refuse(UntranslatedReason.NotUnicast, out refused);
+            plan = new AddPlan(CannotNatReason.None, PacketError.None, key, forward.SourceAddress, forward.Target, forward.TargetPort, redirect: true,
                 flags | NatConnectionFlags.Redirect, portAsked: false, takesExisting: true, now, InsertRules(key.Protocol, redirect: true, now));
+            return CreateStep.Insert;
         }
+        if (policy.FilteringFor(key.Protocol) != NatFilteringBehavior.AddressAndPortDependent && policy.IsPublicAddress(key.Destination)
+            && key.Source.IsUnicastRoutable)
+        {
+            // The connection the packet would be the reply of: from the mapping's inside endpoint to the packet's source.
+            plan = new AddPlan(CannotNatReason.None, PacketError.None, key.Reversed, default, default, 0, redirect: false, flags | NatConnectionFlags.EndpointMapped,
+                portAsked: false, takesExisting: false, now, InsertRules(key.Protocol, redirect: false, now));
+            return CreateStep.Inbound;
+        }
+        return Refuse(UntranslatedReason.NoConnection, out refused);
+    }
+
+    private static CreateStep Refuse(UntranslatedReason reason, out UntranslatedReason refused)
+    {
+        refused = reason;
+        return CreateStep.Refuse;
+    }
+
+    /// <summary>
+    /// Finishes a <see cref="CreateStep.Hairpin"/> or <see cref="CreateStep.Inbound"/> plan with the mapping the store
+    /// found for the packet's destination; false with the reason when the packet opens nothing.
+    /// </summary>
+    private bool OnMapping(CreateStep step, in FlowKey key, bool found, in NatMapping mapping, ref AddPlan plan, out UntranslatedReason refused)
+    {
         refused = UntranslatedReason.NoConnection;
-        return default;
+        if (!found) return false;
+        if (step == CreateStep.Hairpin)
+        {
+            // A host sending to its own mapping's endpoint from that endpoint would make a connection whose two keys are one.
+            if (mapping.InsideAddress == key.Source && mapping.InsidePort == key.SourcePort) return false;
+            plan = plan.To(mapping.InsideAddress, mapping.InsidePort);
+            return true;
+        }
+        // From outside: endpoint-independent filtering lets anyone in; address-dependent filtering those the inside
+        // endpoint has sent to (RFC 4787 REQ-8).
+        if (_policy.FilteringFor(key.Protocol) == NatFilteringBehavior.AddressDependent && !mapping.SeenRemoteAddress)
+        {
+            refused = UntranslatedReason.Filtered;
+            return false;
+        }
+        plan = plan.Inbound(mapping.InsideAddress, mapping.InsidePort, mapping.PublicAddress, mapping.PublicPort);
+        return true;
     }
 
     /// <summary>The translation result of a failed creation.</summary>
@@ -119,46 +173,76 @@ public sealed partial class TranslatorCore
             // An explicit add of a RST's flow still adds (mirage-nat's model); it starts reset, so it is transitory.
             flags |= TcpStateTracker.TryOpen(tcpFlags, out var state) ? state : TcpStateTracker.Next(NatConnectionFlags.None, FlowDirection.Outbound, tcpFlags);
         }
+        // The translator's own ports for a NAT follow the policy's mapping behaviour; a caller's allocator decides its ports.
+        if (!redirect && ports is null && _policy.MapsEndpointIndependently(outbound.Protocol)) flags |= NatConnectionFlags.EndpointMapped;
         return new AddPlan(CannotNatReason.None, PacketError.None, outbound, publicAddress, target, targetPort, redirect, flags,
             portAsked: ports is not null, takesExisting: false, now, InsertRules(outbound.Protocol, redirect, now));
     }
 
     // ---- synchronous stores ------------------------------------------------------------------------------------
 
-    /// <summary>Tries the plan's port candidates until the store takes one or answers for good.</summary>
+    /// <summary>
+    /// Tries the plan's port candidates until the store takes one or answers for good. When the inside endpoint already has
+    /// an endpoint-independent mapping, the store says so and the mapping's public endpoint is the one candidate left.
+    /// </summary>
     private NatAddResult Insert<TCalls>(TCalls calls, in AddPlan plan, IPortAllocator ports, out bool inserted) where TCalls : struct, ISyncStoreCalls
     {
         inserted = false;
-        for (int attempt = 0; attempt < Options.AddAttempts && plan.TryCandidate(ports, attempt, out var candidate); attempt++)
+        var current = plan;
+        for (int tries = 0, attempt = 0; tries < Options.AddAttempts && current.TryCandidate(ports, attempt, out var candidate); tries++, attempt++)
         {
-            var status = calls.TryInsert(candidate, plan.Rules, out var existing);
+            var status = calls.TryInsert(candidate, current.Rules, out var existing);
             // The usual answer first, without the nullable result of Complete (two copies of a connection).
             if (status == NatInsertStatus.Inserted)
             {
                 inserted = true;
                 return new NatAddResult(NatAddStatus.Ok, candidate);
             }
-            if (plan.Complete(status, candidate, existing) is { } done)
+            if (status == NatInsertStatus.MappingConflict)
+            {
+                current = current.OnMappingOf(existing.Connection);
+                attempt = -1;
+                continue;
+            }
+            if (current.Complete(status, candidate, existing) is { } done)
             {
                 // Re-adding a live connection counts as traffic on it.
-                if (status == NatInsertStatus.OutboundTaken && done.IsOk) calls.Touch(plan.Outbound, plan.Now);
+                if (status == NatInsertStatus.OutboundTaken && done.IsOk) calls.Touch(current.Outbound, current.Now);
                 return done;
             }
         }
-        return plan.Exhausted;
+        return current.Exhausted;
     }
 
     /// <summary>Creates the connection of a new flow's packet by the policy, then translates the packet through it.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private NatTranslateResult Create<TCalls>(TCalls calls, Span<byte> packet, in PacketPlan plan, NatSide side, long now) where TCalls : struct, ISyncStoreCalls
     {
-        var add = PlanCreate(plan.LookupKey, plan.TcpFlags, side, now, out var refused);
-        if (refused != UntranslatedReason.None) return NatTranslateResult.Untranslated(refused);
+        var step = PlanCreate(plan.LookupKey, plan.TcpFlags, side, now, out var add, out var refused);
+        if (step == CreateStep.Refuse) return NatTranslateResult.Untranslated(refused);
         // A packet that will not be forwarded (TTL 1: a traceroute probe) is answered without opening anything.
         if (PacketPlanner.TtlExpires(packet)) return NatTranslateResult.TtlExceeded;
+        if (step != CreateStep.Insert)
+        {
+            var key = plan.LookupKey;
+            var remote = step == CreateStep.Hairpin ? add.PublicAddress : key.Source;
+            bool found = calls.TryFindMapping(key.Protocol, key.Destination, key.DestinationPort, remote, add.Rules.Expiry, out var mapping);
+            if (!OnMapping(step, key, found, mapping, ref add, out refused)) return NatTranslateResult.Untranslated(refused);
+        }
         var result = Insert(calls, add, Ports, out bool inserted);
+        return Translated(packet, plan, result, inserted);
+    }
+
+    /// <summary>Translates a new flow's packet through the connection its creation ended with.</summary>
+    private static NatTranslateResult Translated(Span<byte> packet, in PacketPlan plan, in NatAddResult result, bool inserted)
+    {
         if (!result.IsOk) return Refused(result);
-        var translated = PacketPlanner.Apply(packet, plan, AsLookup(result.Connection, plan.LookupKey));
+        var connection = result.Connection;
+        var key = plan.LookupKey;
+        // A connection that was there first, and that the packet is not part of (an inside endpoint's other flow to the
+        // same far endpoint, through another public endpoint), is no connection of this packet.
+        if (!connection.OutboundKey.Equals(key) && !connection.ReplyKey.Equals(key)) return NoConnection;
+        var translated = PacketPlanner.Apply(packet, plan, AsLookup(connection, key));
         return inserted ? translated.AsCreated() : translated;
     }
 
@@ -217,10 +301,16 @@ public sealed partial class TranslatorCore
     private async ValueTask<(NatAddResult Result, bool Inserted)> InsertAsync<TCalls>(TCalls calls, AddPlan plan, IPortAllocator ports,
         CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
     {
-        for (int attempt = 0; attempt < Options.AddAttempts && plan.TryCandidate(ports, attempt, out var candidate); attempt++)
+        for (int tries = 0, attempt = 0; tries < Options.AddAttempts && plan.TryCandidate(ports, attempt, out var candidate); tries++, attempt++)
         {
             var outcome = await calls.InsertAsync(candidate, plan.Rules, cancellationToken).ConfigureAwait(false);
             if (outcome.Status == NatInsertStatus.Inserted) return (new NatAddResult(NatAddStatus.Ok, candidate), true);
+            if (outcome.Status == NatInsertStatus.MappingConflict)
+            {
+                plan = plan.OnMappingOf(outcome.Existing.Connection); // see Insert
+                attempt = -1;
+                continue;
+            }
             if (plan.Complete(outcome.Status, candidate, outcome.Existing) is { } done)
             {
                 // Re-adding a live connection counts as traffic on it.
@@ -236,22 +326,27 @@ public sealed partial class TranslatorCore
     private async ValueTask<NatTranslateResult> CreateAsync<TCalls>(TCalls calls, Memory<byte> packet, PacketPlan plan, NatSide side, long now,
         CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
     {
-        var add = PlanCreate(plan.LookupKey, plan.TcpFlags, side, now, out var refused);
-        if (refused != UntranslatedReason.None) return NatTranslateResult.Untranslated(refused);
+        var step = PlanCreate(plan.LookupKey, plan.TcpFlags, side, now, out var add, out var refused);
+        if (step == CreateStep.Refuse) return NatTranslateResult.Untranslated(refused);
         if (PacketPlanner.TtlExpires(packet.Span)) return NatTranslateResult.TtlExceeded;
         NatAddResult result;
         bool inserted;
         try
         {
+            if (step != CreateStep.Insert)
+            {
+                var key = plan.LookupKey;
+                var remote = step == CreateStep.Hairpin ? add.PublicAddress : key.Source;
+                var mapping = await calls.FindMappingAsync(key.Protocol, key.Destination, key.DestinationPort, remote, add.Rules.Expiry, cancellationToken).ConfigureAwait(false);
+                if (!OnMapping(step, key, mapping.Found, mapping, ref add, out refused)) return NatTranslateResult.Untranslated(refused);
+            }
             (result, inserted) = await InsertAsync(calls, add, Ports, cancellationToken).ConfigureAwait(false);
         }
         catch (NatStoreUnavailableException)
         {
             return NatTranslateResult.StoreUnavailable;
         }
-        if (!result.IsOk) return Refused(result);
-        var translated = PacketPlanner.Apply(packet.Span, plan, AsLookup(result.Connection, plan.LookupKey));
-        return inserted ? translated.AsCreated() : translated;
+        return Translated(packet.Span, plan, result, inserted);
     }
 
     /// <summary>Source NAT of the packet's flow through <paramref name="publicAddress"/>.</summary>

@@ -45,7 +45,7 @@ public sealed partial class TranslatorCore
             else if (calls.TryLookup(key, expiry, out var lookup))
             {
                 // A common packet always translates (its TTL is above 1), so the refresh can come first.
-                if (NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(calls, key, now);
+                if (NeedsTouch(lookup, now)) TouchAfterTranslation(calls, key, now);
                 return CommonFlow.Rewrite(packet, FlowRewrite.Of(lookup));
             }
             return MissCommon(calls, packet, key, side, now);
@@ -92,7 +92,7 @@ public sealed partial class TranslatorCore
         var current = lookup.Connection.Flags;
         var next = TcpStateTracker.Next(current, lookup.Direction, plan.TcpFlags);
         if (next != current) AdvanceState(calls, plan.LookupKey, lookup.Direction, plan.TcpFlags, current, next, now);
-        else if (NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(calls, plan.LookupKey, now);
+        else if (NeedsTouch(lookup, now)) TouchAfterTranslation(calls, plan.LookupKey, now);
         return PacketPlanner.Apply(packet, plan, lookup);
     }
 
@@ -116,7 +116,7 @@ public sealed partial class TranslatorCore
     private NatTranslateResult Complete<TCalls>(TCalls calls, Span<byte> packet, in PacketPlan plan, in NatLookup lookup, long now) where TCalls : struct, ISyncStoreCalls
     {
         var result = PacketPlanner.Apply(packet, plan, lookup);
-        if (result.IsTranslated && NeedsTouch(lookup.Connection, now)) TouchAfterTranslation(calls, plan.LookupKey, now);
+        if (result.IsTranslated && NeedsTouch(lookup, now)) TouchAfterTranslation(calls, plan.LookupKey, now);
         return result;
     }
 
@@ -216,7 +216,7 @@ public sealed partial class TranslatorCore
                     continue;
                 }
                 // A common packet always translates (its TTL is above 1), so the refresh can come first.
-                if (NeedsTouch(answers[p].Connection, now)) TouchAfterTranslation(calls, keys[p], now);
+                if (NeedsTouch(answers[p], now)) TouchAfterTranslation(calls, keys[p], now);
                 results[i] = CommonFlow.Rewrite(buffer[packets[i]], FlowRewrite.Of(answers[p]));
             }
         }

@@ -59,7 +59,11 @@ public sealed partial class TranslatorCore
     public NatPolicy Policy
     {
         get => _policy.Policy;
-        set => _policy = new PolicySnapshot(value ?? throw new ArgumentNullException(nameof(value)));
+        set
+        {
+            _policy = new PolicySnapshot(value ?? throw new ArgumentNullException(nameof(value)));
+            Volatile.Write(ref _recentCutoffsAt, long.MinValue); // they carry the policy's inbound refresh
+        }
     }
 
     /// <summary>The timeouts a store with native expiry should apply (null when expiry is disabled).</summary>
@@ -75,7 +79,7 @@ public sealed partial class TranslatorCore
     /// <summary>The expiry cutoffs at <paramref name="now"/> (never, when the store expires by itself or expiry is off).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ExpiryCutoffs Cutoffs(long now) => _translatorExpires
-        ? new(now - _tcpTimeout, now - _tcpTransitoryTimeout, now - _udpTimeout, now - _icmpTimeout)
+        ? new(now - _tcpTimeout, now - _tcpTransitoryTimeout, now - _udpTimeout, now - _icmpTimeout) { UdpRepliesRefresh = _policy.UdpInboundRefresh }
         : ExpiryCutoffs.Never;
 
     // The cutoffs of the last millisecond a packet was translated in, so that a packet passes the store a reference to
@@ -104,6 +108,15 @@ public sealed partial class TranslatorCore
     public bool NeedsTouch(in NatConnection connection, long now)
         => now - connection.LastSeen >= (connection.IsTransitory ? _tcpTransitoryRefresh
             : connection.Protocol switch { NatProtocol.Tcp => _tcpRefresh, NatProtocol.Udp => _udpRefresh, _ => _icmpRefresh });
+
+    /// <summary>
+    /// True when a packet that matched <paramref name="lookup"/> is due to refresh its connection: <see cref="NeedsTouch(in NatConnection, long)"/>,
+    /// unless it is a UDP packet from outside and the policy lets only outbound packets refresh UDP (RFC 4787 REQ-6).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool NeedsTouch(in NatLookup lookup, long now)
+        => NeedsTouch(lookup.Connection, now)
+            && (lookup.Direction == FlowDirection.Outbound || lookup.Connection.Protocol != NatProtocol.Udp || _policy.UdpInboundRefresh);
 
     /// <summary>What a store's insert must respect for a new <paramref name="protocol"/> connection at <paramref name="now"/>.</summary>
     /// <remarks>Per-host limits apply to source NAT only: a port forward's connections take no port of the public address,

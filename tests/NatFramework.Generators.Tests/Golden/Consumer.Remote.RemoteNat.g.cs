@@ -85,6 +85,9 @@ partial class RemoteNat : global::NatFramework.INatTranslator
         public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatInsertOutcome> InsertAsync(global::NatFramework.NatConnection connection, global::NatFramework.NatInsertRules rules, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).InsertAsync(connection, rules, cancellationToken);
 
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatMapping> FindMappingAsync(global::NatFramework.NatProtocol protocol, global::NatFramework.Ipv4Address publicAddress, ushort publicPort, global::NatFramework.Ipv4Address remoteAddress, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).FindMappingAsync(protocol, publicAddress, publicPort, remoteAddress, expiry, cancellationToken);
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::System.Threading.Tasks.ValueTask TouchAsync(global::NatFramework.FlowKey key, long now, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(key, now, cancellationToken);
 
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

@@ -85,6 +85,13 @@ public sealed class RecordingStore : INatStore
         _byKey[c.OutboundKey] = _byKey[c.ReplyKey] = c.WithLastSeen(now);
     }
 
+    // Keeps no mappings: this store records how it is called; the conformance suite checks mappings on the real stores.
+    public bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping)
+    {
+        mapping = default;
+        return false;
+    }
+
     public NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now)
     {
         StateUpdates++;
