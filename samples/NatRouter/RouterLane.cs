@@ -252,9 +252,18 @@ internal sealed class RouterLane
                 break;
             default:
                 _counters.Drop(result.Reason);
+                // A new flow from inside that could get no session (table full, quota, no port) is told so (RFC 5508
+                // REQ-8: ICMP destination unreachable, communication administratively prohibited); a packet refused at
+                // the outside is not answered, as a firewall would not.
+                if (_fromInside && result.Reason is UntranslatedReason.TableFull or UntranslatedReason.QuotaExceeded or UntranslatedReason.NoFreePort)
+                    _icmp.Answer(packet.Buffer.AsSpan(packet.FrameStart + _header, packet.Length), _from, _header, IcmpType.DestinationUnreachable,
+                        AdministrativelyProhibited, 0, towardsInside: true);
                 break;
         }
     }
+
+    /// <summary>The ICMP destination unreachable code "communication administratively prohibited" (RFC 1812 §5.2.7.1).</summary>
+    private const byte AdministrativelyProhibited = 13;
 
     /// <summary>
     /// Writes a translated packet whole (a segment train is cut by the kernel) or as fragments of the MTU, to the other

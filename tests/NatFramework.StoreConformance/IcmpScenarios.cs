@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using NatFramework.Packets;
 using static NatFramework.StoreConformance.PacketFactory;
 
@@ -18,6 +19,47 @@ public abstract partial class NatStoreConformanceTests
         copy[Ipv4Packet.TtlOffset] = ttl;
         Ipv4Packet.RecomputeHeaderChecksum(copy.AsSpan(0, 20));
         return copy;
+    }
+
+    [SkippableFact]
+    public async Task An_icmp_error_about_a_flow_neither_refreshes_nor_ends_it()
+    {
+        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
+        var nat = NewTranslator(); // both directions refresh a flow: only the error's own rule is left to show
+        var packet = Transport(NatProtocol.Udp, "10.77.0.2", 40000, "198.51.100.2", 53, 64);
+        var added = await nat.AddNatAsync(packet, A("198.51.100.1"));
+        var (_, sent) = await TranslateCopy(nat, packet);
+
+        Clock.Advance(TimeSpan.FromSeconds(200));
+        var (error, _) = await TranslateCopy(nat, Unreachable("198.51.100.2", "198.51.100.1", sent, 64));
+        Assert.True(error.IsTranslated);
+        Clock.Advance(TimeSpan.FromSeconds(101)); // 301 s since the flow's last packet, 101 s since the error
+
+        // RFC 5508 REQ-6: the error did not refresh the session (nor end it before its time, as the first check showed).
+        await AssertUntranslated(nat, Transport(NatProtocol.Udp, "198.51.100.2", 53, "198.51.100.1", added.Connection.AllocatedPort, 64));
+    }
+
+    [Fact]
+    public async Task An_icmp_error_with_a_bad_checksum_or_a_damaged_quoted_header_is_dropped()
+    {
+        var nat = NewTranslator();
+        var packet = Transport(NatProtocol.Udp, "10.77.0.2", 40000, "198.51.100.2", 53, 64);
+        Assert.True((await nat.AddNatAsync(packet, A("198.51.100.1"))).IsOk);
+        var (_, sent) = await TranslateCopy(nat, packet);
+        var badChecksum = Unreachable("198.51.100.2", "198.51.100.1", sent, 64);
+        badChecksum[Ipv4Packet.MinHeaderLength + 2] ^= 0xFF;
+        var damagedQuote = (byte[])sent.Clone();
+        damagedQuote[Ipv4Packet.SourceOffset] ^= 0x01; // the quoted header no longer adds up (and the error's checksum is recomputed over it)
+        var badQuote = Unreachable("198.51.100.2", "198.51.100.1", damagedQuote, 64);
+
+        // RFC 5508 REQ-3: dropped, each with its reason, and left as it was.
+        foreach (var (error, reason) in new[] { (badChecksum, PacketError.BadIcmpChecksum), (badQuote, PacketError.BadEmbeddedHeaderChecksum) })
+        {
+            var (result, bytes) = await TranslateCopy(nat, error);
+            Assert.Equal(NatTranslateStatus.Dropped, result.Status);
+            Assert.Equal(reason, result.Error);
+            Assert.Equal(error, bytes);
+        }
     }
 
     // mirage-nat test_ping.
@@ -123,6 +165,9 @@ public abstract partial class NatStoreConformanceTests
         var truncated = aboutStranger[..(aboutStranger.Length - 4)];
         truncated[3] = (byte)truncated.Length;
         Ipv4Packet.RecomputeHeaderChecksum(truncated.AsSpan(0, 20));
+        // A valid ICMP checksum over what is left, so the cut quote itself is what gets it dropped.
+        truncated[22] = truncated[23] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(truncated.AsSpan(22), InternetChecksum.Compute(truncated.AsSpan(20)));
 
         await AssertUntranslated(nat, aboutStranger);
         await AssertUntranslated(nat, aboutError, UntranslatedReason.IcmpErrorNotTranslatable);

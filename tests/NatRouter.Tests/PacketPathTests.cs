@@ -17,13 +17,13 @@ public sealed class PacketPathTests
 
     private sealed class Bench : IDisposable
     {
-        public Bench(bool offload, IReadOnlyList<ForwardRule>? forwards = null)
+        public Bench(bool offload, IReadOnlyList<ForwardRule>? forwards = null, int udpPerHost = 0)
         {
             Offload = offload;
             Header = offload ? VirtioNetHeader.Length : 0;
             Inside = new MemoryPort(offload);
             Outside = new MemoryPort(offload);
-            var settings = new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24"), 1500, forwards);
+            var settings = new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24"), 1500, forwards) { UdpConnectionsPerHost = udpPerHost };
             Router = new PacketRouter(LruNatTranslator.Create(new NatOptions { PublicAddress = Public, Policy = settings.Policy }), settings, Inside, Outside);
         }
 
@@ -184,6 +184,22 @@ public sealed class PacketPathTests
         Assert.Equal(Client, ip.Destination);
         Assert.Equal(IcmpType.TimeExceeded, ip.Icmp.Type);
         Assert.True(InternetChecksum.Verify(ip.Payload));
+    }
+
+    [Fact]
+    public void A_new_flow_refused_for_its_hosts_quota_is_answered_administratively_prohibited()
+    {
+        using var bench = new Bench(offload: false, udpPerHost: 1);
+        Assert.Single(bench.Through(Ipv4PacketBuilder.Udp(Client, 5000, Server, 53, new byte[8]), fromInside: true));
+
+        Assert.Empty(bench.Through(Ipv4PacketBuilder.Udp(Client, 5001, Server, 53, new byte[8]), fromInside: true));
+
+        var answer = Assert.Single(bench.Drain(bench.Inside));
+        Assert.Equal(PacketError.None, Ipv4Packet.TryParse(answer, out var icmp));
+        Assert.Equal(IcmpType.DestinationUnreachable, icmp.Icmp.Type);
+        Assert.Equal(13, icmp.Icmp.Code); // RFC 5508 REQ-8
+        Assert.Equal(Client, icmp.Destination);
+        Assert.Equal(1, bench.Router.Counters.Dropped["quota-exceeded"]);
     }
 
     [Fact]

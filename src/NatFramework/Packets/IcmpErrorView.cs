@@ -21,6 +21,9 @@ public static class IcmpErrorView
         if (body.Length < Ipv4Packet.MinHeaderLength + 8 || body[0] >> 4 != 4) return PacketError.TruncatedIcmpErrorPayload;
         int ihl = (body[0] & 0x0F) * 4;
         if (ihl < Ipv4Packet.MinHeaderLength || body.Length < ihl + 8) return PacketError.TruncatedIcmpErrorPayload;
+        // RFC 5508 REQ-3a: the carried header must be intact to say which flow the error is about; its transport
+        // checksum is not checked (REQ-3c: the copy is usually cut short).
+        if (!Ipv4Packet.VerifyHeaderChecksum(body[..ihl])) return PacketError.BadEmbeddedHeaderChecksum;
         var source = Ipv4Address.Read(body[Ipv4Packet.SourceOffset..]);
         var destination = Ipv4Address.Read(body[Ipv4Packet.DestinationOffset..]);
         int fragmentOffset = (body[Ipv4Packet.FlagsOffset] << 8 | body[Ipv4Packet.FlagsOffset + 1]) & Ipv4Packet.FragmentOffsetMask;

@@ -42,4 +42,8 @@ public enum PacketError : byte
     TooManyFragments,
     /// <summary>A UDP Length field below 8 or beyond the datagram (RFC 768); mirage-nat drops these as malformed too.</summary>
     BadUdpLength,
+    /// <summary>An ICMP error whose ICMP checksum fails (RFC 5508 REQ-3: dropped silently).</summary>
+    BadIcmpChecksum,
+    /// <summary>An ICMP error whose carried IP header's checksum fails (RFC 5508 REQ-3a).</summary>
+    BadEmbeddedHeaderChecksum,
 }

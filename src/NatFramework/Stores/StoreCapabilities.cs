@@ -26,9 +26,14 @@ public interface INatBatchLookup
 /// </remarks>
 public interface INatRewriteLookup
 {
-    /// <summary>Looks up <paramref name="key"/>; on a hit writes the rewrite and marks the connection used at <paramref name="now"/>.</summary>
+    /// <summary>
+    /// Looks up <paramref name="key"/>; on a hit writes the rewrite and marks the connection used at <paramref name="now"/>:
+    /// its last-seen time moves forward to it, except for a UDP connection found by its reply key when
+    /// <see cref="ExpiryCutoffs.UdpRepliesRefresh"/> is false, and when <paramref name="now"/> is <see cref="long.MinValue"/>
+    /// (an ICMP error about the flow, which must not refresh it: RFC 5508 REQ-6).
+    /// </summary>
     /// <param name="key">The flow of a packet.</param>
-    /// <param name="now">The time of the packet.</param>
+    /// <param name="now">The time of the packet, or <see cref="long.MinValue"/> for a lookup that refreshes nothing.</param>
     /// <param name="expiry">Which connections count as expired (absent; they must not be revived).</param>
     /// <param name="rewrite">The flow the packet becomes and its direction; <c>default</c> when none.</param>
     /// <returns>True when a live connection has the key.</returns>

@@ -57,6 +57,9 @@ public readonly struct PacketPlan
 
     /// <summary>True when the packet may open a connection: a flow (not an ICMP error) that is not a TCP RST.</summary>
     public bool MayCreate => Kind == PacketPlanKind.Flow && !(IsTcp && (TcpFlags & TcpStateTracker.Rst) != 0);
+
+    /// <summary>True when translating the packet refreshes its session: a packet of the flow does, an ICMP error about it does not (RFC 5508 REQ-6).</summary>
+    public bool RefreshesSession => Kind == PacketPlanKind.Flow;
 }
 
 /// <summary>Parses and classifies packets for translation, and rewrites them once their connection is known.</summary>
@@ -99,6 +102,8 @@ public static class PacketPlanner
         if (icmp.IsQuery)
             return new PacketPlan(PacketPlanKind.Flow, FlowKey.Icmp(ip.Source, ip.Destination, icmp.Identifier), ip.HeaderLength, ip.TotalLength, default);
         if (!icmp.IsError) return Done(NatTranslateResult.Untranslated(UntranslatedReason.UnsupportedIcmpType));
+        // RFC 5508 REQ-3: an error whose own checksum fails is dropped (the rewrite would otherwise hide the damage).
+        if (!InternetChecksum.Verify(ip.Payload)) return Done(NatTranslateResult.Dropped(PacketError.BadIcmpChecksum));
         var embeddedError = IcmpErrorView.TryRead(ip, out var embedded, out bool translatable);
         if (embeddedError != PacketError.None) return Done(NatTranslateResult.Dropped(embeddedError));
         if (!translatable) return Done(NatTranslateResult.Untranslated(UntranslatedReason.IcmpErrorNotTranslatable));

@@ -73,7 +73,9 @@ public sealed partial class TranslatorCore
         }
         else if (TCalls.HasRewriteLookup)
         {
-            if (calls.TryLookupRewrite(plan.LookupKey, now, expiry, out var rewrite)) return PacketPlanner.Apply(packet, plan, rewrite);
+            // An ICMP error neither refreshes nor ends the session it is about (RFC 5508 REQ-6): no time to mark it used at.
+            if (calls.TryLookupRewrite(plan.LookupKey, plan.RefreshesSession ? now : long.MinValue, expiry, out var rewrite))
+                return PacketPlanner.Apply(packet, plan, rewrite);
         }
         else if (calls.TryLookup(plan.LookupKey, expiry, out var lookup))
         {
@@ -116,7 +118,7 @@ public sealed partial class TranslatorCore
     private NatTranslateResult Complete<TCalls>(TCalls calls, Span<byte> packet, in PacketPlan plan, in NatLookup lookup, long now) where TCalls : struct, ISyncStoreCalls
     {
         var result = PacketPlanner.Apply(packet, plan, lookup);
-        if (result.IsTranslated && NeedsTouch(lookup, now)) TouchAfterTranslation(calls, plan.LookupKey, now);
+        if (result.IsTranslated && plan.RefreshesSession && NeedsTouch(lookup, now)) TouchAfterTranslation(calls, plan.LookupKey, now);
         return result;
     }
 

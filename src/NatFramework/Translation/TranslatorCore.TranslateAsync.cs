@@ -60,7 +60,7 @@ public sealed partial class TranslatorCore
             if (next != current) return UpdateStateThenApplyAsync(calls, packet, plan, lookup, current, next, now, cancellationToken);
         }
         var result = PacketPlanner.Apply(packet.Span, plan, lookup);
-        if (result.IsTranslated && NeedsTouch(lookup, now)) return TouchAfterTranslationAsync(calls, plan.LookupKey, now, result, cancellationToken);
+        if (result.IsTranslated && plan.RefreshesSession && NeedsTouch(lookup, now)) return TouchAfterTranslationAsync(calls, plan.LookupKey, now, result, cancellationToken);
         return new(result);
     }
 
