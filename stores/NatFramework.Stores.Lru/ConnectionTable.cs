@@ -374,13 +374,8 @@ internal sealed unsafe class ConnectionTable
                     RemoveEntry(held);
                     _expirations++;
                 }
-                held = IndexOf(replyKey, replyHash, out _);
-                if (held >= 0)
-                {
-                    if (IsLive(ref _entries[held], expiry)) return NatInsertStatus.ReplyTaken;
-                    RemoveEntry(held);
-                    _expirations++;
-                }
+                // The endpoint's mapping before the reply key: a new flow of a live mapping is first offered a port of the
+                // allocator's, and telling it the mapping's port at once spares the probe of a reply key it will not use.
                 bool mapped = (connection.Flags & NatConnectionFlags.EndpointMapped) != 0;
                 ulong inside = 0, publicEndpoint = 0;
                 if (mapped)
@@ -395,6 +390,13 @@ internal sealed unsafe class ConnectionTable
                     }
                     if (_mappings.TryGetInsideOf(publicEndpoint, out ulong owner) && owner != inside && LiveConnectionOf(owner, expiry) >= 0)
                         return NatInsertStatus.ReplyTaken;
+                }
+                held = IndexOf(replyKey, replyHash, out _);
+                if (held >= 0)
+                {
+                    if (IsLive(ref _entries[held], expiry)) return NatInsertStatus.ReplyTaken;
+                    RemoveEntry(held);
+                    _expirations++;
                 }
                 if (rules.HostLimit > 0 && _hosts.CountOf(host) >= rules.HostLimit)
                 {

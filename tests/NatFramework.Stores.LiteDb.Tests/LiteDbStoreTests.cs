@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -55,6 +56,42 @@ public sealed class LiteDbStoreTests : IDisposable
         Assert.Equal(300 - removed, reopened.CountOf(NatProtocol.Udp));
         again.Reset();
         Assert.Equal(0, reopened.CountOf(NatProtocol.Udp) + reopened.CountOf(NatProtocol.Tcp));
+    }
+
+    [Fact]
+    public void Close_and_reopen_keeps_every_endpoint_independent_mapping()
+    {
+        var options = new NatOptions
+        {
+            Policy = new NatPolicy
+            {
+                SourceNat = [new SourceNatRule(Ipv4Prefix.Parse("10.77.0.0/24"), Public)],
+                UdpFiltering = NatFilteringBehavior.EndpointIndependent,
+            },
+        };
+        var inside = Ipv4Address.Parse("10.77.0.2");
+        ushort publicPort;
+        using (var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path }))
+        {
+            var nat = new LiteDbNatTranslator(store, options);
+            var first = Ipv4PacketBuilder.Udp(inside, 4000, Ipv4Address.Parse("203.0.113.1"), 53, "q"u8);
+            Assert.True(nat.Translate(first, NatSide.Inside).Created);
+            publicPort = BinaryPrimitives.ReadUInt16BigEndian(first.AsSpan(20));
+        }
+
+        using var reopened = new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path });
+        var again = new LiteDbNatTranslator(reopened, options);
+
+        // The same inside endpoint to another server: the mapping's public port, not a fresh one.
+        var second = Ipv4PacketBuilder.Udp(inside, 4000, Ipv4Address.Parse("203.0.113.2"), 5000, "q"u8);
+        Assert.True(again.Translate(second, NatSide.Inside).Created);
+        Assert.Equal(publicPort, BinaryPrimitives.ReadUInt16BigEndian(second.AsSpan(20)));
+        // A stranger reaches the mapping (endpoint-independent filtering) and lands on the inside endpoint.
+        var stranger = Ipv4PacketBuilder.Udp(Ipv4Address.Parse("198.51.100.77"), 9, Public, publicPort, "hi"u8);
+        Assert.True(again.Translate(stranger, NatSide.Outside).IsTranslated);
+        Ipv4Packet.TryParse(stranger, out var delivered);
+        Assert.Equal(inside, delivered.Destination);
+        Assert.Equal(4000, BinaryPrimitives.ReadUInt16BigEndian(stranger.AsSpan(22)));
     }
 
     [Fact]

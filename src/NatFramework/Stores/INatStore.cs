@@ -44,7 +44,8 @@ public interface INatStore
     /// connection in <paramref name="existing"/>; then the reply key (<see cref="NatInsertStatus.ReplyTaken"/>); then,
     /// for a connection flagged <see cref="NatConnectionFlags.EndpointMapped"/>, its inside endpoint's mapping (another
     /// public endpoint: <see cref="NatInsertStatus.MappingConflict"/> with one of the mapping's connections in
-    /// <paramref name="existing"/>) and its public endpoint (another inside endpoint's mapping: <see cref="NatInsertStatus.ReplyTaken"/>);
+    /// <paramref name="existing"/>) and its public endpoint (another inside endpoint's mapping: <see cref="NatInsertStatus.ReplyTaken"/>)
+    /// — the mapping may also be checked before the reply key, which spares a probe when the answer is a conflict;
     /// then the inside host's limit (<see cref="NatInsertStatus.HostLimitReached"/>); then room
     /// (<see cref="NatInsertStatus.TableFull"/>). Keys and mappings held only by expired connections count as free (the
     /// expired connection is removed, both directions).
