@@ -27,6 +27,7 @@ internal sealed class RouterLane
     private readonly RouterSettings _settings;
     private readonly RouterCounters _counters;
     private readonly IcmpErrorResponder _icmp;
+    private readonly EchoResponder _echo;
     private readonly IPacketPort _from, _to;
     private readonly bool _fromInside;
     private readonly NatSide _side;
@@ -64,6 +65,7 @@ internal sealed class RouterLane
         _settings = settings;
         _counters = counters;
         _icmp = icmp;
+        _echo = new EchoResponder(settings, counters);
         _from = from;
         _to = to;
         _fromInside = fromInside;
@@ -149,7 +151,7 @@ internal sealed class RouterLane
     }
 
     /// <summary>
-    /// Checks a whole packet before translation: too big with DF set is answered here; an unfinished checksum is noted
+    /// Checks a whole packet before translation: an echo request to the router and too big with DF set are answered here; an unfinished checksum is noted
     /// (or finished now when the header names an odd place for it). False when the packet goes no further. A packet whose
     /// header cannot be read goes to the translator as it is, which drops it with the exact reason.
     /// </summary>
@@ -157,6 +159,17 @@ internal sealed class RouterLane
     {
         waiting = new Pending { Buffer = buffer, FrameStart = frameStart, Length = facts.IsReadable ? facts.TotalLength : packet.Length };
         if (!facts.IsReadable) return true;
+        // Pings of the router itself are answered here, back where they came from; they open no connection.
+        if (facts.Protocol == IpProtocol.Icmp && !facts.IsFragment)
+        {
+            var verdict = _echo.Answer(packet[..facts.TotalLength], _fromInside);
+            if (verdict == EchoResponder.Verdict.Answered)
+            {
+                if (_header > 0) VirtioNetHeader.WritePlain(buffer.AsSpan(frameStart));
+                Emit(waiting, _from);
+            }
+            if (verdict != EchoResponder.Verdict.NotForRouter) return false;
+        }
         bool train = false;
         if (_header > 0)
         {
@@ -271,10 +284,17 @@ internal sealed class RouterLane
     /// </summary>
     private void Send(in Pending packet)
     {
-        var frame = packet.Buffer.AsSpan(packet.FrameStart, _header + packet.Length);
-        var to = _fromInside && _settings.PrivateNetwork.Contains(new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(frame[(_header + Ipv4Packet.DestinationOffset)..])))
+        var destination = packet.Buffer.AsSpan(packet.FrameStart + _header + Ipv4Packet.DestinationOffset);
+        var to = _fromInside && _settings.PrivateNetwork.Contains(new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(destination)))
             ? _from
             : _to;
+        Emit(packet, to);
+    }
+
+    /// <summary>Writes a packet to <paramref name="to"/>, whole or as fragments of the MTU.</summary>
+    private void Emit(in Pending packet, IPacketPort to)
+    {
+        var frame = packet.Buffer.AsSpan(packet.FrameStart, _header + packet.Length);
         bool train = _header > 0 && new VirtioNetHeader(frame).IsSegmentTrain;
         if (train || packet.Length <= _settings.Mtu)
         {
@@ -306,7 +326,7 @@ internal sealed class RouterLane
 
     private void Write(IPacketPort to, ReadOnlySpan<byte> frame)
     {
-        if (to.Write(frame)) _counters.Sent(toInside: !_fromInside || to == _from);
+        if (to.Write(frame)) _counters.Sent(toInside: to == _from ? _fromInside : !_fromInside);
         else _counters.Drop(DropReasons.WriteFailed);
     }
 

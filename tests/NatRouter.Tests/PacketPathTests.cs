@@ -186,6 +186,53 @@ public sealed class PacketPathTests
         Assert.True(InternetChecksum.Verify(ip.Payload));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pings_of_the_router_are_answered_by_it_and_open_no_connection(bool offload)
+    {
+        using var bench = new Bench(offload);
+        var routerInside = Ipv4Address.Parse("10.77.0.1");
+        var stranger = Ipv4Address.Parse("198.51.100.9");
+
+        List<byte[]> Echo(byte[] request, bool fromInside)
+        {
+            var frame = new byte[bench.Header + request.Length];
+            request.CopyTo(frame, bench.Header);
+            var port = fromInside ? bench.Inside : bench.Outside;
+            port.Inject(frame);
+            bench.Router.RunOnce(fromInside, 0);
+            Assert.Empty(bench.Drain(fromInside ? bench.Outside : bench.Inside)); // nothing crosses the router
+            return bench.Drain(port);
+        }
+
+        // From inside to the public address (what a hairpinned ping can mean for a NAPT) and to the router's inside address;
+        // from outside to the public address, whatever identifier it carries.
+        foreach (var (from, to, fromInside) in new[] { (Client, Public, true), (Client, routerInside, true), (stranger, Public, false) })
+        {
+            var request = Ipv4PacketBuilder.EchoRequest(from, to, 0x4242, 7, "ping data"u8.ToArray());
+            var reply = Assert.Single(Echo(request, fromInside));
+            var expected = AsAnswerTo(Ipv4PacketBuilder.EchoReply(to, from, 0x4242, 7, "ping data"u8.ToArray()), request);
+            Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(reply));
+        }
+        Assert.Equal(0, bench.Router.Counters.Translated);
+        Assert.Equal(0, bench.Router.Counters.ConnectionsAdded);
+
+        // A damaged echo request is dropped and counted, not answered.
+        var damaged = Ipv4PacketBuilder.EchoRequest(Client, Public, 1, 1, "x"u8.ToArray());
+        damaged[^1] ^= 0xFF;
+        Assert.Empty(Echo(damaged, fromInside: true));
+        Assert.Equal(1, bench.Router.Counters.Dropped["bad-icmp-checksum"]);
+    }
+
+    /// <summary>A built reply with the request's identification and flags, which the router's answer keeps.</summary>
+    private static byte[] AsAnswerTo(byte[] reply, byte[] request)
+    {
+        request.AsSpan(Ipv4Packet.IdentificationOffset, 4).CopyTo(reply.AsSpan(Ipv4Packet.IdentificationOffset));
+        Ipv4Packet.RecomputeHeaderChecksum(reply.AsSpan(0, Ipv4Packet.MinHeaderLength));
+        return reply;
+    }
+
     [Fact]
     public void A_new_flow_refused_for_its_hosts_quota_is_answered_administratively_prohibited()
     {
