@@ -38,6 +38,7 @@ internal static class DemoHelpers
                 ["helper-tcp-echo", var ip, var port] => TcpEcho(IPAddress.Parse(ip), int.Parse(port)),
                 ["helper-tcp-many", var ip, var port, var count] => TcpMany(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
                 ["helper-tcp-churn", var ip, var port, var count] => TcpChurn(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
+                ["helper-tcp-rate", var ip, var port, var seconds] => TcpRate(IPAddress.Parse(ip), int.Parse(port), double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture)),
                 ["helper-udp-flows", var ip, var port, var count] => UdpFlows(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
                 ["helper-udp-whoami", var ip, var port] => UdpWhoAmI(IPAddress.Parse(ip), int.Parse(port)),
                 ["helper-udp-peer", var ip, var port] => UdpPeer(IPAddress.Parse(ip), int.Parse(port)),
@@ -234,6 +235,49 @@ internal static class DemoHelpers
         }
         Console.Out.WriteLine($"{echoed} of {count} short connections echoed and closed");
         return echoed == count ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Opens, uses and closes one connection after another for <paramref name="seconds"/> (each: connect, a message and
+    /// its echo, our FIN, the server's FIN) and prints how many per second, after 50 that warm up the code: the
+    /// connection rate the path through the NAT allows one client.
+    /// </summary>
+    private static int TcpRate(IPAddress ip, int port, double seconds)
+    {
+        var message = Encoding.ASCII.GetBytes("rate\n");
+        var echo = new byte[message.Length];
+        var drain = new byte[64];
+        bool OneConnection()
+        {
+            using var client = new TcpClient { NoDelay = true };
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            try
+            {
+                client.ConnectAsync(ip, port, timeout.Token).AsTask().GetAwaiter().GetResult();
+                var stream = client.GetStream();
+                stream.Write(message);
+                stream.ReadExactlyAsync(echo, timeout.Token).AsTask().GetAwaiter().GetResult();
+                client.Client.Shutdown(SocketShutdown.Send);
+                while (stream.ReadAsync(drain, timeout.Token).AsTask().GetAwaiter().GetResult() > 0) { }
+                return true;
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+            {
+                return false;
+            }
+        }
+
+        for (int i = 0; i < 50; i++) OneConnection();
+        int done = 0, failed = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            if (OneConnection()) done++;
+            else failed++;
+        }
+        double elapsed = clock.Elapsed.TotalSeconds;
+        Console.Out.WriteLine($"{done} connections in {elapsed:F2} s ({done / elapsed:F0} per second), {failed} failed");
+        return failed == 0 ? 0 : 1;
     }
 
     /// <summary>

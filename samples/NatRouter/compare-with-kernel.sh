@@ -1,65 +1,191 @@
 #!/usr/bin/env bash
-# Side by side with the kernel: runs the comparison harness (kernel nftables masquerade, then NatRouter on TUN
-# interfaces, in network namespaces) and prints its figures as a Markdown table with NatRouter's ratio to the kernel
-# and the project's targets. As root, on Debian; the harness installs what it needs.
+# NatRouter side by side with the kernel's own NAT: the same inside client, outside server and measurements through
+# (1) Linux forwarding with nftables masquerade between veth pairs, then (2) NatRouter between TUN interfaces, and a
+# Markdown table of both with NatRouter's ratio to the kernel. Self-contained: namespaces, addresses, servers and
+# clients are made here and removed at the end (also on failure or Ctrl-C). As root, on Debian; installs nftables,
+# iperf3, iproute2, iputils-ping when missing.
 #
-#   sudo samples/NatRouter/compare-with-kernel.sh              # LRU store, one run
+#   sudo samples/NatRouter/compare-with-kernel.sh                      # LRU store, one run
 #   sudo RUNS=3 STORE=litedb samples/NatRouter/compare-with-kernel.sh
 #
-# HARNESS_DIR: where the harness is (default: ../shared/harness beside the repository).
-# ROUTER_ARGS: more options for `NatRouter run` (e.g. --spin-us 1000).
-# Exit status: the harness's (0 = every check passed).
+# STORE: lru (default) or litedb. RUNS: rounds of kernel-then-router (1). DURATION: seconds of each iperf3 and
+# connection-rate measurement (5). UDP_RATE: the paced UDP test's rate (200M). ROUTER_ARGS: more `NatRouter run`
+# options (e.g. --threads 1). Topology: inside host 10.77.0.2/24 (gateway 10.77.0.1), outside server 198.51.100.2/24,
+# public address 198.51.100.1; the server has no route to 10.77.0.0/24, so only translated traffic can come back.
+# Exit status: 0 when every measurement of both NATs succeeded (downloads byte for byte), 1 when one failed, 2 when
+# the setup failed.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-harness=${HARNESS_DIR:-$repo/../shared/harness}
 store=${STORE:-lru}
 runs=${RUNS:-1}
-if [ ! -x "$harness/run.sh" ]; then
-    echo "harness not found at $harness (set HARNESS_DIR)" >&2
-    exit 2
-fi
-if [ "$(id -u)" != 0 ]; then
-    echo "the harness builds network namespaces: run this as root" >&2
-    exit 2
+duration=${DURATION:-5}
+udp_rate=${UDP_RATE:-200M}
+[ "$(id -u)" = 0 ] || { echo "this builds network namespaces: run it as root" >&2; exit 2; }
+case "$store" in lru | litedb) ;; *) echo "STORE must be lru or litedb" >&2; exit 2 ;; esac
+
+missing=()
+command -v nft >/dev/null || missing+=(nftables)
+command -v iperf3 >/dev/null || missing+=(iperf3)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v ping >/dev/null || missing+=(iputils-ping)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; } \
+        || { echo "could not install ${missing[*]}" >&2; exit 2; }
 fi
 
+id=$$
+inside=cmpin$id router=cmprt$id outside=cmpout$id
 work=$(mktemp -d /tmp/natrouter-compare.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+pids=()
+
+teardown_network() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+    pids=()
+    for ns in "$inside" "$router" "$outside"; do
+        # Servers started inside (from the measuring subshell) go with their namespace.
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$ns" 2>/dev/null
+    done
+    return 0
+}
+cleanup() { teardown_network; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+helper() { local ns=$1; shift; ip netns exec "$ns" dotnet "$work/router/NatRouter.dll" "$@"; }
+
+# Starts a program in the background (in namespace $3, or this one when $3 is -) and waits, 60 s at most, until its
+# output contains $2. The program is exec'd, so its PID is the one remembered.
+start_waiting_for() {
+    local out=$1 word=$2 ns=$3; shift 3
+    if [ "$ns" = - ]; then "$@" >"$out" 2>&1 & else ip netns exec "$ns" "$@" >"$out" 2>&1 & fi
+    pids+=($!)
+    for _ in $(seq 600); do grep -q "$word" "$out" 2>/dev/null && return 0; sleep 0.1; done
+    echo "did not start: $* ($(tail -n 3 "$out"))" >&2
+    return 1
+}
+
+make_hosts() {
+    ip netns add "$inside" && ip netns add "$outside" || return 1
+    for ns in "$inside" "$outside"; do
+        in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+        ip -n "$ns" link set lo up
+    done
+}
+
+# The kernel's NAT: inside -veth- router namespace (forwarding, nftables masquerade) -veth- outside.
+setup_kernel() {
+    make_hosts || return 1
+    ip netns add "$router" || return 1
+    in_ns "$router" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv4.ip_forward=1
+    ip -n "$router" link set lo up
+    ip link add cmpa$id netns "$inside" type veth peer name cmpb$id netns "$router" || return 1
+    ip link add cmpc$id netns "$router" type veth peer name cmpd$id netns "$outside" || return 1
+    ip -n "$inside" addr add 10.77.0.2/24 dev cmpa$id && ip -n "$inside" link set cmpa$id up
+    ip -n "$router" addr add 10.77.0.1/24 dev cmpb$id && ip -n "$router" link set cmpb$id up
+    ip -n "$router" addr add 198.51.100.1/24 dev cmpc$id && ip -n "$router" link set cmpc$id up
+    ip -n "$outside" addr add 198.51.100.2/24 dev cmpd$id && ip -n "$outside" link set cmpd$id up
+    ip -n "$inside" route add default via 10.77.0.1 || return 1
+    in_ns "$router" nft -f - <<EOF || return 1
+table ip cmpnat {
+    chain postrouting { type nat hook postrouting priority srcnat; oifname "cmpc$id" masquerade; }
+    chain forward {
+        type filter hook forward priority filter; policy drop;
+        ct state established,related accept
+        iifname "cmpb$id" oifname "cmpc$id" accept
+    }
+}
+EOF
+}
+
+# NatRouter: inside -TUN- NatRouter (this namespace) -TUN- outside, on persistent TUNs made in the host namespaces.
+setup_router() {
+    make_hosts || return 1
+    ip -n "$inside" tuntap add dev cmpp$id mode tun && ip -n "$inside" addr add 10.77.0.2/24 dev cmpp$id \
+        && ip -n "$inside" link set cmpp$id up && ip -n "$inside" route add default dev cmpp$id || return 1
+    ip -n "$outside" tuntap add dev cmpq$id mode tun && ip -n "$outside" addr add 198.51.100.2/24 dev cmpq$id \
+        && ip -n "$outside" link set cmpq$id up || return 1
+    local store_args="--store lru"
+    [ "$store" = litedb ] && store_args="--store litedb --litedb $work/nat.db" && rm -f "$work"/nat.db*
+    # shellcheck disable=SC2086 # ROUTER_ARGS is a list of options
+    start_waiting_for "$work/router.log" ready - dotnet "$work/router/NatRouter.dll" run --private-tun cmpp$id --public-tun cmpq$id \
+        --private-netns "$inside" --public-netns "$outside" --public-ip 198.51.100.1 $store_args ${ROUTER_ARGS:-}
+}
+
+# One line per measurement: "<name> <value>", or "<name> FAILED" (with why on standard error).
+measure() {
+    local out
+    out=$(in_ns "$inside" ping -c 10 -i 0.2 -q 198.51.100.2 2>&1)
+    echo "ping_ms $(echo "$out" | awk -F/ '/^rtt|^round-trip/ { print $5 }' | grep . || { echo "ping: $out" >&2; echo FAILED; })"
+
+    start_waiting_for "$work/http.log" listening "$outside" dotnet "$work/router/NatRouter.dll" helper-http-serve 198.51.100.2 8080 10000000 || { echo "http_mbit FAILED"; return; }
+    out=$(helper "$inside" helper-http-get 198.51.100.2 8080 10000000 2>&1)
+    if echo "$out" | grep -q "every byte as sent"; then
+        echo "http_mbit $(echo "$out" | sed -nE 's/.*\(([0-9]+) Mbit\/s\).*/\1/p')"
+    else
+        echo "download: $out" >&2; echo "http_mbit FAILED"
+    fi
+
+    start_waiting_for "$work/iperf.log" listening "$outside" iperf3 -s --forceflush -B 198.51.100.2 || { echo "tcp_mbit FAILED"; return; }
+    out=$(in_ns "$inside" iperf3 -c 198.51.100.2 -t "$duration" -f m 2>&1)
+    echo "tcp_mbit $(echo "$out" | awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i-1) }' | grep . || { echo "iperf3 tcp: $out" >&2; echo FAILED; })"
+    out=$(in_ns "$inside" iperf3 -c 198.51.100.2 -u -b "$udp_rate" -t "$duration" -f m 2>&1)
+    echo "udp_mbit $(echo "$out" | awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i-1) }' | grep . || { echo "iperf3 udp: $out" >&2; echo FAILED; })"
+    echo "udp_loss_pct $(echo "$out" | awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i ~ /^\([0-9.e+-]+%\)$/) { gsub(/[()%]/, "", $i); print $i } }' | grep . || echo FAILED)"
+    # Small packets at full speed: 18-byte payloads (46-byte IP packets), unpaced; what the server received per second.
+    out=$(in_ns "$inside" iperf3 -c 198.51.100.2 -u -b 0 -l 18 -t "$duration" -f m 2>&1)
+    echo "small_udp_pps $(echo "$out" | awk -v d="$duration" '/receiver/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\/[0-9]+$/) { split($i, n, "/"); printf "%.0f\n", (n[2] - n[1]) / d } }' | grep . || { echo "iperf3 small udp: $out" >&2; echo FAILED; })"
+    echo "small_udp_loss_pct $(echo "$out" | awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i ~ /^\([0-9.e+-]+%\)$/) { gsub(/[()%]/, "", $i); print $i } }' | grep . || echo FAILED)"
+
+    start_waiting_for "$work/echo.log" listening "$outside" dotnet "$work/router/NatRouter.dll" helper-tcp-echo 198.51.100.2 7000 || { echo "connections_per_s FAILED"; return; }
+    out=$(helper "$inside" helper-tcp-rate 198.51.100.2 7000 "$duration" 2>&1)
+    echo "connections_per_s $(echo "$out" | sed -nE 's/.*\(([0-9]+) per second\), 0 failed.*/\1/p' | grep . || { echo "connection rate: $out" >&2; echo FAILED; })"
+}
+
 echo "publishing the router (Release)..." >&2
 dotnet publish "$repo/samples/NatRouter" -c Release -o "$work/router" >"$work/publish.log" 2>&1 || { cat "$work/publish.log" >&2; exit 2; }
 
-case "$store" in
-    lru) store_args="--store lru" ;;
-    litedb) store_args="--store litedb --litedb $work/nat.db" ;;
-    *) echo "STORE must be lru or litedb (redis needs a server: run the harness by hand with --store redis --redis HOST:PORT)" >&2; exit 2 ;;
-esac
-export ROUTER_CMD="dotnet $work/router/NatRouter.dll run --private-tun {priv} --public-tun {pub} --public-ip 198.51.100.1 $store_args ${ROUTER_ARGS:-}"
-
 status=0
 for run in $(seq "$runs"); do
-    echo "run $run of $runs: kernel, then NatRouter ($store)..." >&2
-    "$harness/run.sh" both >"$work/metrics.$run" 2>"$work/log.$run" || status=$?
-    grep -E "all checks passed|FAIL" "$work/log.$run" >&2 || true
+    for nat in kernel router; do
+        echo "run $run of $runs: $nat..." >&2
+        if ! "setup_$nat"; then
+            echo "setting up the $nat topology failed" >&2
+            [ "$nat" = router ] && tail -n 20 "$work/router.log" >&2
+            exit 2
+        fi
+        measure | sed "s/^/$nat $run /" | tee -a "$work/results" >&2
+        teardown_network
+    done
 done
+grep -q FAILED "$work/results" && status=1
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 echo
-echo "Machine: $(nproc) vCPU ($cpu), $(free -g | awk '/^Mem:/ {print $2}') GiB, kernel $(uname -r), .NET $(dotnet --version), store $store ${ROUTER_ARGS:-}, $(date -u +%Y-%m-%d)"
+echo "Machine: $(nproc) vCPU ($cpu), $(free -g | awk '/^Mem:/ { print $2 }') GiB, kernel $(uname -r), .NET $(dotnet --version), store $store ${ROUTER_ARGS:-}; $runs run(s), values per run"
 echo
-cat "$work"/metrics.* | awk -v runs="$runs" '
-    { split($1, key, "."); value[key[1], key[2]] = value[key[1], key[2]] (value[key[1], key[2]] == "" ? "" : " / ") $2; unit[key[2]] = $3
-      if (key[1] == "kernel") k[key[2], ++kn[key[2]]] = $2; else u[key[2], ++un[key[2]]] = $2 }
+awk '
+    { key = $3; value[$1, key] = value[$1, key] (value[$1, key] == "" ? "" : " / ") $4; v[$1, key, $2] = $4
+      if (!(key in seen)) { seen[key] = 1; order[++n] = key } if ($2 > runs) runs = $2 }
     END {
-        n = split("ping_rtt_avg http_mbit udp_mbit udp_loss tcp_mbit connrate", names, " ")
-        target["ping_rtt_avg"] = "≤ 2×"; target["tcp_mbit"] = "≥ 0.15"; target["connrate"] = "≥ 0.8"
-        print "| measurement | kernel NAT | NatRouter | ratio (NatRouter / kernel) | target |"
-        print "|---|---|---|---|---|"
+        label["ping_ms"] = "ping RTT, average of 10 (ms)"; label["http_mbit"] = "HTTP 10 MB download (Mbit/s)"
+        label["tcp_mbit"] = "iperf3 TCP (Mbit/s)"; label["udp_mbit"] = "iperf3 UDP, paced (Mbit/s)"
+        label["udp_loss_pct"] = "  its loss (%)"; label["small_udp_pps"] = "iperf3 UDP, 46-byte packets unpaced (received/s)"
+        label["small_udp_loss_pct"] = "  its loss (%)"; label["connections_per_s"] = "sequential TCP connections (per second)"
+        print "| measurement | kernel NAT | NatRouter | NatRouter / kernel |"
+        print "|---|---|---|---|"
         for (i = 1; i <= n; i++) {
-            m = names[i]; ratios = ""
-            for (r = 1; r <= kn[m] && r <= un[m]; r++)
-                if (k[m, r] + 0 > 0) ratios = ratios (ratios == "" ? "" : " / ") sprintf("%.2f", u[m, r] / k[m, r])
-            printf "| %s (%s) | %s | %s | %s | %s |\n", m, unit[m], value["kernel", m], value["userspace", m], ratios, target[m]
+            k = order[i]; ratios = ""
+            if (k !~ /loss/)
+                for (r = 1; r <= runs; r++)
+                    if (v["kernel", k, r] + 0 > 0 && v["router", k, r] != "FAILED")
+                        ratios = ratios (ratios == "" ? "" : " / ") sprintf("%.2f", v["router", k, r] / v["kernel", k, r])
+            printf "| %s | %s | %s | %s |\n", (k in label ? label[k] : k), value["kernel", k], value["router", k], ratios
         }
-    }'
-exit "$status"
+    }' "$work/results"
+exit $status
