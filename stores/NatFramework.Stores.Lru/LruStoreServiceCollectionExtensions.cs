@@ -9,18 +9,30 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class LruStoreServiceCollectionExtensions
 {
     /// <summary>
-    /// Uses an <see cref="LruNatStore"/> sized from <see cref="NatOptions"/>' capacities, changed by
-    /// <paramref name="configure"/>, as the store behind <see cref="INatTranslator"/>.
+    /// Uses an <see cref="LruNatStore"/> sized from <see cref="NatOptions"/>' capacities, then by whatever configures
+    /// <see cref="LruStoreOptions"/> (<c>services.Configure&lt;LruStoreOptions&gt;(…)</c>, a configuration section) and
+    /// <paramref name="configure"/>, as the store behind <see cref="INatTranslator"/>; the options are validated when
+    /// first resolved and, under a host, when it starts.
     /// </summary>
     public static NatBuilder UseLruStore(this NatBuilder builder, Action<LruStoreOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddSingleton(sp =>
+        var options = builder.Services.AddOptions<LruStoreOptions>();
+        // Registered ahead of any Configure<LruStoreOptions> (ConfigureOptions run in registration order, a later
+        // services.Configure<LruStoreOptions>(…) still wins): the capacities start from NatOptions'.
+        builder.Services.Insert(0, ServiceDescriptor.Singleton<IConfigureOptions<LruStoreOptions>>(sp => new ConfigureNamedOptions<LruStoreOptions>(
+            Options.Options.DefaultName, o =>
+            {
+                var nat = sp.GetRequiredService<IOptions<NatOptions>>().Value;
+                (o.TcpCapacity, o.UdpCapacity, o.IcmpCapacity) = (nat.TcpCapacity, nat.UdpCapacity, nat.IcmpCapacity);
+            })));
+        if (configure is not null) options.Configure(configure);
+        options.Validate(o =>
         {
-            var options = LruStoreOptions.From(sp.GetRequiredService<IOptions<NatOptions>>().Value);
-            configure?.Invoke(options);
-            return new LruNatStore(options);
-        });
+            o.Validate();
+            return true;
+        }).ValidateOnStart();
+        builder.Services.AddSingleton(sp => new LruNatStore(sp.GetRequiredService<IOptions<LruStoreOptions>>().Value));
         return builder.UseTranslator(sp => new LruNatTranslator(sp.GetRequiredService<LruNatStore>(),
             sp.GetRequiredService<IOptions<NatOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
     }

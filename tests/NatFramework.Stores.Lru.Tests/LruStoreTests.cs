@@ -389,6 +389,22 @@ public sealed class LruStoreTests
         Assert.Equal(77, store.Capacity(NatProtocol.Tcp));
     }
 
+    [Fact]
+    public void UseLruStore_honours_configured_store_options_over_the_translators_capacities()
+    {
+        var services = new ServiceCollection();
+        services.Configure<LruStoreOptions>(o => o.IcmpCapacity = 55); // registered before UseLruStore, still applied
+        services.AddNat(o => (o.UdpCapacity, o.TcpCapacity) = (123, 456)).UseLruStore();
+        services.Configure<LruStoreOptions>(o => o.UdpCapacity = 321);
+        using var provider = services.BuildServiceProvider();
+
+        var store = provider.GetRequiredService<LruNatStore>();
+
+        Assert.Equal(321, store.Capacity(NatProtocol.Udp));
+        Assert.Equal(456, store.Capacity(NatProtocol.Tcp));
+        Assert.Equal(55, store.Capacity(NatProtocol.Icmp));
+    }
+
     /// <summary>
     /// Threads translating both directions while others add and remove, then the table's structure is checked.
     /// Bounded: a fixed number of operations per thread.

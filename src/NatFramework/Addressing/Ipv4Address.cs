@@ -9,6 +9,7 @@ namespace NatFramework;
 /// An IPv4 address as a 32-bit value in network (big-endian) numeric order: <c>10.0.0.1</c> is
 /// <c>0x0A000001</c>. Four bytes, no allocation, ordered and hashable, so it can sit inside table keys.
 /// </summary>
+[System.ComponentModel.TypeConverter(typeof(Ipv4AddressConverter))]
 public readonly struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Address>, ISpanFormattable
 {
     /// <summary>The numeric value, most significant byte first (<c>10.0.0.1</c> is <c>0x0A000001</c>).</summary>

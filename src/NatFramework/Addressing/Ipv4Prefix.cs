@@ -1,6 +1,7 @@
 namespace NatFramework;
 
 /// <summary>An IPv4 prefix (network and length), such as <c>10.0.0.0/8</c>.</summary>
+[System.ComponentModel.TypeConverter(typeof(Ipv4PrefixConverter))]
 public readonly struct Ipv4Prefix : IEquatable<Ipv4Prefix>
 {
     /// <summary>Creates a prefix; host bits of <paramref name="network"/> must be zero.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -28,5 +29,72 @@ public sealed class ServiceRegistrationTests
 
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<NatOptions>>().Value);
         Assert.Contains("IcmpTimeout", error.Message);
+    }
+
+    private static IConfiguration Configuration(params (string Key, string Value)[] values)
+        => new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
+
+    [Fact]
+    public void Options_bind_from_configuration_with_addresses_prefixes_and_policy_rules_as_text()
+    {
+        var configuration = Configuration(
+            ("Nat:PublicAddress", "198.51.100.1"),
+            ("Nat:UdpTimeout", "00:02:00"),
+            ("Nat:Policy:SourceNat:0:Inside", "10.77.0.0/24"),
+            ("Nat:Policy:SourceNat:0:PublicAddress", "198.51.100.1"),
+            ("Nat:Policy:UdpFiltering", "EndpointIndependent"),
+            ("Nat:Policy:UdpConnectionsPerHost", "100"),
+            ("Nat:Policy:PortForwards:0:Protocol", "Tcp"),
+            ("Nat:Policy:PortForwards:0:PublicAddress", "198.51.100.1"),
+            ("Nat:Policy:PortForwards:0:PublicPort", "8080"),
+            ("Nat:Policy:PortForwards:0:Target", "10.77.0.2"),
+            ("Nat:Policy:PortForwards:0:TargetPort", "80"),
+            ("Nat:Policy:PortForwards:0:SourceAddress", "10.77.0.1"));
+        var services = new ServiceCollection();
+        services.AddNat(configuration.GetSection("Nat"));
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptions<NatOptions>>().Value;
+
+        Assert.Equal(Ipv4Address.Parse("198.51.100.1"), options.PublicAddress);
+        Assert.Equal(TimeSpan.FromMinutes(2), options.UdpTimeout);
+        Assert.Equal(new SourceNatRule(Ipv4Prefix.Parse("10.77.0.0/24"), Ipv4Address.Parse("198.51.100.1")), Assert.Single(options.Policy.SourceNat));
+        Assert.Equal(new PortForwardRule(NatProtocol.Tcp, Ipv4Address.Parse("198.51.100.1"), 8080, Ipv4Address.Parse("10.77.0.2"), 80, Ipv4Address.Parse("10.77.0.1")),
+            Assert.Single(options.Policy.PortForwards));
+        Assert.Equal(NatFilteringBehavior.EndpointIndependent, options.Policy.UdpFiltering);
+        Assert.Equal(100, options.Policy.UdpConnectionsPerHost);
+        Assert.Equal(NatMappingBehavior.EndpointIndependent, options.Policy.UdpMapping); // a policy's defaults, not NatPolicy.None's
+        Assert.True(options.Policy.Hairpinning);
+        // Binding changed a copy: the shared mirage-nat policy is as it was.
+        Assert.Empty(NatPolicy.None.SourceNat);
+        Assert.Equal(NatFilteringBehavior.AddressAndPortDependent, NatPolicy.None.UdpFiltering);
+    }
+
+    [Theory]
+    [InlineData("Nat:PublicAddress", "198.51.100")]
+    [InlineData("Nat:Policy:SourceNat:0:Inside", "10.77.0.0/33")]
+    public void Text_that_is_no_address_or_prefix_fails_naming_the_key_instead_of_becoming_zero(string key, string value)
+    {
+        var services = new ServiceCollection();
+        services.AddNat(Configuration((key, value), ("Nat:Policy:SourceNat:0:PublicAddress", "198.51.100.1")).GetSection("Nat"));
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<IOptions<NatOptions>>().Value);
+
+        Assert.Contains(key.Split(':')[^1], error.Message + error.InnerException?.Message);
+        Assert.Contains(value, error.ToString());
+    }
+
+    [Fact]
+    public void Ipv4_types_convert_from_and_to_text_through_type_descriptors()
+    {
+        var address = System.ComponentModel.TypeDescriptor.GetConverter(typeof(Ipv4Address));
+        var prefix = System.ComponentModel.TypeDescriptor.GetConverter(typeof(Ipv4Prefix));
+
+        Assert.Equal(Ipv4Address.Parse("192.0.2.7"), address.ConvertFromInvariantString(" 192.0.2.7 "));
+        Assert.Equal("192.0.2.7", address.ConvertToInvariantString(Ipv4Address.Parse("192.0.2.7")));
+        Assert.Equal(Ipv4Prefix.Parse("10.0.0.0/8"), prefix.ConvertFromInvariantString("10.0.0.0/8"));
+        Assert.Equal("10.0.0.0/8", prefix.ConvertToInvariantString(Ipv4Prefix.Parse("10.0.0.0/8")));
+        Assert.Throws<FormatException>(() => address.ConvertFromInvariantString("300.1.1.1"));
     }
 }
