@@ -28,7 +28,7 @@ public sealed class NatTranslatorGenerator : IIncrementalGenerator
         var parsed = context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 KnownTypes.Attribute,
-                predicate: static (node, _) => node is ClassDeclarationSyntax,
+                predicate: static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax, // records: to say they cannot be
                 transform: static (ctx, ct) => TranslatorParser.Parse(ctx, ct))
             .WithTrackingName(ParseStep);
 
@@ -43,10 +43,13 @@ public sealed class NatTranslatorGenerator : IIncrementalGenerator
             .WithTrackingName(DiagnosticsStep);
 
         context.RegisterSourceOutput(models, static (spc, model) => spc.AddSource(model.HintName, TranslatorEmitter.Emit(model)));
-        context.RegisterSourceOutput(diagnostics, static (spc, list) =>
+        // The diagnostics step stays cached as plain data; only reporting them meets the compilation again, to place each
+        // one in its syntax tree (a real source location, which suppressions need).
+        context.RegisterSourceOutput(diagnostics.Combine(context.CompilationProvider), static (spc, pair) =>
         {
+            var (list, compilation) = pair;
             foreach (var info in list)
-                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.ById(info.Id), info.Location?.ToLocation(), info.Arguments.ToArray<object>()));
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.ById(info.Id), info.Location?.ToLocation(compilation), info.Arguments.ToArray<object>()));
         });
     }
 }

@@ -120,6 +120,67 @@ public sealed class DiagnosticTests
         Assert.Empty(run.GeneratedSources);
     }
 
+    /// <summary>The mistake is reported as a NAT diagnostic, nothing is generated, and no error comes from generated code.</summary>
+    private static Diagnostic Caught(string source, string id)
+    {
+        var d = Single(source, id, out var run);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.Empty(run.GeneratedSources);
+        Assert.True(d.Location.IsInSource, "reported at a source location, so #pragma and .editorconfig apply");
+        return d;
+    }
+
+    [Theory]
+    [InlineData("public struct S : INatStore", "a struct")]
+    [InlineData("public interface IS : INatStore { }\npublic sealed class S : IS", "an interface")]
+    public void NAT0009_store_that_is_not_a_class(string header, string kind)
+    {
+        string target = kind == "an interface" ? "IS" : "S";
+        var source = header.Contains("interface")
+            ? Store(header.Split('\n')[1]).Replace("namespace Consumer;\n", "namespace Consumer;\n" + header.Split('\n')[0] + "\n")
+            : Store(header);
+        var d = Caught(source + $"[NatTranslator(typeof({target}))] public sealed partial class T;", "NAT0009");
+
+        Assert.Contains(kind, d.GetMessage());
+        Assert.Contains("sealed class", d.GetMessage());
+    }
+
+    [Fact]
+    public void NAT0010_static_translator()
+    {
+        var d = Caught(Store() + "[NatTranslator(typeof(S))] public static partial class T { }", "NAT0010");
+
+        Assert.Contains("remove 'static'", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("internal sealed class S : INatStore", "[NatTranslator(typeof(S))] public sealed partial class T;", "make the translator internal or the store public")]
+    [InlineData("file sealed class S : INatStore", "[NatTranslator(typeof(S))] internal sealed partial class T;", "remove 'file'")]
+    public void NAT0011_store_less_accessible_than_the_translator(string header, string translator, string fix)
+    {
+        var d = Caught(Store(header) + translator, "NAT0011");
+
+        Assert.Contains(fix, d.GetMessage());
+    }
+
+    [Fact]
+    public void An_internal_translator_of_an_internal_store_is_fine()
+    {
+        var (output, diagnostics, run) = GeneratorHarness.Run(Store("internal sealed class S : INatStore") + "[NatTranslator(typeof(S))] internal sealed partial class T;");
+
+        Assert.Empty(diagnostics);
+        Assert.Single(run.GeneratedSources);
+        Assert.Empty(output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error));
+    }
+
+    [Fact]
+    public void NAT0012_record_translator()
+    {
+        var d = Caught(Store() + "[NatTranslator(typeof(S))] public sealed partial record T;", "NAT0012");
+
+        Assert.Contains("'partial class'", d.GetMessage());
+    }
+
     [Fact]
     public void Explicitly_implemented_contract_is_called_through_the_interface()
     {
@@ -150,7 +211,7 @@ public sealed class DiagnosticTests
     public void Every_descriptor_is_listed_in_the_unshipped_release_file()
     {
         var releases = File.ReadAllText(Path.Combine(SourceDirectory(), "..", "..", "generators", "NatFramework.Generators", "AnalyzerReleases.Unshipped.md"));
-        foreach (var id in new[] { "NAT0001", "NAT0002", "NAT0003", "NAT0004", "NAT0005", "NAT0006", "NAT0007", "NAT0008" })
+        foreach (var id in Enumerable.Range(1, 12).Select(i => $"NAT{i:D4}"))
             Assert.Contains(id + " |", releases);
     }
 

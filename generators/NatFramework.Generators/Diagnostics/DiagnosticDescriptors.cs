@@ -48,10 +48,31 @@ internal static class DiagnosticDescriptors
         "Store '{0}' declares '{1}', which looks like the {2} capability but does not match; declare it as '{3}' or rename it",
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
+    public static readonly DiagnosticDescriptor StoreNotAClass = new(
+        "NAT0009", "Store type must be a class",
+        "Store type '{0}' is {1}; the translator holds one store object and calls it by reference, so declare the store as a sealed class",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor TranslatorStatic = new(
+        "NAT0010", "Translator class must not be static",
+        "Class '{0}' has [NatTranslator] but is static; a translator is an object that owns its store, so remove 'static'",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor StoreLessAccessible = new(
+        "NAT0011", "Store type is less accessible than the translator",
+        "Store type '{0}' is {1}, but translator '{2}' is {3} and takes the store in its constructor; {4}",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor TranslatorRecord = new(
+        "NAT0012", "Translator must be a plain class",
+        "'{0}' has [NatTranslator] but is a record; declare it as 'partial class' (records add equality and members a translator must not have)",
+        Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
     public static readonly DiagnosticDescriptor[] All =
     [
         TranslatorNotPartial, TranslatorNested, TranslatorGeneric, StoreWithoutContract,
         StoreWithBothContracts, StoreNotSealed, DuplicateAttribute, CapabilityWrongShape,
+        StoreNotAClass, TranslatorStatic, StoreLessAccessible, TranslatorRecord,
     ];
 
     public static DiagnosticDescriptor ById(string id) => All.First(d => d.Id == id);

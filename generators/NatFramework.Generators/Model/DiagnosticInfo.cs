@@ -6,7 +6,17 @@ namespace NatFramework.Generators.Model;
 /// <summary>Where a diagnostic points, as plain data (a <see cref="Location"/> would hold the syntax tree alive and defeat caching).</summary>
 internal sealed record LocationInfo(string FilePath, TextSpan Span, LinePositionSpan LineSpan)
 {
-    public Location ToLocation() => Location.Create(FilePath, Span, LineSpan);
+    /// <summary>
+    /// The location in <paramref name="compilation"/>'s syntax tree of that file, so the diagnostic is a source diagnostic
+    /// (<c>#pragma warning disable</c> and <c>.editorconfig</c> severities apply to it); a file location when the tree
+    /// is gone.
+    /// </summary>
+    public Location ToLocation(Compilation compilation)
+    {
+        foreach (var tree in compilation.SyntaxTrees)
+            if (tree.FilePath == FilePath && Span.End <= tree.Length) return Location.Create(tree, Span);
+        return Location.Create(FilePath, Span, LineSpan);
+    }
 
     public static LocationInfo? From(Location? location)
     {

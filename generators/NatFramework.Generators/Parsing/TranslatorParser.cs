@@ -18,7 +18,7 @@ internal static class TranslatorParser
     {
         var diagnostics = new List<DiagnosticInfo>();
         var translator = (INamedTypeSymbol)context.TargetSymbol;
-        var declaration = (ClassDeclarationSyntax)context.TargetNode;
+        var declaration = (TypeDeclarationSyntax)context.TargetNode;
         var nameLocation = declaration.Identifier.GetLocation();
         bool canGenerate = true;
 
@@ -44,6 +44,16 @@ internal static class TranslatorParser
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TranslatorGeneric, nameLocation, translator.Name));
             canGenerate = false;
         }
+        if (translator.IsStatic)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TranslatorStatic, nameLocation, translator.Name));
+            canGenerate = false;
+        }
+        if (declaration is RecordDeclarationSyntax)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TranslatorRecord, nameLocation, translator.Name));
+            canGenerate = false;
+        }
 
         // A typeof that does not bind is already a compiler error; nothing more to say.
         var attribute = context.Attributes[0];
@@ -51,6 +61,18 @@ internal static class TranslatorParser
             return new ParseResult(null, ToArray(diagnostics));
 
         var attributeLocation = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken).GetLocation() ?? nameLocation;
+        if (store.TypeKind != TypeKind.Class)
+        {
+            // Checked before the contracts: an interface type does not "implement" itself, and a struct would be copied.
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StoreNotAClass, attributeLocation, store.ToDisplayString(), KindOf(store)));
+            return new ParseResult(null, ToArray(diagnostics));
+        }
+        if (AccessProblem(store, translator) is { } problem)
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StoreLessAccessible, attributeLocation,
+                store.ToDisplayString(), problem.Store, translator.Name, problem.Translator, problem.Fix));
+            canGenerate = false;
+        }
         var compilation = context.SemanticModel.Compilation;
         var syncContract = compilation.GetTypeByMetadataName(KnownTypes.SyncStore);
         var asyncContract = compilation.GetTypeByMetadataName(KnownTypes.AsyncStore);
@@ -68,7 +90,7 @@ internal static class TranslatorParser
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StoreWithoutContract, attributeLocation, storeName));
             return new ParseResult(null, ToArray(diagnostics));
         }
-        if (!(store.TypeKind == TypeKind.Class && store.IsSealed) && store.TypeKind != TypeKind.Struct)
+        if (!store.IsSealed)
             diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.StoreNotSealed, attributeLocation, storeName));
 
         var contract = ContractAccess(store, isSync ? syncContract! : asyncContract!);
@@ -95,6 +117,52 @@ internal static class TranslatorParser
             NativeExpiry: expiry);
         return new ParseResult(model, ToArray(diagnostics));
     }
+
+    private static string KindOf(INamedTypeSymbol type) => type.TypeKind switch
+    {
+        TypeKind.Struct => "a struct",
+        TypeKind.Interface => "an interface",
+        TypeKind.Enum => "an enum",
+        TypeKind.Delegate => "a delegate",
+        _ => "not a class",
+    };
+
+    /// <summary>
+    /// Why the generated translator, a namespace-level class of the translator's accessibility whose constructor takes
+    /// the store, could not compile against <paramref name="store"/>; null when it can.
+    /// </summary>
+    private static (string Store, string Translator, string Fix)? AccessProblem(INamedTypeSymbol store, INamedTypeSymbol translator)
+    {
+        if (store.IsFileLocal)
+            return ("file-local", Describe(translator.DeclaredAccessibility), "a file-local type cannot be seen from the generated file: remove 'file' from the store");
+        // A private or protected nested store cannot even be named in the attribute of a namespace-level class (the
+        // compiler says so); what remains is a public translator over a store the assembly keeps to itself.
+        if (translator.DeclaredAccessibility == Accessibility.Public && EffectiveAccessibility(store) != Accessibility.Public)
+            return ("internal", "public", "make the translator internal or the store public");
+        return null;
+    }
+
+    private static Accessibility EffectiveAccessibility(INamedTypeSymbol type)
+    {
+        var result = Accessibility.Public;
+        for (INamedTypeSymbol? current = type; current is not null; current = current.ContainingType)
+        {
+            var access = current.DeclaredAccessibility == Accessibility.ProtectedOrInternal ? Accessibility.Internal : current.DeclaredAccessibility;
+            if (Rank(access) < Rank(result)) result = access;
+        }
+        return result;
+    }
+
+    private static int Rank(Accessibility access) => access switch
+    {
+        Accessibility.Public => 4,
+        Accessibility.Internal => 3,
+        Accessibility.Protected => 2,
+        Accessibility.ProtectedAndInternal => 1,
+        _ => 0,
+    };
+
+    private static string Describe(Accessibility access) => access == Accessibility.Public ? "public" : "internal";
 
     private static EquatableArray<DiagnosticInfo> ToArray(List<DiagnosticInfo> diagnostics) => new(diagnostics.ToArray());
 
