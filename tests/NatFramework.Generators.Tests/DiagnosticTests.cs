@@ -127,6 +127,7 @@ public sealed class DiagnosticTests
         Assert.Equal(DiagnosticSeverity.Error, d.Severity);
         Assert.Empty(run.GeneratedSources);
         Assert.True(d.Location.IsInSource, "reported at a source location, so #pragma and .editorconfig apply");
+        Assert.EndsWith("README.md#declaring-a-translator-for-a-store", d.Descriptor.HelpLinkUri, StringComparison.Ordinal);
         return d;
     }
 
