@@ -174,7 +174,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
             case TableFileKind.Missing:
                 break;
             case TableFileKind.Empty:
-                _logger.LogWarning("NAT table file {Path} is empty (0 bytes); starting a new table in it", _path);
+                LiteDbStoreLog.EmptyFile(_logger, _path);
                 break;
             case TableFileKind.Foreign:
                 Unreadable(why, null);
@@ -204,7 +204,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         File.Move(_path, aside);
         string log = TableFileCheck.LogPathOf(_path);
         if (File.Exists(log)) File.Move(log, aside + "-log");
-        _logger.LogError(cause, "NAT table file {Path} cannot be used ({Reason}); moved it unchanged to {Aside} and started an empty table", _path, why, aside);
+        LiteDbStoreLog.MovedAside(_logger, cause, _path, why, aside);
     }
 
     private (LiteDatabase, ILiteCollection<BsonDocument>) OpenEngine()
@@ -239,8 +239,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         }
         foreach (var protocol in new[] { NatProtocol.Tcp, NatProtocol.Udp, NatProtocol.Icmp })
             if (_index.CountOf(protocol) > _options.CapacityFor(protocol))
-                _logger.LogWarning("NAT table file {Path} holds {Count} {Protocol} connections, more than the capacity of {Capacity}: new ones are refused until it is below",
-                    _path, _index.CountOf(protocol), protocol, _options.CapacityFor(protocol));
+                LiteDbStoreLog.OverCapacity(_logger, _path, _index.CountOf(protocol), protocol, _options.CapacityFor(protocol));
         if (expired.Count == 0) return;
         _database!.BeginTrans();
         try
@@ -253,7 +252,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
             _database.Rollback();
             throw;
         }
-        _logger.LogInformation("Dropped {Count} connections that expired while {Path} was closed", expired.Count, _path);
+        LiteDbStoreLog.ExpiredWhileClosed(_logger, expired.Count, _path);
     }
 
     // ---- memory (under _gate) ----------------------------------------------------------------------------------
@@ -601,7 +600,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                     if (_failing)
                     {
                         _failing = false;
-                        _logger.LogInformation("NAT table file {Path} is being written again", _path);
+                        LiteDbStoreLog.WritingAgain(_logger, _path);
                     }
                     Monitor.PulseAll(_gate);
                 }
@@ -623,7 +622,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                     first = !_failing;
                     _failing = true;
                 }
-                if (first) _logger.LogError(e, "Writing the NAT table file {Path} failed; translating from memory, refusing new connections, retrying", _path);
+                if (first) LiteDbStoreLog.WriteFailed(_logger, e, _path);
                 if (throwOnFailure) throw new NatStoreUnavailableException($"Writing the NAT table file '{_path}' failed: {e.Message}", e);
             }
         }
@@ -650,7 +649,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         }
         catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
         {
-            _logger.LogDebug(e, "Rolling back a failed write to {Path}", _path);
+            LiteDbStoreLog.RollbackFailed(_logger, e, _path);
             return false;
         }
     }
@@ -664,7 +663,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         }
         catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
         {
-            _logger.LogDebug(e, "Closing the failed LiteDB engine of {Path}", _path);
+            LiteDbStoreLog.CloseFailed(_logger, e, _path);
         }
         _database = null;
         _collection = null;
@@ -697,7 +696,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         }
         catch (Exception e) when (e is FieldAccessException or InvalidOperationException or ArgumentException)
         {
-            _logger.LogDebug(e, "Could not reach the transactions of the failed LiteDB engine of {Path}", _path);
+            LiteDbStoreLog.TransactionsUnreachable(_logger, e, _path);
         }
     }
 

@@ -26,7 +26,7 @@ internal sealed class RedisAvailability(Func<Task> ping, TimeSpan timeout, ILogg
     {
         if (Interlocked.Exchange(ref _down, 0) == 1)
         {
-            logger.LogInformation("Redis NAT store {Prefix} is available again", prefix);
+            RedisStoreLog.AvailableAgain(logger, prefix);
             onAvailableAgain();
         }
     }
@@ -35,7 +35,10 @@ internal sealed class RedisAvailability(Func<Task> ping, TimeSpan timeout, ILogg
     public void Failed(Exception cause)
     {
         if (Interlocked.Exchange(ref _down, 1) == 0)
-            logger.LogWarning(cause, "Redis NAT store {Prefix} is unavailable: {Reason}", prefix, cause.Message);
+        {
+            RedisStoreLog.Unavailable(logger, prefix, RedisStoreLog.ReasonOf(cause));
+            RedisStoreLog.UnavailableDetail(logger, cause, prefix);
+        }
         if (!_stopped && Interlocked.Exchange(ref _probing, 1) == 0) _ = ProbeAsync();
     }
 
@@ -53,7 +56,7 @@ internal sealed class RedisAvailability(Func<Task> ping, TimeSpan timeout, ILogg
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
                 {
-                    logger.LogDebug(e, "Redis NAT store {Prefix}: still unavailable", prefix);
+                    RedisStoreLog.StillUnavailable(logger, prefix, RedisStoreLog.ReasonOf(e));
                 }
             }
         }

@@ -138,7 +138,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
                             "in the connection string (and the ACL of that user).", e);
                     if (otherFailure || DateTime.UtcNow > deadline)
                     {
-                        _logger.LogDebug(e, "Redis NAT store {Prefix}: warm-up skipped", _options.KeyPrefix);
+                        RedisStoreLog.WarmUpSkipped(_logger, _options.KeyPrefix, RedisStoreLog.ReasonOf(e));
                         return;
                     }
                 }
@@ -583,7 +583,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
             // Other routers' near caches still drop the entries within the freshness bound.
-            _logger.LogDebug(e, "Could not publish a near-cache invalidation");
+            RedisStoreLog.InvalidationNotPublished(_logger, _options.KeyPrefix, RedisStoreLog.ReasonOf(e));
         }
     }
 
@@ -601,7 +601,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            _logger.LogDebug(e, "Could not subscribe to near-cache invalidations yet");
+            RedisStoreLog.NotSubscribed(_logger, _options.KeyPrefix, RedisStoreLog.ReasonOf(e));
         }
         finally
         {
