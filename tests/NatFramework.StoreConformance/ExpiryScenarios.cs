@@ -4,14 +4,11 @@ namespace NatFramework.StoreConformance;
 
 public abstract partial class NatStoreConformanceTests
 {
-    private const string ClockReason = "this store expires connections with its own clock, not the translator's TimeProvider";
-
-    [SkippableTheory]
+    [ConformanceTheory(Requires = StoreRequirement.TranslatorClock)]
     [InlineData(NatProtocol.Udp, 300)]
     [InlineData(NatProtocol.Tcp, 7440)]
     public async Task Idle_connection_expires_after_its_protocol_timeout_in_both_directions(NatProtocol protocol, int timeoutSeconds)
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewTranslator();
         var packet = Transport(protocol, "10.77.0.2", 40000, "198.51.100.2", 80, 64);
         var added = await nat.AddNatAsync(packet, A("198.51.100.1"));
@@ -30,10 +27,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.True(await nat.IsPortFreeAsync(protocol, A("198.51.100.2"), A("198.51.100.1"), 80, added.Connection.AllocatedPort));
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task Icmp_query_mapping_expires_after_sixty_seconds()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewTranslator();
         var ping = Packets.Ipv4PacketBuilder.EchoRequest(A("10.77.0.2"), A("198.51.100.2"), 7, 1);
         Assert.True((await nat.AddNatAsync(ping, A("198.51.100.1"))).IsOk);
@@ -45,10 +41,9 @@ public abstract partial class NatStoreConformanceTests
         await AssertUntranslated(nat, ping);
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task Traffic_in_either_direction_keeps_a_connection_alive()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewTranslator();
         var packet = Transport(NatProtocol.Udp, "10.77.0.2", 40000, "198.51.100.2", 53, 64);
         var added = await nat.AddNatAsync(packet, A("198.51.100.1"));
@@ -61,10 +56,9 @@ public abstract partial class NatStoreConformanceTests
         }
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task Expired_mapping_can_be_taken_by_a_new_connection()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewTranslator();
         var first = Transport(NatProtocol.Udp, "10.77.0.2", 40000, "198.51.100.2", 53, 64);
         Assert.True((await nat.AddNatAsync(first, A("198.51.100.1"), PortAllocator.Fixed(50000))).IsOk);
@@ -89,10 +83,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.True((await TranslateCopy(nat, packet)).Result.IsTranslated);
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task Custom_timeouts_apply()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewTranslator(o => o.UdpTimeout = TimeSpan.FromSeconds(5));
         var packet = Transport(NatProtocol.Udp, "10.77.0.2", 40000, "198.51.100.2", 53, 64);
         Assert.True((await nat.AddNatAsync(packet, A("198.51.100.1"))).IsOk);

@@ -85,10 +85,9 @@ public abstract partial class NatStoreConformanceTests
         await AssertUntranslated(nat, ToMapping("198.51.100.9", 5001, port), UntranslatedReason.QuotaExceeded);
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task By_default_only_outbound_packets_keep_a_udp_flow_alive()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var (nat, port) = await MappedAsync();
         var reply = ToMapping("198.51.100.2", 3478, port);
         for (int i = 0; i < 2; i++)
@@ -102,10 +101,9 @@ public abstract partial class NatStoreConformanceTests
         await AssertUntranslated(nat, reply, UntranslatedReason.NoConnection);
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task With_inbound_refresh_replies_keep_a_udp_flow_alive()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var (nat, port) = await MappedAsync(RouterPolicy with { UdpInboundRefresh = true });
         var reply = ToMapping("198.51.100.2", 3478, port);
         for (int i = 0; i < 5; i++)

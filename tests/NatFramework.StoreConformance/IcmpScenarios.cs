@@ -21,10 +21,9 @@ public abstract partial class NatStoreConformanceTests
         return copy;
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task An_icmp_error_about_a_flow_neither_refreshes_nor_ends_it()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewTranslator(); // both directions refresh a flow: only the error's own rule is left to show
         var packet = Transport(NatProtocol.Udp, "10.77.0.2", 40000, "198.51.100.2", 53, 64);
         var added = await nat.AddNatAsync(packet, A("198.51.100.1"));

@@ -103,10 +103,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.Equal(NatConnectionFlags.None, added.Connection.Flags);
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task The_mapping_ends_with_its_last_connection()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator(configure: o => o.PreservePorts = true);
         var (_, mine) = await Translated(nat, Transport(NatProtocol.Udp, "10.77.0.2", 40000, "198.51.100.2", 3478, 64));
         Clock.Advance(TimeSpan.FromSeconds(200));

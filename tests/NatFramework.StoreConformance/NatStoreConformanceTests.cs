@@ -13,8 +13,8 @@ public abstract partial class NatStoreConformanceTests : IDisposable
     /// <summary>The fake clock handed to every translator the suite creates.</summary>
     protected FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
-    /// <summary>What the store may do differently.</summary>
-    protected virtual StoreTraits Traits => StoreTraits.Default;
+    /// <summary>What the store may do differently: declared with <see cref="StoreTraitsAttribute"/> on the test class.</summary>
+    protected StoreTraits Traits => StoreTraitsAttribute.Of(GetType());
 
     /// <summary>Creates a translator over a new, empty store.</summary>
     protected abstract INatTranslator CreateTranslator(NatOptions options, TimeProvider timeProvider);

@@ -44,10 +44,9 @@ public abstract partial class NatStoreConformanceTests
         for (int i = 3; i < 6; i++) Assert.True((await Translated(nat, Flow("10.77.0.2", i))).Result.Created);
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task Expired_connections_do_not_count_against_the_quota()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator(LimitedPolicy());
         for (int i = 0; i < 3; i++) await Translated(nat, Flow("10.77.0.2", i));
 

@@ -1,6 +1,6 @@
 namespace NatFramework.StoreConformance;
 
-/// <summary>What a store may legitimately do differently; conformance tests skip (with the reason) what a store cannot do.</summary>
+/// <summary>What a store may legitimately do differently; the suite leaves out the tests a store's traits exclude.</summary>
 public sealed record StoreTraits
 {
     /// <summary>The defaults: a store that does everything.</summary>
@@ -8,7 +8,7 @@ public sealed record StoreTraits
 
     /// <summary>
     /// Expiry follows the translator's <see cref="TimeProvider"/>. False for stores that expire with their own clock
-    /// (Redis key expiry): the fake-clock expiry tests are skipped, and the store tests expiry its own way.
+    /// (Redis key expiry): the fake-clock tests are left out, and the store tests expiry its own way.
     /// </summary>
     public bool ExpiryFollowsTranslatorClock { get; init; } = true;
 
@@ -17,4 +17,9 @@ public sealed record StoreTraits
 
     /// <summary>How many connections the large-table removal test creates (mirage-nat's users hit recursion limits at 1M).</summary>
     public int LargeTableConnections { get; init; } = 1_000_000;
+
+    /// <summary>True when a store with these traits can show what a test that needs <paramref name="requirement"/> checks.</summary>
+    public bool Meets(StoreRequirement requirement)
+        => (!requirement.HasFlag(StoreRequirement.TranslatorClock) || ExpiryFollowsTranslatorClock)
+           && (!requirement.HasFlag(StoreRequirement.Capacity) || HasCapacity);
 }

@@ -27,10 +27,9 @@ public abstract partial class NatStoreConformanceTests
 
     private static byte[] Answer(ushort port, TcpFlags flags) => Segment("198.51.100.2", 80, "198.51.100.1", port, flags);
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task Syn_without_an_answer_is_forgotten_after_the_transitory_timeout()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator();
         ushort port = await OpenAsync(nat, 40000, complete: false);
 
@@ -42,10 +41,9 @@ public abstract partial class NatStoreConformanceTests
         await AssertUntranslated(nat, Answer(port, SynAck));
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task Completed_handshake_gets_the_established_timeout()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator();
         ushort port = await OpenAsync(nat, 40000);
 
@@ -55,10 +53,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.False(result.Created);
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task Fins_in_both_directions_leave_the_connection_for_the_transitory_timeout()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator();
         ushort port = await OpenAsync(nat, 40000);
         await Translated(nat, Segment("10.77.0.2", 40000, "198.51.100.2", 80, FinAck));
@@ -72,10 +69,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.False(await IsMappedAsync(nat, port));
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task A_fin_in_one_direction_leaves_a_half_closed_connection_established()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator();
         ushort port = await OpenAsync(nat, 40000);
         await Translated(nat, Segment("10.77.0.2", 40000, "198.51.100.2", 80, FinAck));
@@ -86,10 +82,9 @@ public abstract partial class NatStoreConformanceTests
         await Translated(nat, Answer(port, TcpFlags.Ack | TcpFlags.Psh));
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task A_reset_does_not_free_the_mapping_before_the_transitory_timeout()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator();
         ushort port = await OpenAsync(nat, 40000);
 
@@ -106,10 +101,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.Equal(NatAddStatus.Ok, (await nat.AddNatAsync(thief, A("198.51.100.1"), PortAllocator.Fixed(port))).Status);
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task A_new_syn_on_a_closed_connection_reopens_it_with_the_same_mapping()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator();
         ushort port = await OpenAsync(nat, 40000);
         await Translated(nat, Segment("10.77.0.2", 40000, "198.51.100.2", 80, FinAck));
@@ -126,10 +120,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.True(await IsMappedAsync(nat, port));
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task A_forwarded_syn_without_an_answer_is_forgotten_after_the_transitory_timeout()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator();
         var syn = Segment("198.51.100.7", 5000, "198.51.100.1", 8080, TcpFlags.Syn);
         Assert.True((await Translated(nat, syn, NatSide.Outside)).Result.Created);
@@ -139,10 +132,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.True(await nat.IsPortFreeAsync(NatProtocol.Tcp, A("198.51.100.7"), A("198.51.100.1"), 5000, 8080));
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
     public async Task The_transitory_timeout_is_configurable()
     {
-        Skip.IfNot(Traits.ExpiryFollowsTranslatorClock, ClockReason);
         var nat = NewPolicyTranslator(configure: o => o.TcpTransitoryTimeout = TimeSpan.FromSeconds(30));
         ushort port = await OpenAsync(nat, 40000, complete: false);
 
@@ -151,10 +143,9 @@ public abstract partial class NatStoreConformanceTests
         Assert.False(await IsMappedAsync(nat, port));
     }
 
-    [SkippableFact]
+    [ConformanceFact(Requires = StoreRequirement.Capacity)]
     public async Task A_full_table_gives_up_closed_connections_before_an_idle_established_one()
     {
-        Skip.IfNot(Traits.HasCapacity, "this store has no capacity: nothing is ever evicted");
         const int capacity = 8;
         var nat = NewPolicyTranslator(configure: o => o.TcpCapacity = capacity);
         ushort idle = await OpenAsync(nat, 30000);

@@ -3,12 +3,12 @@ using NatFramework.StoreConformance;
 namespace NatFramework.Stores.LiteDb.Tests;
 
 /// <summary>The LiteDB store passes the conformance suite, each translator on a real file of its own.</summary>
+[StoreTraits(LargeTableConnections = 100_000)]
 public sealed class LiteDbStoreConformanceTests : NatStoreConformanceTests
 {
     private readonly List<(LiteDbNatStore Store, TableFile File)> _stores = new();
 
     // Every connection is also written to the file in the background; 100,000 keep the large-table test quick.
-    protected override StoreTraits Traits => new() { LargeTableConnections = 100_000 };
 
     protected override INatTranslator CreateTranslator(NatOptions options, TimeProvider timeProvider)
     {

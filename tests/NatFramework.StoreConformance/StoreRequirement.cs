@@ -1,0 +1,13 @@
+namespace NatFramework.StoreConformance;
+
+/// <summary>What a conformance test needs of a store beyond the contract; a store without it does not get the test.</summary>
+[Flags]
+public enum StoreRequirement
+{
+    /// <summary>Nothing beyond the contract.</summary>
+    None = 0,
+    /// <summary>Expiry follows the translator's clock (<see cref="StoreTraits.ExpiryFollowsTranslatorClock"/>): fake-clock tests.</summary>
+    TranslatorClock = 1,
+    /// <summary>The store is bounded by the options' capacities (<see cref="StoreTraits.HasCapacity"/>).</summary>
+    Capacity = 2,
+}
