@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NatFramework;
@@ -9,6 +10,16 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the LiteDB store: <c>services.AddNat(...).UseLiteDbStore(o => o.Path = "/var/lib/nat/table.db")</c>.</summary>
 public static class LiteDbStoreServiceCollectionExtensions
 {
+    /// <summary>
+    /// Uses a <see cref="LiteDbNatStore"/> with <see cref="LiteDbStoreOptions"/> bound from <paramref name="configuration"/>
+    /// (a section such as <c>"LiteDb": { "Path": "/var/lib/natrouter/table.db", "DurabilityWindow": "00:00:00.250" }</c>).
+    /// </summary>
+    public static NatBuilder UseLiteDbStore(this NatBuilder builder, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return builder.UseLiteDbStore(configuration.Bind);
+    }
+
     /// <summary>
     /// Uses a <see cref="LiteDbNatStore"/> configured by <paramref name="configure"/> (validated when first resolved)
     /// behind <see cref="INatTranslator"/>. Capacities start from <see cref="NatOptions"/>' and expiry on open uses the
@@ -29,7 +40,7 @@ public static class LiteDbStoreServiceCollectionExtensions
         {
             o.Validate();
             return true;
-        });
+        }).ValidateOnStart();
         builder.Services.AddSingleton(sp => new LiteDbNatStore(sp.GetRequiredService<IOptions<LiteDbStoreOptions>>().Value,
             sp.GetService<ILogger<LiteDbNatStore>>()));
         return builder.UseTranslator(sp => new LiteDbNatTranslator(sp.GetRequiredService<LiteDbNatStore>(),

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using NatFramework;
 using NatFramework.Hosting;
@@ -8,6 +9,13 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers the LRU store: <c>services.AddNat(...).UseLruStore()</c>.</summary>
 public static class LruStoreServiceCollectionExtensions
 {
+    /// <summary>Uses an <see cref="LruNatStore"/> with <see cref="LruStoreOptions"/> bound from <paramref name="configuration"/> (capacities).</summary>
+    public static NatBuilder UseLruStore(this NatBuilder builder, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return builder.UseLruStore(configuration.Bind);
+    }
+
     /// <summary>
     /// Uses an <see cref="LruNatStore"/> sized from <see cref="NatOptions"/>' capacities, then by whatever configures
     /// <see cref="LruStoreOptions"/> (<c>services.Configure&lt;LruStoreOptions&gt;(…)</c>, a configuration section) and

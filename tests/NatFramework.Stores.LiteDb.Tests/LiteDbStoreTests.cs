@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using NatFramework.Packets;
@@ -193,6 +194,23 @@ public sealed class LiteDbStoreTests : IDisposable
             var nat = provider.GetRequiredService<ISyncNatTranslator>();
             Assert.True(nat.AddNat(Udp(2, 4000), Public).IsOk);
         }
+
+        using var reopened = new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path });
+        Assert.Equal(1, reopened.Count);
+    }
+
+    [Fact]
+    public void UseLiteDbStore_binds_its_options_from_configuration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["LiteDb:Path"] = _file.Path,
+            ["LiteDb:Durable"] = "true",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddNat().UseLiteDbStore(configuration.GetSection("LiteDb"));
+        using (var provider = services.BuildServiceProvider())
+            Assert.True(provider.GetRequiredService<ISyncNatTranslator>().AddNat(Udp(2, 4000), Public).IsOk);
 
         using var reopened = new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path });
         Assert.Equal(1, reopened.Count);

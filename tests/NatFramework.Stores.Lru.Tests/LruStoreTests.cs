@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using NatFramework.Packets;
@@ -387,6 +388,18 @@ public sealed class LruStoreTests
         Assert.Same(translator, provider.GetRequiredService<ISyncNatTranslator>());
         Assert.Equal(123, store.Capacity(NatProtocol.Udp));
         Assert.Equal(77, store.Capacity(NatProtocol.Tcp));
+    }
+
+    [Fact]
+    public void UseLruStore_binds_its_options_from_configuration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Lru:UdpCapacity"] = "4096" }).Build();
+        var services = new ServiceCollection();
+        services.AddNat().UseLruStore(configuration.GetSection("Lru"));
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Equal(4096, provider.GetRequiredService<LruNatStore>().Capacity(NatProtocol.Udp));
+        Assert.Equal(NatDefaults.TcpCapacity, provider.GetRequiredService<LruNatStore>().Capacity(NatProtocol.Tcp));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using NatFramework.Packets;
 using StackExchange.Redis;
@@ -455,5 +456,44 @@ public sealed class RedisStoreTests : IDisposable
 
         Assert.IsType<RedisNatTranslator>(provider.GetRequiredService<INatTranslator>());
         Assert.Null(provider.GetService<ISyncNatTranslator>());
+    }
+
+    [SkippableFact]
+    public void UseRedisStore_binds_its_options_from_configuration()
+    {
+        RequireServer();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Redis:Configuration"] = _redis.Configuration,
+            ["Redis:KeyPrefix"] = "natcfg",
+            ["Redis:OperationTimeout"] = "00:00:00.500",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddNat().UseRedisStore(configuration.GetSection("Redis"));
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<RedisStoreOptions>>().Value;
+        Assert.Equal("natcfg", options.KeyPrefix);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), options.OperationTimeout);
+        Assert.IsType<RedisNatTranslator>(provider.GetRequiredService<INatTranslator>());
+    }
+
+    [SkippableFact]
+    public async Task UseRedisStore_over_the_applications_own_connection_leaves_it_open()
+    {
+        RequireServer();
+        using var shared = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis.Configuration);
+        var services = new ServiceCollection();
+        services.AddNat().UseRedisStore(_ => shared, o => o.KeyPrefix = "natshared");
+        await using (var provider = services.BuildServiceProvider())
+        {
+            var nat = provider.GetRequiredService<INatTranslator>();
+            var packet = Ipv4PacketBuilder.Udp(Ipv4Address.Parse("10.77.0.2"), 4000, Ipv4Address.Parse("203.0.113.1"), 53, "q"u8);
+            Assert.True((await nat.AddNatAsync(packet, Ipv4Address.Parse("198.51.100.1"))).IsOk);
+            Assert.Equal(shared.Configuration, provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<RedisStoreOptions>>().Value.Configuration);
+        }
+
+        Assert.True(shared.IsConnected); // the store did not close what it did not open
+        await shared.GetDatabase().KeyDeleteAsync(shared.GetServer(shared.GetEndPoints()[0]).Keys(pattern: "{natshared}*").ToArray());
     }
 }
