@@ -22,7 +22,7 @@ public sealed class PackageTests : IDisposable
         string repository = RepositoryRoot();
         string sources = Path.Combine(_work, "sources");
         // Pack a copy, so the repository's own build outputs are not rebuilt under another version.
-        foreach (var file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json", "README.md" })
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json" })
             File.Copy(Path.Combine(repository, file), Path.Combine(Directory.CreateDirectory(sources).FullName, file));
         CopyTree(Path.Combine(repository, "src", "NatFramework"), Path.Combine(sources, "src", "NatFramework"));
         CopyTree(Path.Combine(repository, "generators", "NatFramework.Generators"), Path.Combine(sources, "generators", "NatFramework.Generators"));
@@ -39,6 +39,11 @@ public sealed class PackageTests : IDisposable
             Assert.Contains("lib/net10.0/NatFramework.xml", entries);
             Assert.Contains("analyzers/dotnet/cs/NatFramework.Generators.dll", entries);
             Assert.Contains("README.md", entries);
+            // The package's own README, not the repository's front page.
+            using var readme = new StreamReader(zip.GetEntry("README.md")!.Open());
+            string text = readme.ReadToEnd();
+            Assert.Contains("dotnet add package NatFramework", text);
+            Assert.DoesNotContain("## Standards conformance", text);
         }
 
         string consumer = Directory.CreateDirectory(Path.Combine(_work, "consumer")).FullName;
