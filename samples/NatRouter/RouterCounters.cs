@@ -77,7 +77,7 @@ public sealed class RouterCounters
     public override string ToString()
     {
         var dropped = Dropped;
-        return $"in→out {ReceivedFromInside}/{SentToOutside}, out→in {ReceivedFromOutside}/{SentToInside}, translated {Translated}, " +
+        return $"inside: received {ReceivedFromInside}, sent {SentToInside}; outside: received {ReceivedFromOutside}, sent {SentToOutside}; translated {Translated}, " +
             $"connections {ConnectionsAdded}, store errors {StoreErrors}, dropped " +
             (dropped.Count == 0 ? "0" : string.Join(", ", dropped.Select(d => $"{d.Key} {d.Value}")));
     }

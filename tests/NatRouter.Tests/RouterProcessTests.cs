@@ -77,7 +77,7 @@ public sealed class RouterProcessTests
         Assert.Equal(0, router.Stop(TimeSpan.FromSeconds(20)));
         var stopped = router.Errors.FirstOrDefault(l => l.Contains("Stopped:", StringComparison.Ordinal));
         Assert.True(stopped is not null, router.ToString());
-        Assert.Contains("in→out 3/3, out→in 3/3", stopped);
+        Assert.Contains("inside: received 3, sent 3; outside: received 3, sent 3", stopped);
         Assert.Single(router.Output); // standard output carries the ready line only; logs go to standard error
     }
 
