@@ -16,6 +16,13 @@ public sealed partial class TranslatorCore
     /// <returns>What happened.</returns>
     public NatTranslateResult Translate<TCalls>(TCalls calls, Span<byte> packet, NatSide side) where TCalls : struct, ISyncStoreCalls
     {
+        var result = TranslateOne(calls, packet, side);
+        NatMetrics.Count(result);
+        return result;
+    }
+
+    private NatTranslateResult TranslateOne<TCalls>(TCalls calls, Span<byte> packet, NatSide side) where TCalls : struct, ISyncStoreCalls
+    {
         // The handler sits out here so that the hot method below has none: locals stay in registers.
         try
         {
@@ -151,6 +158,7 @@ public sealed partial class TranslatorCore
         if (results.Length < packets.Length) throw new ArgumentException("results needs one slot per packet.", nameof(results));
         if (TCalls.HasRewriteLookup) TranslateBatchByRewrites(calls, buffer, packets, results, side);
         else TranslateBatchByLookups(calls, buffer, packets, results, side);
+        NatMetrics.Count(results[..packets.Length]);
     }
 
     private void TranslateBatchByRewrites<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)
@@ -236,7 +244,7 @@ public sealed partial class TranslatorCore
         {
             var packet = buffer[packets[start + i]];
             if (CommonFlow.TryReadEstablished(packet, out keys[pending])) indices[pending++] = i;
-            else results[start + i] = Translate(calls, packet, side);
+            else results[start + i] = TranslateOne(calls, packet, side);
         }
         return pending;
     }

@@ -14,6 +14,22 @@ public sealed partial class TranslatorCore
     public ValueTask<NatTranslateResult> TranslateAsync<TCalls>(TCalls calls, Memory<byte> packet, NatSide side, CancellationToken cancellationToken)
         where TCalls : struct, IAsyncStoreCalls
     {
+        var translation = TranslateOneAsync(calls, packet, side, cancellationToken);
+        if (!translation.IsCompletedSuccessfully) return CountWhenDoneAsync(translation);
+        NatMetrics.Count(translation.Result);
+        return translation;
+    }
+
+    private static async ValueTask<NatTranslateResult> CountWhenDoneAsync(ValueTask<NatTranslateResult> translation)
+    {
+        var result = await translation.ConfigureAwait(false);
+        NatMetrics.Count(result);
+        return result;
+    }
+
+    private ValueTask<NatTranslateResult> TranslateOneAsync<TCalls>(TCalls calls, Memory<byte> packet, NatSide side, CancellationToken cancellationToken)
+        where TCalls : struct, IAsyncStoreCalls
+    {
         var plan = PacketPlanner.Plan(packet.Span);
         if (plan.IsDone) return new(plan.Result);
         long now = Now;
@@ -124,30 +140,8 @@ public sealed partial class TranslatorCore
         var indices = ArrayPool<int>.Shared.Rent(count);
         try
         {
-            int pending = PlanBatch(buffer.Span, packets.Span, results.Span, plans, keys, indices);
-            if (pending == 0) return;
-            long now = Now;
-            var expiry = Cutoffs(now);
-            Array.Clear(lookups, 0, pending);
-            try
-            {
-                if (TCalls.HasBatchLookup)
-                    await calls.LookupBatchAsync(new ReadOnlyMemory<FlowKey>(keys, 0, pending), expiry, new Memory<NatLookup>(lookups, 0, pending), cancellationToken).ConfigureAwait(false);
-                else
-                    for (int p = 0; p < pending; p++) lookups[p] = await calls.LookupAsync(keys[p], expiry, cancellationToken).ConfigureAwait(false);
-            }
-            catch (NatStoreUnavailableException)
-            {
-                for (int p = 0; p < pending; p++) results.Span[indices[p]] = NatTranslateResult.StoreUnavailable;
-                return;
-            }
-            for (int p = 0; p < pending; p++)
-            {
-                int i = indices[p];
-                var found = Found(calls, buffer[packets.Span[i]], plans[i], lookups[p], side, now, cancellationToken);
-                var result = found.IsCompletedSuccessfully ? found.Result : await found.ConfigureAwait(false);
-                results.Span[i] = result;
-            }
+            await TranslatePlannedBatchAsync(calls, buffer, packets, results, side, plans, keys, lookups, indices, cancellationToken).ConfigureAwait(false);
+            NatMetrics.Count(results.Span[..count]);
         }
         finally
         {
@@ -155,6 +149,35 @@ public sealed partial class TranslatorCore
             ArrayPool<FlowKey>.Shared.Return(keys);
             ArrayPool<NatLookup>.Shared.Return(lookups);
             ArrayPool<int>.Shared.Return(indices);
+        }
+    }
+
+    private async ValueTask TranslatePlannedBatchAsync<TCalls>(TCalls calls, Memory<byte> buffer, ReadOnlyMemory<Range> packets, Memory<NatTranslateResult> results,
+        NatSide side, PacketPlan[] plans, FlowKey[] keys, NatLookup[] lookups, int[] indices, CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
+    {
+        int pending = PlanBatch(buffer.Span, packets.Span, results.Span, plans, keys, indices);
+        if (pending == 0) return;
+        long now = Now;
+        var expiry = Cutoffs(now);
+        Array.Clear(lookups, 0, pending);
+        try
+        {
+            if (TCalls.HasBatchLookup)
+                await calls.LookupBatchAsync(new ReadOnlyMemory<FlowKey>(keys, 0, pending), expiry, new Memory<NatLookup>(lookups, 0, pending), cancellationToken).ConfigureAwait(false);
+            else
+                for (int p = 0; p < pending; p++) lookups[p] = await calls.LookupAsync(keys[p], expiry, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NatStoreUnavailableException)
+        {
+            for (int p = 0; p < pending; p++) results.Span[indices[p]] = NatTranslateResult.StoreUnavailable;
+            return;
+        }
+        for (int p = 0; p < pending; p++)
+        {
+            int i = indices[p];
+            var found = Found(calls, buffer[packets.Span[i]], plans[i], lookups[p], side, now, cancellationToken);
+            var result = found.IsCompletedSuccessfully ? found.Result : await found.ConfigureAwait(false);
+            results.Span[i] = result;
         }
     }
 
