@@ -14,7 +14,7 @@ public static class Program
         var outside = Ipv4Address.Parse("198.51.100.2");
         var request = Ipv4PacketBuilder.Udp(inside, 40000, outside, 53, "query"u8);
 
-        var added = translator.AddNat(request, translator.Options.PublicAddress);
+        var added = translator.AddNat(request); // through the public address of the options
         var translated = translator.Translate(request);
         Ipv4Packet.TryParse(request, out var sent);
         Console.WriteLine($"add: {added.Status}; outbound: {translated.Status} as {sent.Source}:{sent.Udp.SourcePort} -> {sent.Destination}:{sent.Udp.DestinationPort}");

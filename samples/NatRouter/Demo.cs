@@ -69,18 +69,18 @@ internal sealed class Demo : IDisposable
         Console.WriteLine("      router: 10.77.0.0/24 behind 198.51.100.1, port forward tcp:8080 -> 10.77.0.2:8080, LRU store");
 
         int failures = 0;
-        failures += Check("ping from inside to the outside host", In(Inside, "ping", "-c", "3", "-W", "2", "198.51.100.2"), "3 received");
+        failures += Check("ping from inside to the outside host", () => In(Inside, "ping", "-c", "3", "-W", "2", "198.51.100.2"), "3 received");
         StartHelper(Outside, "helper-http-serve", "198.51.100.2", "8000", "10485760");
-        failures += Check("HTTP download of 10 MB from outside, checked byte for byte", Self(Inside, "helper-http-get", "198.51.100.2", "8000", "10485760"), "every byte as sent");
+        failures += Check("HTTP download of 10 MB from outside, checked byte for byte", () => Self(Inside, "helper-http-get", "198.51.100.2", "8000", "10485760"), "every byte as sent");
         StartHelper(Outside, "helper-udp-echo", "198.51.100.2", "5353");
-        failures += Check("UDP echo through the NAT", Self(Inside, "helper-udp-send", "198.51.100.2", "5353", "echo"), "echoed");
+        failures += Check("UDP echo through the NAT", () => Self(Inside, "helper-udp-send", "198.51.100.2", "5353", "echo"), "echoed");
         StartHelper(Inside, "helper-http-serve", "10.77.0.2", "8080", "1000000");
-        failures += Check("port forward: outside fetches 198.51.100.1:8080 from the inside server", Self(Outside, "helper-http-get", "198.51.100.1", "8080", "1000000"), "every byte as sent");
-        failures += Check("hairpinning: the inside fetches 198.51.100.1:8080 too, turned around by the router", Self(Inside, "helper-http-get", "198.51.100.1", "8080", "1000000"),
+        failures += Check("port forward: outside fetches 198.51.100.1:8080 from the inside server", () => Self(Outside, "helper-http-get", "198.51.100.1", "8080", "1000000"), "every byte as sent");
+        failures += Check("hairpinning: the inside fetches 198.51.100.1:8080 too, turned around by the router", () => Self(Inside, "helper-http-get", "198.51.100.1", "8080", "1000000"),
             "every byte as sent");
-        failures += Check("ICMP error coming back: UDP to a closed port outside", Self(Inside, "helper-udp-send", "198.51.100.2", "9", "refused"), "port unreachable");
-        failures += Check("fragmented ping (4000 bytes: reassembled, translated, fragmented again)", In(Inside, "ping", "-c", "2", "-W", "2", "-s", "4000", "198.51.100.2"), "2 received");
-        failures += Check("traceroute's first hop: TTL 1 gets Time Exceeded from the router", In(Inside, "ping", "-c", "1", "-W", "2", "-t", "1", "198.51.100.2"), "Time to live exceeded",
+        failures += Check("ICMP error coming back: UDP to a closed port outside", () => Self(Inside, "helper-udp-send", "198.51.100.2", "9", "refused"), "port unreachable");
+        failures += Check("fragmented ping (4000 bytes: reassembled, translated, fragmented again)", () => In(Inside, "ping", "-c", "2", "-W", "2", "-s", "4000", "198.51.100.2"), "2 received");
+        failures += Check("traceroute's first hop: TTL 1 gets Time Exceeded from the router", () => In(Inside, "ping", "-c", "1", "-W", "2", "-t", "1", "198.51.100.2"), "Time to live exceeded",
             mustSucceed: false); // ping exits non-zero when its only answer is an ICMP error
 
         Console.WriteLine();
@@ -97,9 +97,12 @@ internal sealed class Demo : IDisposable
         Console.WriteLine($"[{++_step}] {text}");
     }
 
-    private int Check(string title, (int Code, string Output) result, string expected, bool mustSucceed = true)
+    /// <summary>Prints the step, then what it waits for, then runs it: a slow step shows what it is doing while it runs.</summary>
+    private int Check(string title, Func<(int Code, string Output)> run, string expected, bool mustSucceed = true)
     {
         Step(title);
+        Console.WriteLine($"      waiting for \"{expected}\" …");
+        var result = run();
         bool ok = (result.Code == 0 || !mustSucceed) && result.Output.Contains(expected, StringComparison.Ordinal);
         var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var shown = lines.Where(l => l.Contains(expected, StringComparison.Ordinal)).Take(1).Concat(lines.TakeLast(1)).Distinct();

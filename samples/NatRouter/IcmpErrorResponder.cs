@@ -24,6 +24,8 @@ internal sealed class IcmpErrorResponder(RouterSettings settings, RouterCounters
         frame[..header].Clear();
         var source = towardsInside ? settings.PrivateAddress : settings.PublicAddress;
         int length = Ipv4PacketBuilder.WriteIcmpError(frame[header..], type, code, source, ip.Source, offending, 8, restOfHeader);
-        if (back.Write(frame[..(header + length)])) counters.Sent(towardsInside);
+        if (!back.Write(frame[..(header + length)])) return;
+        counters.Sent(towardsInside);
+        counters.IcmpSent(type);
     }
 }

@@ -11,6 +11,7 @@ namespace NatRouter;
 public sealed class RouterCounters
 {
     private long _fromInside, _fromOutside, _toInside, _toOutside, _translated, _added, _storeErrors;
+    private long _echoReplies, _timeExceeded, _unreachable;
     private readonly long[] _dropped = new long[DropReasons.Count];
 
     /// <summary>Packets read from the private interface.</summary>
@@ -33,6 +34,10 @@ public sealed class RouterCounters
 
     /// <summary>Store operations that failed (the store was unavailable); their packets were dropped.</summary>
     public long StoreErrors => Volatile.Read(ref _storeErrors);
+
+    /// <summary>ICMP messages the router itself sent: echo replies to pings of its addresses, and errors by type.</summary>
+    public (long EchoReplies, long TimeExceeded, long DestinationUnreachable) IcmpGenerated
+        => (Volatile.Read(ref _echoReplies), Volatile.Read(ref _timeExceeded), Volatile.Read(ref _unreachable));
 
     /// <summary>Dropped packets by reason (reasons with a count only).</summary>
     public IReadOnlyDictionary<string, long> Dropped
@@ -66,6 +71,13 @@ public sealed class RouterCounters
     internal void Added() => Interlocked.Increment(ref _added);
 
     internal void StoreError() => Interlocked.Increment(ref _storeErrors);
+
+    internal void IcmpSent(IcmpType type)
+    {
+        if (type == IcmpType.EchoReply) Interlocked.Increment(ref _echoReplies);
+        else if (type == IcmpType.TimeExceeded) Interlocked.Increment(ref _timeExceeded);
+        else Interlocked.Increment(ref _unreachable);
+    }
 
     internal void Drop(int reason) => Interlocked.Increment(ref _dropped[reason]);
 

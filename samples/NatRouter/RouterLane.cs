@@ -167,6 +167,7 @@ internal sealed class RouterLane
             {
                 if (_header > 0) VirtioNetHeader.WritePlain(buffer.AsSpan(frameStart));
                 Emit(waiting, _from);
+                _counters.IcmpSent(IcmpType.EchoReply);
             }
             if (verdict != EchoResponder.Verdict.NotForRouter) return false;
         }

@@ -41,7 +41,7 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             _inside = TunDevice.Open(options.PrivateTun, options.Offload, options.PrivateNetns);
             _outside = TunDevice.Open(options.PublicTun, options.Offload, options.PublicNetns);
             _router = new PacketRouter(_store.Translator, settings, _inside, _outside, logger);
-            _metrics = new RouterMetrics(meters, _router.Counters, _store);
+            _metrics = new RouterMetrics(meters, _router.Counters);
             _router.Start();
         }
         catch

@@ -33,7 +33,7 @@ public sealed class StoreChoice : IDisposable
         {
             case "lru":
                 _lru = new LruNatStore(LruStoreOptions.From(options));
-                Translator = new LruNatTranslator(_lru, options);
+                Translator = new LruNatTranslator(_lru, options, logger: logging?.CreateLogger<LruNatTranslator>());
                 break;
             case "redis":
                 _redis = new RedisNatStore(new RedisStoreOptions
@@ -41,7 +41,7 @@ public sealed class StoreChoice : IDisposable
                     Configuration = redisConfiguration, OperationTimeout = redisTimeout ?? TimeSpan.FromMilliseconds(250), KeyPrefix = redisKeyPrefix,
                     TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
                 }, logging?.CreateLogger<RedisNatStore>());
-                Translator = new RedisNatTranslator(_redis, options);
+                Translator = new RedisNatTranslator(_redis, options, logger: logging?.CreateLogger<RedisNatTranslator>());
                 break;
             case "litedb":
                 _litedb = new LiteDbNatStore(new LiteDbStoreOptions
@@ -49,7 +49,7 @@ public sealed class StoreChoice : IDisposable
                     Path = litedbPath, ExpireOnOpen = options.Timeouts,
                     TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
                 }, logging?.CreateLogger<LiteDbNatStore>());
-                Translator = new LiteDbNatTranslator(_litedb, options);
+                Translator = new LiteDbNatTranslator(_litedb, options, logger: logging?.CreateLogger<LiteDbNatTranslator>());
                 break;
             default:
                 throw new ArgumentException($"--store '{name}' is not one of lru, redis, litedb.", nameof(name));

@@ -24,7 +24,7 @@ namespace NatFramework.Stores.LiteDb;
 /// else is an error naming it and stays byte for byte as it was. A failing write (a full disk) is logged, counted in
 /// <see cref="WriteFailures"/> and retried at every flush, while translation goes on from memory.</para>
 /// </remarks>
-public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
+public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatistics, IDisposable
 {
     // A first guess at the writer's speed, corrected after every sizeable batch (this machine: 15–40 µs per document).
     private const double InitialSecondsPerDocument = 50e-6;
@@ -97,6 +97,15 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 
     /// <summary>Failed writes since opening (each retried at the next flush).</summary>
     public long WriteFailures => Interlocked.Read(ref _writeFailures);
+
+    private long _evicted, _expired; // under _gate
+
+    /// <inheritdoc/>
+    public NatStoreStatistics GetStatistics()
+    {
+        lock (_gate)
+            return new(_index.CountOf(NatProtocol.Tcp), _index.CountOf(NatProtocol.Udp), _index.CountOf(NatProtocol.Icmp)) { Evicted = _evicted, Expired = _expired };
+    }
 
     /// <summary>Connections held.</summary>
     public int Count
@@ -268,7 +277,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
 
     private void ForgetExpiredMet()
     {
-        foreach (var entry in _expiredMet) Forget(entry);
+        foreach (var entry in _expiredMet) Reclaim(entry);
         _expiredMet.Clear();
     }
 
@@ -285,6 +294,13 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
             mapping = new NatMapping(inside, insidePort, publicAddress, publicPort, seen);
             return true;
         }
+    }
+
+    /// <summary>Forgets a connection that expired, counting it.</summary>
+    private void Reclaim(ConnectionIndex.Entry entry)
+    {
+        Forget(entry);
+        _expired++;
     }
 
     private void Forget(ConnectionIndex.Entry entry)
@@ -321,7 +337,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                     lookup = new NatLookup(entry.Connection, DirectionOf(entry.Connection, key));
                     return true;
                 }
-                Forget(entry);
+                Reclaim(entry);
             }
         }
         lookup = default;
@@ -346,12 +362,12 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                         existing = new NatLookup(holder.Connection, DirectionOf(holder.Connection, connection.OutboundKey));
                         return NatInsertStatus.OutboundTaken;
                     }
-                    Forget(holder);
+                    Reclaim(holder);
                 }
                 if (_index.TryGet(connection.ReplyKey, out holder))
                 {
                     if (!expiry.IsExpired(holder.Connection)) return NatInsertStatus.ReplyTaken;
-                    Forget(holder);
+                    Reclaim(holder);
                 }
                 if ((connection.Flags & NatConnectionFlags.EndpointMapped) != 0)
                 {
@@ -371,7 +387,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
                 {
                     // The count includes expired connections not reclaimed yet: reclaim the host's, then count again.
                     foreach (var entry in _index.OfHost(connection.InsideHost))
-                        if (entry.Connection.Protocol == connection.Protocol && expiry.IsExpired(entry.Connection)) Forget(entry);
+                        if (entry.Connection.Protocol == connection.Protocol && expiry.IsExpired(entry.Connection)) Reclaim(entry);
                     if (_index.CountOf(connection.InsideHost, connection.Protocol) >= rules.HostLimit) return NatInsertStatus.HostLimitReached;
                 }
                 if (_index.CountOf(connection.Protocol) >= _options.CapacityFor(connection.Protocol) && !MakeRoom(connection.Protocol, expiry))
@@ -419,12 +435,13 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, IDisposable
         {
             if (candidate is not null && expiry.IsExpired(candidate.Connection))
             {
-                Forget(candidate);
+                Reclaim(candidate);
                 return true;
             }
         }
         if (transitory is null) return false;
         Forget(transitory);
+        _evicted++;
         return true;
     }
 

@@ -44,6 +44,7 @@ public static class LiteDbStoreServiceCollectionExtensions
         builder.Services.AddSingleton(sp => new LiteDbNatStore(sp.GetRequiredService<IOptions<LiteDbStoreOptions>>().Value,
             sp.GetService<ILogger<LiteDbNatStore>>()));
         return builder.UseTranslator(sp => new LiteDbNatTranslator(sp.GetRequiredService<LiteDbNatStore>(),
-            sp.GetRequiredService<IOptions<NatOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IOptions<NatOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>()?.CreateLogger<LiteDbNatTranslator>()));
     }
 }

@@ -8,7 +8,7 @@ namespace NatFramework.Stores.Lru;
 /// ones lazily, with a host index (and per-host counts for limits) and lock-free lookups.
 /// Thread-safe. See <see cref="LruNatTranslator"/> for the translator generated for it.
 /// </summary>
-public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup, INatHostIndex
+public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup, INatHostIndex, INatStoreStatistics
 {
     // How many keys ahead a batch lookup prefetches a home slot, and how many ahead it reads that slot to prefetch the entry.
     private const int SlotLead = 24, EntryLead = 12;
@@ -66,6 +66,13 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
 
     /// <summary>Idle connections of <paramref name="protocol"/> reclaimed because they expired, since creation.</summary>
     public long Expirations(NatProtocol protocol) => Table(protocol).Expirations;
+
+    /// <inheritdoc/>
+    public NatStoreStatistics GetStatistics() => new(_tcp.Count, _udp.Count, _icmp.Count)
+    {
+        Evicted = _tcp.Evictions + _udp.Evictions + _icmp.Evictions,
+        Expired = _tcp.Expirations + _udp.Expirations + _icmp.Expirations,
+    };
 
     /// <summary>Bytes allocated for all three tables.</summary>
     public long MemoryBytes => _tcp.MemoryBytes + _udp.MemoryBytes + _icmp.MemoryBytes;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using NatFramework;
 using NatFramework.Hosting;
@@ -42,6 +43,7 @@ public static class LruStoreServiceCollectionExtensions
         }).ValidateOnStart();
         builder.Services.AddSingleton(sp => new LruNatStore(sp.GetRequiredService<IOptions<LruStoreOptions>>().Value));
         return builder.UseTranslator(sp => new LruNatTranslator(sp.GetRequiredService<LruNatStore>(),
-            sp.GetRequiredService<IOptions<NatOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IOptions<NatOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>()?.CreateLogger<LruNatTranslator>()));
     }
 }

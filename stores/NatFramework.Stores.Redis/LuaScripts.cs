@@ -154,13 +154,19 @@ internal static class LuaScripts
           forget_expired(KEYS[4], now, 4096)
           count = redis.call('ZCARD', KEYS[4])
         end
+        local evicted = 0
         if count >= capacity and string.byte(ARGV[1], 1) == 6 then
           -- A full TCP table makes room from its transitory connections first (closed, reset, never answered).
           forget_expired(transitory_index, now, 64)
           local oldest = redis.call('ZRANGE', transitory_index, 0, 0)
           if #oldest == 1 then
             local victim = redis.call('GET', tag .. ':k:' .. oldest[1])
-            if victim then drop(victim, tag) else redis.call('ZREM', transitory_index, oldest[1]) end
+            if victim then
+              drop(victim, tag)
+              evicted = 1
+            else
+              redis.call('ZREM', transitory_index, oldest[1])
+            end
             count = redis.call('ZCARD', KEYS[4])
           end
         end
@@ -194,7 +200,7 @@ internal static class LuaScripts
         else
           redis.call('PERSIST', KEYS[3])
         end
-        return {0, redis.call('ZCARD', KEYS[4])}
+        return {0, redis.call('ZCARD', KEYS[4]), evicted}
         """;
 
     /// <summary>
@@ -290,8 +296,11 @@ internal static class LuaScripts
         return {1, rec, seen}
         """;
 
-    /// <summary>KEYS: a protocol's expiry index. Returns how many of its connections have not expired.</summary>
+    /// <summary>KEYS: expiry indexes (one per protocol). Returns, for each, how many of its connections have not expired.</summary>
     public const string Count = Helpers + "\n" + """
-        return redis.call('ZCOUNT', KEYS[1], now_ms(), '+inf')
+        local now = now_ms()
+        local counts = {}
+        for i, index in ipairs(KEYS) do counts[i] = redis.call('ZCOUNT', index, now, '+inf') end
+        return counts
         """;
 }

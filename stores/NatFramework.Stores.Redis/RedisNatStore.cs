@@ -25,7 +25,7 @@ namespace NatFramework.Stores.Redis;
 /// <c>StoreUnavailable</c>) until a probe finds it answering again; established flows keep being translated from the
 /// near cache meanwhile. A Redis that refuses the store's credentials is an error at construction.</para>
 /// </remarks>
-public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsyncNatHostIndex, INatNativeExpiry, IAsyncDisposable, IDisposable
+public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsyncNatHostIndex, INatNativeExpiry, IAsyncNatStoreStatistics, IAsyncDisposable, IDisposable
 {
     private const int RemoveChunk = 500; // connections per script: Redis serves other clients between chunks
 
@@ -212,7 +212,24 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <summary>Live connections of <paramref name="protocol"/> in the shared table (every router's), as Redis counts them now.</summary>
     /// <exception cref="NatStoreUnavailableException">Redis did not answer.</exception>
     public async ValueTask<long> CountAsync(NatProtocol protocol, CancellationToken cancellationToken = default)
-        => (long)await Script(LuaScripts.Count, [IndexKeyOf(protocol)], [], cancellationToken).ConfigureAwait(false);
+        => (long)((RedisResult[])(await Script(LuaScripts.Count, [IndexKeyOf(protocol)], [], cancellationToken).ConfigureAwait(false))!)[0];
+
+    /// <summary>
+    /// The shared table's live connections per protocol (every router's, one round trip), and the transitory TCP
+    /// connections this store evicted to make room. Expiry is Redis's own, so <see cref="NatStoreStatistics.Expired"/> is
+    /// null.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The statistics.</returns>
+    /// <exception cref="NatStoreUnavailableException">Redis did not answer.</exception>
+    public async ValueTask<NatStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
+    {
+        var counts = (RedisResult[])(await Script(LuaScripts.Count, [IndexKeyOf(NatProtocol.Tcp), IndexKeyOf(NatProtocol.Udp), IndexKeyOf(NatProtocol.Icmp)], [],
+            cancellationToken).ConfigureAwait(false))!;
+        return new NatStoreStatistics((long)counts[0], (long)counts[1], (long)counts[2]) { Evicted = Interlocked.Read(ref _evicted) };
+    }
+
+    private long _evicted;
 
     /// <inheritdoc/>
     public void ConfigureExpiry(NatTimeouts? timeouts)
@@ -448,6 +465,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
             case 0:
                 _nearCache.Remove(outboundKey);
                 _nearCache.Remove(connection.ReplyKey);
+                if ((int)result[2] == 1) Interlocked.Increment(ref _evicted);
                 return new NatInsertOutcome(NatInsertStatus.Inserted, default);
             case 1:
                 RecordCodec.TryReadRecord((byte[])result[1]!, out var existing);

@@ -73,7 +73,8 @@ public static class RedisStoreServiceCollectionExtensions
                 : new RedisNatStore(settings, sp.GetRequiredService<SharedConnection>().Connection, logger);
         });
         return builder.UseTranslator(sp => new RedisNatTranslator(sp.GetRequiredService<RedisNatStore>(),
-            sp.GetRequiredService<IOptions<NatOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IOptions<NatOptions>>().Value, sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>()?.CreateLogger<RedisNatTranslator>()));
     }
 
     /// <summary>The application's connection, made once for the options and the store.</summary>

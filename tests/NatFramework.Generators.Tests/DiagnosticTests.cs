@@ -110,6 +110,7 @@ public sealed class DiagnosticTests
     [InlineData("public bool TryLookupRewrite(in FlowKey key, long now, long expiredBefore, out FlowRewrite rewrite) { rewrite = default; return false; }", "rewrite lookup")]
     [InlineData("public void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, Span<FlowRewrite> results) { }", "rewrite lookup")]
     [InlineData("public void ConfigureExpiry(TimeSpan timeout) { }", "native expiry")]
+    [InlineData("public long GetStatistics() => 0;", "statistics")]
     public void NAT0008_capability_member_with_the_wrong_shape(string member, string capability)
     {
         var d = Single(Store(extra: member) + "[NatTranslator(typeof(S))] public sealed partial class T;", "NAT0008", out var run);

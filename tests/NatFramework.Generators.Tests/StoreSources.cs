@@ -54,13 +54,14 @@ internal static class StoreSources
             public IEnumerable<NatConnection> Connections => Array.Empty<NatConnection>();
             public bool TryLookupRewrite(in FlowKey key, long now, in ExpiryCutoffs expiry, out FlowRewrite rewrite) { rewrite = default; return false; }
             void INatRewriteLookup.LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results) { }
+            public NatStoreStatistics GetStatistics() => new(1, 2, 3);
         }
 
         [NatTranslator(typeof(FastStore))]
         public sealed partial class FastNat;
         """;
 
-    /// <summary>An asynchronous store with no optional capability and one member implemented explicitly.</summary>
+    /// <summary>An asynchronous store with native expiry and statistics, and one member implemented explicitly.</summary>
     public const string AsyncStore = """
         using System.Collections.Generic;
         using System.Threading;
@@ -85,6 +86,7 @@ internal static class StoreSources
                 yield break;
             }
             public void ConfigureExpiry(NatTimeouts? timeouts) { }
+            public ValueTask<NatStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default) => new(new NatStoreStatistics(4, 5, 6));
         }
 
         [NatTranslator(typeof(RemoteStore))]

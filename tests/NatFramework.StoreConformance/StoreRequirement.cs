@@ -10,4 +10,7 @@ public enum StoreRequirement
     TranslatorClock = 1,
     /// <summary>The store is bounded by the options' capacities (<see cref="StoreTraits.HasCapacity"/>).</summary>
     Capacity = 2,
+
+    /// <summary>The store reports statistics (<see cref="StoreTraits.HasStatistics"/>).</summary>
+    Statistics = 4,
 }

@@ -15,11 +15,18 @@ public sealed record StoreTraits
     /// <summary>The store holds at most the options' per-protocol capacities (false for stores bounded only by memory).</summary>
     public bool HasCapacity { get; init; } = true;
 
+    /// <summary>
+    /// The store tells its table's size and its eviction and expiry counts (<see cref="INatStoreStatistics"/> or
+    /// <see cref="IAsyncNatStoreStatistics"/>, an optional capability): the statistics tests check what it tells.
+    /// </summary>
+    public bool HasStatistics { get; init; }
+
     /// <summary>How many connections the large-table removal test creates (mirage-nat's users hit recursion limits at 1M).</summary>
     public int LargeTableConnections { get; init; } = 1_000_000;
 
     /// <summary>True when a store with these traits can show what a test that needs <paramref name="requirement"/> checks.</summary>
     public bool Meets(StoreRequirement requirement)
         => (!requirement.HasFlag(StoreRequirement.TranslatorClock) || ExpiryFollowsTranslatorClock)
-           && (!requirement.HasFlag(StoreRequirement.Capacity) || HasCapacity);
+           && (!requirement.HasFlag(StoreRequirement.Capacity) || HasCapacity)
+           && (!requirement.HasFlag(StoreRequirement.Statistics) || HasStatistics);
 }

@@ -15,6 +15,9 @@ public sealed class StoreTraitsAttribute : Attribute
     /// <inheritdoc cref="StoreTraits.HasCapacity"/>
     public bool HasCapacity { get; set; } = true;
 
+    /// <inheritdoc cref="StoreTraits.HasStatistics"/>
+    public bool HasStatistics { get; set; }
+
     /// <inheritdoc cref="StoreTraits.LargeTableConnections"/>
     public int LargeTableConnections { get; set; } = 1_000_000;
 
@@ -24,6 +27,7 @@ public sealed class StoreTraitsAttribute : Attribute
         {
             ExpiryFollowsTranslatorClock = declared.ExpiryFollowsTranslatorClock,
             HasCapacity = declared.HasCapacity,
+            HasStatistics = declared.HasStatistics,
             LargeTableConnections = declared.LargeTableConnections,
         }
         : StoreTraits.Default;

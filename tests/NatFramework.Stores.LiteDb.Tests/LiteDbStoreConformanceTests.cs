@@ -3,7 +3,7 @@ using NatFramework.StoreConformance;
 namespace NatFramework.Stores.LiteDb.Tests;
 
 /// <summary>The LiteDB store passes the conformance suite, each translator on a real file of its own.</summary>
-[StoreTraits(LargeTableConnections = 100_000)]
+[StoreTraits(HasStatistics = true, LargeTableConnections = 100_000)]
 public sealed class LiteDbStoreConformanceTests : NatStoreConformanceTests
 {
     private readonly List<(LiteDbNatStore Store, TableFile File)> _stores = new();

@@ -188,7 +188,7 @@ public sealed class LiteDbStoreTests : IDisposable
     public void UseLiteDbStore_registers_a_synchronous_translator_and_disposal_flushes()
     {
         var services = new ServiceCollection();
-        services.AddNat().UseLiteDbStore(o => o.Path = _file.Path);
+        services.AddNat(o => o.PublicAddress = Ipv4Address.Parse("198.51.100.1")).UseLiteDbStore(o => o.Path = _file.Path);
         using (var provider = services.BuildServiceProvider())
         {
             var nat = provider.GetRequiredService<ISyncNatTranslator>();
@@ -208,7 +208,7 @@ public sealed class LiteDbStoreTests : IDisposable
             ["LiteDb:Durable"] = "true",
         }).Build();
         var services = new ServiceCollection();
-        services.AddNat().UseLiteDbStore(configuration.GetSection("LiteDb"));
+        services.AddNat(o => o.PublicAddress = Ipv4Address.Parse("198.51.100.1")).UseLiteDbStore(configuration.GetSection("LiteDb"));
         using (var provider = services.BuildServiceProvider())
             Assert.True(provider.GetRequiredService<ISyncNatTranslator>().AddNat(Udp(2, 4000), Public).IsOk);
 

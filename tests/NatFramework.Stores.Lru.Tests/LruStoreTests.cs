@@ -378,7 +378,7 @@ public sealed class LruStoreTests
     public void UseLruStore_registers_a_synchronous_translator_sized_from_the_options()
     {
         var services = new ServiceCollection();
-        services.AddNat(o => o.UdpCapacity = 123).UseLruStore(o => o.TcpCapacity = 77);
+        services.AddNat(o => (o.PublicAddress, o.UdpCapacity) = (Ipv4Address.Parse("198.51.100.1"), 123)).UseLruStore(o => o.TcpCapacity = 77);
         using var provider = services.BuildServiceProvider();
 
         var translator = provider.GetRequiredService<INatTranslator>();
@@ -395,7 +395,7 @@ public sealed class LruStoreTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Lru:UdpCapacity"] = "4096" }).Build();
         var services = new ServiceCollection();
-        services.AddNat().UseLruStore(configuration.GetSection("Lru"));
+        services.AddNat(o => o.PublicAddress = Ipv4Address.Parse("198.51.100.1")).UseLruStore(configuration.GetSection("Lru"));
         using var provider = services.BuildServiceProvider();
 
         Assert.Equal(4096, provider.GetRequiredService<LruNatStore>().Capacity(NatProtocol.Udp));
@@ -407,7 +407,7 @@ public sealed class LruStoreTests
     {
         var services = new ServiceCollection();
         services.Configure<LruStoreOptions>(o => o.IcmpCapacity = 55); // registered before UseLruStore, still applied
-        services.AddNat(o => (o.UdpCapacity, o.TcpCapacity) = (123, 456)).UseLruStore();
+        services.AddNat(o => (o.PublicAddress, o.UdpCapacity, o.TcpCapacity) = (Ipv4Address.Parse("198.51.100.1"), 123, 456)).UseLruStore();
         services.Configure<LruStoreOptions>(o => o.UdpCapacity = 321);
         using var provider = services.BuildServiceProvider();
 

@@ -3,7 +3,7 @@ using NatFramework.StoreConformance;
 namespace NatFramework.Stores.Redis.Tests;
 
 /// <summary>The Redis store passes the conformance suite against a real redis-server, each test under its own key prefix.</summary>
-[StoreTraits(ExpiryFollowsTranslatorClock = false, LargeTableConnections = 20_000)]
+[StoreTraits(ExpiryFollowsTranslatorClock = false, HasStatistics = true, LargeTableConnections = 20_000)]
 public sealed class RedisStoreConformanceTests : NatStoreConformanceTests, IClassFixture<RedisServerFixture>
 {
     private readonly RedisServerFixture _fixture;

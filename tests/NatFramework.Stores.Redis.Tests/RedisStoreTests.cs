@@ -451,7 +451,7 @@ public sealed class RedisStoreTests : IDisposable
     {
         RequireServer();
         var services = new ServiceCollection();
-        services.AddNat().UseRedisStore(o => o.Configuration = _redis.Configuration);
+        services.AddNat(o => o.PublicAddress = Ipv4Address.Parse("198.51.100.1")).UseRedisStore(o => o.Configuration = _redis.Configuration);
         using var provider = services.BuildServiceProvider();
 
         Assert.IsType<RedisNatTranslator>(provider.GetRequiredService<INatTranslator>());
@@ -469,7 +469,7 @@ public sealed class RedisStoreTests : IDisposable
             ["Redis:OperationTimeout"] = "00:00:00.500",
         }).Build();
         var services = new ServiceCollection();
-        services.AddNat().UseRedisStore(configuration.GetSection("Redis"));
+        services.AddNat(o => o.PublicAddress = Ipv4Address.Parse("198.51.100.1")).UseRedisStore(configuration.GetSection("Redis"));
         using var provider = services.BuildServiceProvider();
 
         var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<RedisStoreOptions>>().Value;
@@ -484,7 +484,7 @@ public sealed class RedisStoreTests : IDisposable
         RequireServer();
         using var shared = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(_redis.Configuration);
         var services = new ServiceCollection();
-        services.AddNat().UseRedisStore(_ => shared, o => o.KeyPrefix = "natshared");
+        services.AddNat(o => o.PublicAddress = Ipv4Address.Parse("198.51.100.1")).UseRedisStore(_ => shared, o => o.KeyPrefix = "natshared");
         await using (var provider = services.BuildServiceProvider())
         {
             var nat = provider.GetRequiredService<INatTranslator>();

@@ -12,6 +12,7 @@ namespace NatFramework.Generators.Emit;
 internal static class TranslatorEmitter
 {
     private const string Core = "global::NatFramework.Translation.TranslatorCore";
+    private const string Timer = "global::NatFramework.Translation.StoreCallTimer";
     private const string Ns = "global::NatFramework";
     private const string Sys = "global::System";
     private const string Tasks = "global::System.Threading.Tasks";
@@ -43,6 +44,10 @@ internal static class TranslatorEmitter
     {
         string expiry = model.NativeExpiry == MemberAccess.Absent ? "" : $"\n        {Access(model.NativeExpiry, "INatNativeExpiry")}.ConfigureExpiry(_core.NativeExpiryTimeouts);";
         string nativeFlag = model.NativeExpiry == MemberAccess.Absent ? "false" : "true";
+        string statistics = model.Statistics == MemberAccess.Absent ? ""
+            : model.IsAsync
+                ? $"\n        _core.PublishStatistics(cancellationToken => {Access(model.Statistics, "IAsyncNatStoreStatistics")}.GetStatisticsAsync(cancellationToken));"
+                : $"\n        _core.PublishStatistics(() => {Access(model.Statistics, "INatStoreStatistics")}.GetStatistics());";
         string surface = model.IsAsync ? $"{Ns}.INatTranslator" : $"{Ns}.ISyncNatTranslator";
         return $$"""
             /// <summary>A NAT translator generated for <see cref="{{model.StoreType}}"/>.</summary>
@@ -56,11 +61,14 @@ internal static class TranslatorEmitter
                 /// <param name="store">The NAT table.</param>
                 /// <param name="options">Settings; validated and copied. Defaults when null.</param>
                 /// <param name="timeProvider">The clock for expiry; the system clock when null.</param>
+                /// <param name="logger">Where the translator logs the store's failures and recoveries and refused flows; nothing when null.</param>
+                /// <exception cref="global::System.ArgumentNullException"><paramref name="store"/> is null.</exception>
                 /// <exception cref="global::System.ArgumentException">An option is invalid; the message names it.</exception>
-                public {{model.ClassName}}({{model.StoreType}} store, {{Ns}}.NatOptions? options = null, global::System.TimeProvider? timeProvider = null)
+                public {{model.ClassName}}({{model.StoreType}} store, {{Ns}}.NatOptions? options = null, global::System.TimeProvider? timeProvider = null,
+                    global::Microsoft.Extensions.Logging.ILogger? logger = null)
                 {
                     _store = store ?? throw new global::System.ArgumentNullException(nameof(store));
-                    _core = new {{Core}}(options, timeProvider, storeExpiresNatively: {{nativeFlag}});{{expiry}}
+                    _core = new {{Core}}(options, timeProvider, storeExpiresNatively: {{nativeFlag}}, logger, StoreCalls.StoreName);{{expiry}}{{statistics}}
                 }
 
                 /// <summary>The store this translator uses.</summary>
@@ -107,7 +115,7 @@ internal static class TranslatorEmitter
                 => _core.IsPortFree(Calls, protocol, source, destination, sourcePort, destinationPort);
 
             /// <inheritdoc/>
-            public void Reset() => {{Core}}.Reset(Calls);
+            public void Reset() => _core.Reset(Calls);
 
             /// <inheritdoc/>
             public {{Tasks}}.ValueTask<{{Ns}}.NatTranslateResult> TranslateAsync({{Sys}}.Memory<byte> packet, {{Ns}}.NatSide side = {{Ns}}.NatSide.Unknown, {{Token}} cancellationToken = default)
@@ -172,7 +180,7 @@ internal static class TranslatorEmitter
                 => _core.IsPortFreeAsync(Calls, protocol, source, destination, sourcePort, destinationPort, cancellationToken);
 
             /// <inheritdoc/>
-            public {{Tasks}}.ValueTask ResetAsync({{Token}} cancellationToken = default) => {{Core}}.ResetAsync(Calls, cancellationToken);
+            public {{Tasks}}.ValueTask ResetAsync({{Token}} cancellationToken = default) => _core.ResetAsync(Calls, cancellationToken);
 
 
         """;
@@ -182,6 +190,15 @@ internal static class TranslatorEmitter
         => access == MemberAccess.Absent
             ? $"        public {signature} => throw new {Sys}.NotSupportedException(); // not a capability of this store: never called\n"
             : $"        {Inline}\n        public {signature} => {Access(access, interfaceName)}.{call};\n";
+
+    /// <summary>
+    /// A call on an asynchronous store, timed into <c>natframework.store.duration</c> as <paramref name="operation"/> (the
+    /// timer takes its timestamp before the call: arguments are evaluated left to right).
+    /// </summary>
+    private static string TimedMember(MemberAccess access, string interfaceName, string operation, string signature, string call)
+        => access == MemberAccess.Absent
+            ? Member(access, interfaceName, signature, call)
+            : $"        public {signature}\n            => {Timer}.Time({Timer}.Start(), {Access(access, interfaceName)}.{call}, StoreName, \"{operation}\");\n";
 
     private static string Flag(MemberAccess access) => access == MemberAccess.Absent ? "false" : "true";
 
@@ -196,6 +213,8 @@ internal static class TranslatorEmitter
                     private readonly {{model.StoreType}} _store;
 
                     public StoreCalls({{model.StoreType}} store) => _store = store;
+
+                    public const string StoreName = "{{model.StoreName}}";
 
                     public static bool HasBatchLookup => {{Flag(model.BatchLookup)}};
 
@@ -238,24 +257,26 @@ internal static class TranslatorEmitter
 
                     public StoreCalls({{model.StoreType}} store) => _store = store;
 
+                    public const string StoreName = "{{model.StoreName}}";
+
                     public static bool HasBatchLookup => {{Flag(model.BatchLookup)}};
 
                     public static bool HasHostIndex => {{Flag(model.HostIndex)}};
 
 
             """);
-        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatLookup> LookupAsync({Ns}.FlowKey key, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)", "LookupAsync(key, expiry, cancellationToken)")).Append('\n');
-        text.Append(Member(model.BatchLookup, "IAsyncNatBatchLookup", $"{Tasks}.ValueTask LookupBatchAsync({Sys}.ReadOnlyMemory<{Ns}.FlowKey> keys, {Ns}.ExpiryCutoffs expiry, {Sys}.Memory<{Ns}.NatLookup> results, {Token} cancellationToken)", "LookupBatchAsync(keys, expiry, results, cancellationToken)")).Append('\n');
-        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatInsertOutcome> InsertAsync({Ns}.NatConnection connection, {Ns}.NatInsertRules rules, {Token} cancellationToken)", "InsertAsync(connection, rules, cancellationToken)")).Append('\n');
-        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatMapping> FindMappingAsync({Ns}.NatProtocol protocol, {Ns}.Ipv4Address publicAddress, ushort publicPort, {Ns}.Ipv4Address remoteAddress, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)",
+        text.Append(TimedMember(c, "IAsyncNatStore", "lookup", $"{Tasks}.ValueTask<{Ns}.NatLookup> LookupAsync({Ns}.FlowKey key, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)", "LookupAsync(key, expiry, cancellationToken)")).Append('\n');
+        text.Append(TimedMember(model.BatchLookup, "IAsyncNatBatchLookup", "lookup_batch", $"{Tasks}.ValueTask LookupBatchAsync({Sys}.ReadOnlyMemory<{Ns}.FlowKey> keys, {Ns}.ExpiryCutoffs expiry, {Sys}.Memory<{Ns}.NatLookup> results, {Token} cancellationToken)", "LookupBatchAsync(keys, expiry, results, cancellationToken)")).Append('\n');
+        text.Append(TimedMember(c, "IAsyncNatStore", "insert", $"{Tasks}.ValueTask<{Ns}.NatInsertOutcome> InsertAsync({Ns}.NatConnection connection, {Ns}.NatInsertRules rules, {Token} cancellationToken)", "InsertAsync(connection, rules, cancellationToken)")).Append('\n');
+        text.Append(TimedMember(c, "IAsyncNatStore", "find_mapping", $"{Tasks}.ValueTask<{Ns}.NatMapping> FindMappingAsync({Ns}.NatProtocol protocol, {Ns}.Ipv4Address publicAddress, ushort publicPort, {Ns}.Ipv4Address remoteAddress, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)",
             "FindMappingAsync(protocol, publicAddress, publicPort, remoteAddress, expiry, cancellationToken)")).Append('\n');
-        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask TouchAsync({Ns}.FlowKey key, long now, {Token} cancellationToken)", "TouchAsync(key, now, cancellationToken)")).Append('\n');
-        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatConnectionFlags?> UpdateStateAsync({Ns}.FlowKey key, {Ns}.NatConnectionFlags expected, {Ns}.NatConnectionFlags flags, long now, {Token} cancellationToken)", "UpdateStateAsync(key, expected, flags, now, cancellationToken)")).Append('\n');
-        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<{Ns}.NatLookup> RemoveAsync({Ns}.FlowKey key, {Token} cancellationToken)", "RemoveAsync(key, cancellationToken)")).Append('\n');
-        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask<bool> ContainsAsync({Ns}.FlowKey key, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)", "ContainsAsync(key, expiry, cancellationToken)")).Append('\n');
-        text.Append(Member(c, "IAsyncNatStore", $"{Tasks}.ValueTask ClearAsync({Token} cancellationToken)", "ClearAsync(cancellationToken)")).Append('\n');
+        text.Append(TimedMember(c, "IAsyncNatStore", "touch", $"{Tasks}.ValueTask TouchAsync({Ns}.FlowKey key, long now, {Token} cancellationToken)", "TouchAsync(key, now, cancellationToken)")).Append('\n');
+        text.Append(TimedMember(c, "IAsyncNatStore", "update_state", $"{Tasks}.ValueTask<{Ns}.NatConnectionFlags?> UpdateStateAsync({Ns}.FlowKey key, {Ns}.NatConnectionFlags expected, {Ns}.NatConnectionFlags flags, long now, {Token} cancellationToken)", "UpdateStateAsync(key, expected, flags, now, cancellationToken)")).Append('\n');
+        text.Append(TimedMember(c, "IAsyncNatStore", "remove", $"{Tasks}.ValueTask<{Ns}.NatLookup> RemoveAsync({Ns}.FlowKey key, {Token} cancellationToken)", "RemoveAsync(key, cancellationToken)")).Append('\n');
+        text.Append(TimedMember(c, "IAsyncNatStore", "contains", $"{Tasks}.ValueTask<bool> ContainsAsync({Ns}.FlowKey key, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)", "ContainsAsync(key, expiry, cancellationToken)")).Append('\n');
+        text.Append(TimedMember(c, "IAsyncNatStore", "clear", $"{Tasks}.ValueTask ClearAsync({Token} cancellationToken)", "ClearAsync(cancellationToken)")).Append('\n');
         text.Append(Member(c, "IAsyncNatStore", $"global::System.Collections.Generic.IAsyncEnumerable<{Ns}.NatConnection> GetConnectionsAsync({Token} cancellationToken)", "GetConnectionsAsync(cancellationToken)")).Append('\n');
-        text.Append(Member(model.HostIndex, "IAsyncNatHostIndex", $"{Tasks}.ValueTask<int> RemoveConnectionsAsync({Ns}.Ipv4Address host, global::System.Collections.Generic.List<{Ns}.NatConnection> removed, {Token} cancellationToken)", "RemoveConnectionsAsync(host, removed, cancellationToken)"));
+        text.Append(TimedMember(model.HostIndex, "IAsyncNatHostIndex", "remove_host", $"{Tasks}.ValueTask<int> RemoveConnectionsAsync({Ns}.Ipv4Address host, global::System.Collections.Generic.List<{Ns}.NatConnection> removed, {Token} cancellationToken)", "RemoveConnectionsAsync(host, removed, cancellationToken)"));
         text.Append("    }\n");
         return text.ToString();
     }

@@ -16,6 +16,7 @@ internal enum MemberAccess
 /// <param name="ClassName">The translator class name.</param>
 /// <param name="Accessibility">"public" or "internal".</param>
 /// <param name="StoreType">The store type, fully qualified with <c>global::</c>.</param>
+/// <param name="StoreName">The store type's own name, for log messages and metric tags.</param>
 /// <param name="IsAsync">True for an <c>IAsyncNatStore</c>.</param>
 /// <param name="Contract">How the base contract members are reached.</param>
 /// <param name="BatchLookup">The batch lookup capability.</param>
@@ -23,18 +24,21 @@ internal enum MemberAccess
 /// <param name="RewriteBatchLookup">The rewrite lookup capability's batch lookup (synchronous stores only).</param>
 /// <param name="HostIndex">The host index capability.</param>
 /// <param name="NativeExpiry">The native expiry capability.</param>
+/// <param name="Statistics">The statistics capability.</param>
 internal sealed record TranslatorModel(
     string Namespace,
     string ClassName,
     string Accessibility,
     string StoreType,
+    string StoreName,
     bool IsAsync,
     MemberAccess Contract,
     MemberAccess BatchLookup,
     MemberAccess RewriteLookup,
     MemberAccess RewriteBatchLookup,
     MemberAccess HostIndex,
-    MemberAccess NativeExpiry)
+    MemberAccess NativeExpiry,
+    MemberAccess Statistics)
 {
     /// <summary>The hint name of the generated file.</summary>
     public string HintName => (Namespace.Length == 0 ? ClassName : Namespace + "." + ClassName) + ".g.cs";

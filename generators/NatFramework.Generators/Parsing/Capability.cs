@@ -43,4 +43,13 @@ internal sealed record Capability(string Name, string InterfaceName, string Memb
         "native expiry", KnownTypes.NativeExpiry, "ConfigureExpiry", "void",
         ["global::NatFramework.NatTimeouts"],
         "void ConfigureExpiry(NatTimeouts? timeouts)");
+
+    public static readonly Capability Statistics = new(
+        "statistics", KnownTypes.Statistics, "GetStatistics", "global::NatFramework.NatStoreStatistics", [],
+        "NatStoreStatistics GetStatistics()");
+
+    public static readonly Capability AsyncStatistics = new(
+        "statistics", KnownTypes.AsyncStatistics, "GetStatisticsAsync", "global::System.Threading.Tasks.ValueTask<global::NatFramework.NatStoreStatistics>",
+        ["global::System.Threading.CancellationToken"],
+        "ValueTask<NatStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken)");
 }

@@ -12,4 +12,6 @@ internal static class KnownTypes
     public const string HostIndex = "NatFramework.INatHostIndex";
     public const string AsyncHostIndex = "NatFramework.IAsyncNatHostIndex";
     public const string NativeExpiry = "NatFramework.INatNativeExpiry";
+    public const string Statistics = "NatFramework.INatStoreStatistics";
+    public const string AsyncStatistics = "NatFramework.IAsyncNatStoreStatistics";
 }

@@ -100,6 +100,7 @@ internal static class TranslatorParser
         var rewriteBatch = isSync ? CapabilityAccess(store, Capability.RewriteBatchLookup, compilation, attributeLocation, diagnostics, ref canGenerate) : MemberAccess.Absent;
         var hostIndex = CapabilityAccess(store, isSync ? Capability.HostIndex : Capability.AsyncHostIndex, compilation, attributeLocation, diagnostics, ref canGenerate);
         var expiry = CapabilityAccess(store, Capability.NativeExpiry, compilation, attributeLocation, diagnostics, ref canGenerate);
+        var statistics = CapabilityAccess(store, isSync ? Capability.Statistics : Capability.AsyncStatistics, compilation, attributeLocation, diagnostics, ref canGenerate);
 
         if (!canGenerate) return new ParseResult(null, ToArray(diagnostics));
 
@@ -108,13 +109,15 @@ internal static class TranslatorParser
             ClassName: translator.Name,
             Accessibility: translator.DeclaredAccessibility == Accessibility.Public ? "public" : "internal",
             StoreType: store.ToDisplayString(TypeFormat),
+            StoreName: store.Name,
             IsAsync: isAsync,
             Contract: contract,
             BatchLookup: batch,
             RewriteLookup: rewrite,
             RewriteBatchLookup: rewriteBatch,
             HostIndex: hostIndex,
-            NativeExpiry: expiry);
+            NativeExpiry: expiry,
+            Statistics: statistics);
         return new ParseResult(model, ToArray(diagnostics));
     }
 

@@ -11,7 +11,8 @@ public static class NatServiceCollectionExtensions
 {
     /// <summary>
     /// Adds <see cref="NatOptions"/> (validated when first resolved and, under a host, when it starts, with a message
-    /// naming the setting to fix)
+    /// naming the setting to fix; options with neither a <see cref="NatOptions.PublicAddress"/> nor a rule in their policy
+    /// fail, since such a translator could never translate)
     /// and <see cref="TimeProvider.System"/> unless a <see cref="TimeProvider"/> is registered. Pick a store next.
     /// </summary>
     public static NatBuilder AddNat(this IServiceCollection services, Action<NatOptions>? configure = null)
@@ -78,12 +79,17 @@ public static class NatServiceCollectionExtensions
             try
             {
                 options.Validate();
-                return ValidateOptionsResult.Success;
             }
             catch (ArgumentException e)
             {
                 return ValidateOptionsResult.Fail(e.Message);
             }
+            // A registered translator is there to translate: with no address to translate to it never could, and
+            // every packet would be refused without a word. (A translator built by hand may take its addresses per call.)
+            if (options.PublicAddress == Ipv4Address.Any && options.Policy.SourceNat.Count == 0 && options.Policy.PortForwards.Count == 0)
+                return ValidateOptionsResult.Fail("No public address: set NatOptions.PublicAddress (\"Nat\": { \"PublicAddress\": \"198.51.100.1\" }) " +
+                    "or give the policy a SourceNat rule or a PortForward; as configured, this translator could never translate a packet.");
+            return ValidateOptionsResult.Success;
         }
     }
 }

@@ -103,3 +103,28 @@ public interface INatNativeExpiry
     /// <param name="timeouts">The timeouts, or null.</param>
     void ConfigureExpiry(NatTimeouts? timeouts);
 }
+
+/// <summary>
+/// Optional capability of a synchronous store: statistics about its table. When a store has it, its translators publish
+/// them on the library's meter (<see cref="NatMetrics"/>): read when a listener collects, never on the packet path.
+/// </summary>
+public interface INatStoreStatistics
+{
+    /// <summary>The table's size now and the store's eviction and expiry counts. Cheap and safe from any thread.</summary>
+    /// <returns>The statistics.</returns>
+    NatStoreStatistics GetStatistics();
+}
+
+/// <summary>
+/// Optional capability of an asynchronous store: statistics about its table (see <see cref="INatStoreStatistics"/>). The
+/// meter cannot wait for a remote answer when it collects, so it publishes the previous answer and asks again: values
+/// are one collection interval old.
+/// </summary>
+public interface IAsyncNatStoreStatistics
+{
+    /// <summary>The table's size now and the store's eviction and expiry counts.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The statistics.</returns>
+    /// <exception cref="NatStoreUnavailableException">The store could not be reached.</exception>
+    ValueTask<NatStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default);
+}

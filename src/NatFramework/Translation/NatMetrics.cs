@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using NatFramework.Packets;
+using NatFramework.Translation;
 
 namespace NatFramework;
 
@@ -16,7 +18,15 @@ namespace NatFramework;
 /// <c>natframework.packets.untranslated</c> (tag <c>nat.reason</c>, e.g. <c>no_connection</c>, <c>filtered</c>,
 /// <c>quota_exceeded</c>), <c>natframework.packets.dropped</c> (tag <c>error.type</c>: the malformation, e.g.
 /// <c>bad_header_checksum</c>), <c>natframework.packets.ttl_expired</c>, <c>natframework.packets.store_unavailable</c>,
-/// and <c>natframework.connections.created</c> (connections the translator created from a new flow's packet).</para>
+/// and <c>natframework.connections.created</c> (connections the translator created from a new flow's packet),
+/// <c>natframework.connections.removed</c> (by <c>RemoveConnections</c>).</para>
+/// <para>From stores that can tell (<see cref="INatStoreStatistics"/>, <see cref="IAsyncNatStoreStatistics"/>), tagged
+/// <c>nat.store</c> with the store's type name: <c>natframework.connections.active</c> (an up-down counter, tag
+/// <c>nat.protocol</c>), <c>natframework.connections.evicted</c> and <c>natframework.connections.expired</c>.</para>
+/// <para>For asynchronous (remote) stores, the histogram <c>natframework.store.duration</c> (seconds, tags
+/// <c>nat.store</c> and <c>nat.operation</c>: <c>lookup</c>, <c>lookup_batch</c>, <c>insert</c>, <c>find_mapping</c>,
+/// <c>touch</c>, <c>update_state</c>, <c>remove</c>, <c>contains</c>, <c>clear</c>, <c>remove_host</c>): how long each
+/// store call took as the translator saw it, timed only while a listener has the histogram enabled.</para>
 /// <para>Counting costs the packet path no allocation and no atomic instruction: each thread counts in its own cell,
 /// and the cells are summed only when a listener asks.</para>
 /// </remarks>
@@ -35,7 +45,14 @@ public static class NatMetrics
     private static readonly List<Cell> Cells = [];
     [ThreadStatic] private static Cell? t_cell;
 
+    private static readonly List<Registration> Sources = [];
+    private static readonly Dictionary<string, (long Evicted, long Expired)> Retired = []; // of sources collected since
+    private static int s_registrations;
+    private static long s_removed;
+
     private static readonly Meter Meter = CreateMeter();
+    private static readonly Histogram<double> StoreDuration = Meter.CreateHistogram<double>("natframework.store.duration", "s",
+        "How long calls to a remote store took, as the translator saw them.");
 
     /// <summary>One thread's counts. Written only by its thread; read (whole 64-bit words) by whoever observes.</summary>
     private sealed class Cell
@@ -54,7 +71,101 @@ public static class NatMetrics
         meter.CreateObservableCounter("natframework.packets.ttl_expired", () => Sum(c => c.TtlExpired), "{packet}", "Packets with TTL 1 or less on arrival.");
         meter.CreateObservableCounter("natframework.packets.store_unavailable", () => Sum(c => c.StoreUnavailable), "{packet}", "Packets answered StoreUnavailable: the store could not be reached.");
         meter.CreateObservableCounter("natframework.connections.created", () => Sum(c => c.Created), "{connection}", "Connections created by translators from a new flow's packet.");
+        meter.CreateObservableCounter("natframework.connections.removed", () => Interlocked.Read(ref s_removed), "{connection}", "Connections removed with their inside host (RemoveConnections).");
+        meter.CreateObservableUpDownCounter("natframework.connections.active", ObserveActive, "{connection}", "Connections in the store's table, by protocol.");
+        meter.CreateObservableCounter("natframework.connections.evicted", () => ObserveStoreTotal(s => s.Evicted, r => r.Evicted), "{connection}", "Live connections a store removed to make room.");
+        meter.CreateObservableCounter("natframework.connections.expired", () => ObserveStoreTotal(s => s.Expired, r => r.Expired), "{connection}", "Idle connections a store reclaimed because they expired.");
         return meter;
+    }
+
+    /// <summary>True while a listener has <c>natframework.store.duration</c> enabled.</summary>
+    internal static bool StoreDurationEnabled => StoreDuration.Enabled;
+
+    /// <summary>Records one store call that began at the <see cref="Stopwatch"/> timestamp <paramref name="started"/>.</summary>
+    internal static void RecordStoreCall(long started, string store, string operation)
+        => StoreDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("nat.store", store),
+            new KeyValuePair<string, object?>("nat.operation", operation));
+
+    /// <summary>Counts connections removed with their host.</summary>
+    internal static void CountRemoved(int count) => Interlocked.Add(ref s_removed, count);
+
+    /// <summary>Publishes a store's statistics for as long as <paramref name="source"/> is alive.</summary>
+    internal static void Register(StoreStatisticsSource source)
+    {
+        _ = Meter;
+        lock (Sources)
+        {
+            Sources.Add(new Registration(source));
+            if (++s_registrations % 64 == 0) Prune(); // drops collected ones, even when nobody listens
+        }
+    }
+
+    /// <summary>A registered source, held weakly, with the totals it last reported (kept when it is collected).</summary>
+    private sealed class Registration(StoreStatisticsSource source)
+    {
+        public readonly WeakReference<StoreStatisticsSource> Source = new(source);
+        public readonly string Store = source.Store;
+        public long Evicted, Expired;
+    }
+
+    /// <summary>Moves the totals of collected sources to <see cref="Retired"/> (so counters never go back) and forgets them.</summary>
+    private static void Prune()
+    {
+        for (int i = Sources.Count - 1; i >= 0; i--)
+        {
+            var registration = Sources[i];
+            if (registration.Source.TryGetTarget(out _)) continue;
+            var (evicted, expired) = Retired.GetValueOrDefault(registration.Store);
+            Retired[registration.Store] = (evicted + registration.Evicted, expired + registration.Expired);
+            Sources.RemoveAt(i);
+        }
+    }
+
+    /// <summary>Reads every live source (outside the lock: a store may take its own).</summary>
+    private static List<(string Store, NatStoreStatistics Statistics, bool Current)> ReadSources(out Dictionary<string, (long Evicted, long Expired)> retired)
+    {
+        List<(Registration, StoreStatisticsSource)> live = [];
+        lock (Sources)
+        {
+            Prune();
+            foreach (var registration in Sources)
+                if (registration.Source.TryGetTarget(out var source)) live.Add((registration, source));
+            retired = new Dictionary<string, (long, long)>(Retired);
+        }
+        var read = new List<(string, NatStoreStatistics, bool)>(live.Count);
+        foreach (var (registration, source) in live)
+        {
+            var (statistics, current) = source.Read();
+            lock (Sources) (registration.Evicted, registration.Expired) = (statistics.Evicted ?? 0, statistics.Expired ?? 0);
+            read.Add((source.Store, statistics, current));
+        }
+        return read;
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveActive()
+    {
+        foreach (var group in ReadSources(out _).Where(s => s.Current).GroupBy(s => s.Store))
+        {
+            var store = new KeyValuePair<string, object?>("nat.store", group.Key);
+            yield return new Measurement<long>(group.Sum(s => s.Statistics.Tcp), store, new KeyValuePair<string, object?>("nat.protocol", "tcp"));
+            yield return new Measurement<long>(group.Sum(s => s.Statistics.Udp), store, new KeyValuePair<string, object?>("nat.protocol", "udp"));
+            yield return new Measurement<long>(group.Sum(s => s.Statistics.Icmp), store, new KeyValuePair<string, object?>("nat.protocol", "icmp"));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveStoreTotal(Func<NatStoreStatistics, long?> of, Func<(long Evicted, long Expired), long> retired)
+    {
+        var totals = new Dictionary<string, long>();
+        var read = ReadSources(out var gone);
+        foreach (var (store, statistics, _) in read)
+        {
+            if (of(statistics) is not { } value) continue;
+            totals[store] = totals.GetValueOrDefault(store) + value;
+        }
+        foreach (var (store, totalsOfGone) in gone)
+            if (retired(totalsOfGone) > 0) totals[store] = totals.GetValueOrDefault(store) + retired(totalsOfGone);
+        foreach (var (store, total) in totals)
+            yield return new Measurement<long>(total, new KeyValuePair<string, object?>("nat.store", store));
     }
 
     /// <summary>Counts one translation's result on the calling thread.</summary>

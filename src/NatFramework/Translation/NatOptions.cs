@@ -3,7 +3,12 @@ namespace NatFramework;
 /// <summary>Settings of a translator (and defaults stores may size themselves from). Call <see cref="Validate"/> or let the translator do it.</summary>
 public sealed class NatOptions
 {
-    /// <summary>The public address used by the operations that take none. <c>0.0.0.0</c> means "not set".</summary>
+    /// <summary>
+    /// The public address of <c>AddNat(packet)</c> and <c>AddRedirect(packet, target, port)</c>
+    /// (<see cref="NatTranslatorExtensions"/>), the operations that take none. <c>0.0.0.0</c>, the default, means "not
+    /// set". Translators registered with <c>services.AddNat</c> refuse to start with neither this nor a policy rule: they
+    /// could never translate a packet.
+    /// </summary>
     public Ipv4Address PublicAddress { get; set; }
 
     /// <summary>The first port (and ICMP identifier) the allocator hands out (default 1024).</summary>

@@ -285,6 +285,7 @@ public sealed partial class TranslatorCore
             foreach (var connection in selected)
                 if (calls.Remove(connection.OutboundKey, out var gone)) removed.Add(gone);
         }
+        LogRemoved(host, removed.Count);
         return new FreedPorts(removed);
     }
 
@@ -294,7 +295,11 @@ public sealed partial class TranslatorCore
         => !calls.Contains(PortQueryKey(protocol, source, destination, sourcePort, destinationPort), Cutoffs(Now));
 
     /// <summary>Removes every connection.</summary>
-    public static void Reset<TCalls>(TCalls calls) where TCalls : struct, ISyncStoreCalls => calls.Clear();
+    public void Reset<TCalls>(TCalls calls) where TCalls : struct, ISyncStoreCalls
+    {
+        calls.Clear();
+        LogReset();
+    }
 
     // ---- asynchronous stores -----------------------------------------------------------------------------------
 
@@ -394,6 +399,7 @@ public sealed partial class TranslatorCore
                 if (gone.Found) removed.Add(gone.Connection);
             }
         }
+        LogRemoved(host, removed.Count);
         return new FreedPorts(removed);
     }
 
@@ -403,6 +409,9 @@ public sealed partial class TranslatorCore
         => !await calls.ContainsAsync(PortQueryKey(protocol, source, destination, sourcePort, destinationPort), Cutoffs(Now), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Removes every connection.</summary>
-    public static ValueTask ResetAsync<TCalls>(TCalls calls, CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
-        => calls.ClearAsync(cancellationToken);
+    public async ValueTask ResetAsync<TCalls>(TCalls calls, CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
+    {
+        await calls.ClearAsync(cancellationToken).ConfigureAwait(false);
+        LogReset();
+    }
 }

@@ -18,6 +18,7 @@ public sealed partial class TranslatorCore
     {
         var result = TranslateOne(calls, packet, side);
         NatMetrics.Count(result);
+        if (Notable(result)) Notice(result);
         return result;
     }
 
@@ -159,6 +160,7 @@ public sealed partial class TranslatorCore
         if (TCalls.HasRewriteLookup) TranslateBatchByRewrites(calls, buffer, packets, results, side);
         else TranslateBatchByLookups(calls, buffer, packets, results, side);
         NatMetrics.Count(results[..packets.Length]);
+        NoticeAll(results[..packets.Length]);
     }
 
     private void TranslateBatchByRewrites<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)

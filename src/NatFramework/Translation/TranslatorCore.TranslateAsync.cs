@@ -16,14 +16,17 @@ public sealed partial class TranslatorCore
     {
         var translation = TranslateOneAsync(calls, packet, side, cancellationToken);
         if (!translation.IsCompletedSuccessfully) return CountWhenDoneAsync(translation);
-        NatMetrics.Count(translation.Result);
+        var result = translation.Result;
+        NatMetrics.Count(result);
+        if (Notable(result)) Notice(result);
         return translation;
     }
 
-    private static async ValueTask<NatTranslateResult> CountWhenDoneAsync(ValueTask<NatTranslateResult> translation)
+    private async ValueTask<NatTranslateResult> CountWhenDoneAsync(ValueTask<NatTranslateResult> translation)
     {
         var result = await translation.ConfigureAwait(false);
         NatMetrics.Count(result);
+        if (Notable(result)) Notice(result);
         return result;
     }
 
@@ -142,6 +145,7 @@ public sealed partial class TranslatorCore
         {
             await TranslatePlannedBatchAsync(calls, buffer, packets, results, side, plans, keys, lookups, indices, cancellationToken).ConfigureAwait(false);
             NatMetrics.Count(results.Span[..count]);
+            NoticeAll(results.Span[..count]);
         }
         finally
         {

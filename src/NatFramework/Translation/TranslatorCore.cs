@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
 
 namespace NatFramework.Translation;
 
@@ -23,9 +24,13 @@ public sealed partial class TranslatorCore
     /// <param name="options">The translator's settings (defaults when null).</param>
     /// <param name="timeProvider">The clock (the system clock when null).</param>
     /// <param name="storeExpiresNatively">True when the store expires connections itself (<see cref="INatNativeExpiry"/>).</param>
+    /// <param name="logger">Where the translator logs (nothing when null).</param>
+    /// <param name="storeName">The store's type name, for log messages and metric tags.</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    public TranslatorCore(NatOptions? options, TimeProvider? timeProvider, bool storeExpiresNatively)
+    public TranslatorCore(NatOptions? options, TimeProvider? timeProvider, bool storeExpiresNatively, ILogger? logger = null, string storeName = "store")
     {
+        _logger = logger is null || !logger.IsEnabled(LogLevel.Critical) ? null : logger;
+        _storeName = storeName;
         Options = (options ?? new NatOptions()).Clone();
         Options.Validate();
         _clock = new NatClock(timeProvider);
@@ -41,6 +46,7 @@ public sealed partial class TranslatorCore
         _tcpTransitoryRefresh = _tcpTransitoryTimeout / Options.RefreshDivisor;
         _udpRefresh = _udpTimeout / Options.RefreshDivisor;
         _icmpRefresh = _icmpTimeout / Options.RefreshDivisor;
+        LogCreated();
     }
 
     private static long Ms(TimeSpan value) => (long)value.TotalMilliseconds;
@@ -63,6 +69,7 @@ public sealed partial class TranslatorCore
         {
             _policy = new PolicySnapshot(value ?? throw new ArgumentNullException(nameof(value)));
             Volatile.Write(ref _recentCutoffsAt, long.MinValue); // they carry the policy's inbound refresh
+            LogPolicyReplaced(value);
         }
     }
 

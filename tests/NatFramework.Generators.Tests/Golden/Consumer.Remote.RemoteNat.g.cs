@@ -15,12 +15,16 @@ partial class RemoteNat : global::NatFramework.INatTranslator
     /// <param name="store">The NAT table.</param>
     /// <param name="options">Settings; validated and copied. Defaults when null.</param>
     /// <param name="timeProvider">The clock for expiry; the system clock when null.</param>
+    /// <param name="logger">Where the translator logs the store's failures and recoveries and refused flows; nothing when null.</param>
+    /// <exception cref="global::System.ArgumentNullException"><paramref name="store"/> is null.</exception>
     /// <exception cref="global::System.ArgumentException">An option is invalid; the message names it.</exception>
-    public RemoteNat(global::Consumer.Remote.RemoteStore store, global::NatFramework.NatOptions? options = null, global::System.TimeProvider? timeProvider = null)
+    public RemoteNat(global::Consumer.Remote.RemoteStore store, global::NatFramework.NatOptions? options = null, global::System.TimeProvider? timeProvider = null,
+        global::Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         _store = store ?? throw new global::System.ArgumentNullException(nameof(store));
-        _core = new global::NatFramework.Translation.TranslatorCore(options, timeProvider, storeExpiresNatively: true);
+        _core = new global::NatFramework.Translation.TranslatorCore(options, timeProvider, storeExpiresNatively: true, logger, StoreCalls.StoreName);
         _store.ConfigureExpiry(_core.NativeExpiryTimeouts);
+        _core.PublishStatistics(cancellationToken => _store.GetStatisticsAsync(cancellationToken));
     }
 
     /// <summary>The store this translator uses.</summary>
@@ -63,7 +67,7 @@ partial class RemoteNat : global::NatFramework.INatTranslator
         => _core.IsPortFreeAsync(Calls, protocol, source, destination, sourcePort, destinationPort, cancellationToken);
 
     /// <inheritdoc/>
-    public global::System.Threading.Tasks.ValueTask ResetAsync(global::System.Threading.CancellationToken cancellationToken = default) => global::NatFramework.Translation.TranslatorCore.ResetAsync(Calls, cancellationToken);
+    public global::System.Threading.Tasks.ValueTask ResetAsync(global::System.Threading.CancellationToken cancellationToken = default) => _core.ResetAsync(Calls, cancellationToken);
 
     /// <summary>The store's calls, for <c>TranslatorCore</c>: each a direct call on the store.</summary>
     private readonly struct StoreCalls : global::NatFramework.Translation.IAsyncStoreCalls
@@ -72,35 +76,37 @@ partial class RemoteNat : global::NatFramework.INatTranslator
 
         public StoreCalls(global::Consumer.Remote.RemoteStore store) => _store = store;
 
+        public const string StoreName = "RemoteStore";
+
         public static bool HasBatchLookup => false;
 
         public static bool HasHostIndex => false;
 
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> LookupAsync(global::NatFramework.FlowKey key, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).LookupAsync(key, expiry, cancellationToken);
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> LookupAsync(global::NatFramework.FlowKey key, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken)
+            => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).LookupAsync(key, expiry, cancellationToken), StoreName, "lookup");
 
         public global::System.Threading.Tasks.ValueTask LookupBatchAsync(global::System.ReadOnlyMemory<global::NatFramework.FlowKey> keys, global::NatFramework.ExpiryCutoffs expiry, global::System.Memory<global::NatFramework.NatLookup> results, global::System.Threading.CancellationToken cancellationToken) => throw new global::System.NotSupportedException(); // not a capability of this store: never called
 
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatInsertOutcome> InsertAsync(global::NatFramework.NatConnection connection, global::NatFramework.NatInsertRules rules, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).InsertAsync(connection, rules, cancellationToken);
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatInsertOutcome> InsertAsync(global::NatFramework.NatConnection connection, global::NatFramework.NatInsertRules rules, global::System.Threading.CancellationToken cancellationToken)
+            => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).InsertAsync(connection, rules, cancellationToken), StoreName, "insert");
 
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatMapping> FindMappingAsync(global::NatFramework.NatProtocol protocol, global::NatFramework.Ipv4Address publicAddress, ushort publicPort, global::NatFramework.Ipv4Address remoteAddress, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).FindMappingAsync(protocol, publicAddress, publicPort, remoteAddress, expiry, cancellationToken);
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatMapping> FindMappingAsync(global::NatFramework.NatProtocol protocol, global::NatFramework.Ipv4Address publicAddress, ushort publicPort, global::NatFramework.Ipv4Address remoteAddress, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken)
+            => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).FindMappingAsync(protocol, publicAddress, publicPort, remoteAddress, expiry, cancellationToken), StoreName, "find_mapping");
 
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public global::System.Threading.Tasks.ValueTask TouchAsync(global::NatFramework.FlowKey key, long now, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(key, now, cancellationToken);
+        public global::System.Threading.Tasks.ValueTask TouchAsync(global::NatFramework.FlowKey key, long now, global::System.Threading.CancellationToken cancellationToken)
+            => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(key, now, cancellationToken), StoreName, "touch");
 
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatConnectionFlags?> UpdateStateAsync(global::NatFramework.FlowKey key, global::NatFramework.NatConnectionFlags expected, global::NatFramework.NatConnectionFlags flags, long now, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).UpdateStateAsync(key, expected, flags, now, cancellationToken);
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatConnectionFlags?> UpdateStateAsync(global::NatFramework.FlowKey key, global::NatFramework.NatConnectionFlags expected, global::NatFramework.NatConnectionFlags flags, long now, global::System.Threading.CancellationToken cancellationToken)
+            => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).UpdateStateAsync(key, expected, flags, now, cancellationToken), StoreName, "update_state");
 
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> RemoveAsync(global::NatFramework.FlowKey key, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).RemoveAsync(key, cancellationToken);
+        public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatLookup> RemoveAsync(global::NatFramework.FlowKey key, global::System.Threading.CancellationToken cancellationToken)
+            => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).RemoveAsync(key, cancellationToken), StoreName, "remove");
 
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public global::System.Threading.Tasks.ValueTask<bool> ContainsAsync(global::NatFramework.FlowKey key, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).ContainsAsync(key, expiry, cancellationToken);
+        public global::System.Threading.Tasks.ValueTask<bool> ContainsAsync(global::NatFramework.FlowKey key, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken)
+            => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).ContainsAsync(key, expiry, cancellationToken), StoreName, "contains");
 
-        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-        public global::System.Threading.Tasks.ValueTask ClearAsync(global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).ClearAsync(cancellationToken);
+        public global::System.Threading.Tasks.ValueTask ClearAsync(global::System.Threading.CancellationToken cancellationToken)
+            => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).ClearAsync(cancellationToken), StoreName, "clear");
 
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public global::System.Collections.Generic.IAsyncEnumerable<global::NatFramework.NatConnection> GetConnectionsAsync(global::System.Threading.CancellationToken cancellationToken) => ((global::NatFramework.IAsyncNatStore)_store).GetConnectionsAsync(cancellationToken);

@@ -15,11 +15,14 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
     /// <param name="store">The NAT table.</param>
     /// <param name="options">Settings; validated and copied. Defaults when null.</param>
     /// <param name="timeProvider">The clock for expiry; the system clock when null.</param>
+    /// <param name="logger">Where the translator logs the store's failures and recoveries and refused flows; nothing when null.</param>
+    /// <exception cref="global::System.ArgumentNullException"><paramref name="store"/> is null.</exception>
     /// <exception cref="global::System.ArgumentException">An option is invalid; the message names it.</exception>
-    public TableNat(global::Consumer.TableStore store, global::NatFramework.NatOptions? options = null, global::System.TimeProvider? timeProvider = null)
+    public TableNat(global::Consumer.TableStore store, global::NatFramework.NatOptions? options = null, global::System.TimeProvider? timeProvider = null,
+        global::Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         _store = store ?? throw new global::System.ArgumentNullException(nameof(store));
-        _core = new global::NatFramework.Translation.TranslatorCore(options, timeProvider, storeExpiresNatively: false);
+        _core = new global::NatFramework.Translation.TranslatorCore(options, timeProvider, storeExpiresNatively: false, logger, StoreCalls.StoreName);
     }
 
     /// <summary>The store this translator uses.</summary>
@@ -61,7 +64,7 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
         => _core.IsPortFree(Calls, protocol, source, destination, sourcePort, destinationPort);
 
     /// <inheritdoc/>
-    public void Reset() => global::NatFramework.Translation.TranslatorCore.Reset(Calls);
+    public void Reset() => _core.Reset(Calls);
 
     /// <inheritdoc/>
     public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatTranslateResult> TranslateAsync(global::System.Memory<byte> packet, global::NatFramework.NatSide side = global::NatFramework.NatSide.Unknown, global::System.Threading.CancellationToken cancellationToken = default)
@@ -103,6 +106,8 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
         private readonly global::Consumer.TableStore _store;
 
         public StoreCalls(global::Consumer.TableStore store) => _store = store;
+
+        public const string StoreName = "TableStore";
 
         public static bool HasBatchLookup => true;
 

@@ -65,6 +65,23 @@ public sealed class NatMetricsTests
         Assert.True(Delta(before, after, "natframework.connections.created") >= 1);
     }
 
+    [Fact]
+    public void Connections_removed_with_their_host_are_counted()
+    {
+        var publicAddress = Ipv4Address.Parse("198.51.100.1");
+        var nat = new RecordingTranslator(new RecordingStore(), new NatOptions
+        {
+            Policy = new NatPolicy { SourceNat = [new SourceNatRule(Ipv4Prefix.Parse("10.77.0.0/24"), publicAddress)] },
+        });
+        for (ushort port = 4000; port < 4003; port++)
+            nat.Translate(Ipv4PacketBuilder.Udp(Ipv4Address.Parse("10.77.0.7"), port, Ipv4Address.Parse("203.0.113.1"), 53, "q"u8), NatSide.Inside);
+        var before = Observe();
+
+        Assert.Equal(3, nat.RemoveConnections(Ipv4Address.Parse("10.77.0.7")).Connections.Count);
+
+        Assert.True(Delta(before, Observe(), "natframework.connections.removed") >= 3);
+    }
+
     [Theory]
     [InlineData("NoConnection", "no_connection")]
     [InlineData("BadUdpLength", "bad_udp_length")]

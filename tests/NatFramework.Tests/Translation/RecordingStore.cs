@@ -20,12 +20,19 @@ public sealed class RecordingStore : INatStore
     /// <summary>When set, lookups report these flags instead of the stored ones: a stale cache, or another router's older copy.</summary>
     public NatConnectionFlags? StaleFlags { get; set; }
 
+    /// <summary>When true, lookups and inserts throw <see cref="NatStoreUnavailableException"/>, as a store that lost its server.</summary>
+    public bool Unreachable { get; set; }
+
+    /// <summary>When set, inserts answer this (e.g. <see cref="NatInsertStatus.TableFull"/>) instead of inserting.</summary>
+    public NatInsertStatus? RefuseInserts { get; set; }
+
     /// <summary>The stored connection that has <paramref name="key"/>.</summary>
     public NatConnection this[FlowKey key] => _byKey[key];
 
     public bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup)
     {
         Lookups++;
+        if (Unreachable) throw new NatStoreUnavailableException("the test took the store away");
         if (_byKey.TryGetValue(key, out var c) && !expiry.IsExpired(c))
         {
             if (StaleFlags is { } stale) c = c.WithState(stale, c.LastSeen);
@@ -67,6 +74,8 @@ public sealed class RecordingStore : INatStore
     public NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing)
     {
         existing = default;
+        if (Unreachable) throw new NatStoreUnavailableException("the test took the store away");
+        if (RefuseInserts is { } refusal) return refusal;
         if (_byKey.TryGetValue(connection.OutboundKey, out var held) && !rules.Expiry.IsExpired(held))
         {
             existing = new NatLookup(held, connection.OutboundKey.Equals(held.OutboundKey) ? FlowDirection.Outbound : FlowDirection.Reply);

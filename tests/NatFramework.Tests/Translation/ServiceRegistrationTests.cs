@@ -24,7 +24,7 @@ public sealed class ServiceRegistrationTests
     public void Invalid_options_fail_with_a_message_naming_the_setting()
     {
         var services = new ServiceCollection();
-        services.AddNat(o => o.IcmpTimeout = TimeSpan.FromSeconds(-1));
+        services.AddNat(o => (o.PublicAddress, o.IcmpTimeout) = (Ipv4Address.Parse("198.51.100.1"), TimeSpan.FromSeconds(-1)));
         using var provider = services.BuildServiceProvider();
 
         var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<NatOptions>>().Value);
@@ -96,5 +96,45 @@ public sealed class ServiceRegistrationTests
         Assert.Equal(Ipv4Prefix.Parse("10.0.0.0/8"), prefix.ConvertFromInvariantString("10.0.0.0/8"));
         Assert.Equal("10.0.0.0/8", prefix.ConvertToInvariantString(Ipv4Prefix.Parse("10.0.0.0/8")));
         Assert.Throws<FormatException>(() => address.ConvertFromInvariantString("300.1.1.1"));
+    }
+
+    [Fact]
+    public void A_registered_translator_with_no_public_address_and_no_rule_is_a_start_up_error()
+    {
+        var services = new ServiceCollection();
+        services.AddNat(Configuration(("Nat:UdpTimeout", "00:02:00")).GetSection("Nat"))
+            .UseTranslator(sp => new RecordingTranslator(new RecordingStore(), sp.GetRequiredService<IOptions<NatOptions>>().Value));
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<INatTranslator>());
+
+        Assert.Contains("NatOptions.PublicAddress", error.Message);
+        Assert.Contains("could never translate", error.Message);
+    }
+
+    [Fact]
+    public void A_policy_rule_is_enough_without_a_public_address()
+    {
+        var services = new ServiceCollection();
+        services.AddNat(Configuration(("Nat:Policy:SourceNat:0:Inside", "10.77.0.0/24"), ("Nat:Policy:SourceNat:0:PublicAddress", "198.51.100.1")).GetSection("Nat"))
+            .UseTranslator(sp => new RecordingTranslator(new RecordingStore(), sp.GetRequiredService<IOptions<NatOptions>>().Value));
+        using var provider = services.BuildServiceProvider();
+
+        Assert.Single(provider.GetRequiredService<INatTranslator>().Policy.SourceNat);
+    }
+
+    [Fact]
+    public async Task AddNat_and_AddRedirect_without_an_address_use_the_configured_public_address()
+    {
+        var nat = new RecordingTranslator(new RecordingStore(), new NatOptions { PublicAddress = Ipv4Address.Parse("198.51.100.1") });
+        var packet = NatFramework.Packets.Ipv4PacketBuilder.Udp(Ipv4Address.Parse("10.77.0.2"), 4000, Ipv4Address.Parse("203.0.113.1"), 53, "q"u8);
+        var inbound = NatFramework.Packets.Ipv4PacketBuilder.Udp(Ipv4Address.Parse("203.0.113.1"), 5000, Ipv4Address.Parse("198.51.100.1"), 8080, "q"u8);
+
+        Assert.Equal(Ipv4Address.Parse("198.51.100.1"), nat.AddNat(packet).Connection.Translated.Source);
+        Assert.True((await nat.AddRedirectAsync(inbound, Ipv4Address.Parse("10.77.0.9"), 80)).IsOk);
+
+        var unset = new RecordingTranslator(new RecordingStore());
+        var error = Assert.Throws<InvalidOperationException>(() => unset.AddNat(packet));
+        Assert.Contains("NatOptions.PublicAddress is not set", error.Message);
     }
 }
