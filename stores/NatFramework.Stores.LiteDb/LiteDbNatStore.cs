@@ -114,12 +114,16 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
     }
 
     /// <summary>Connections of <paramref name="protocol"/> held.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>How many are held.</returns>
     public int CountOf(NatProtocol protocol)
     {
         lock (_gate) return _index.CountOf(protocol);
     }
 
     /// <summary>The most connections of <paramref name="protocol"/> the store holds.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The capacity.</returns>
     public int CapacityOf(NatProtocol protocol) => _options.CapacityFor(protocol);
 
     // ---- opening -----------------------------------------------------------------------------------------------

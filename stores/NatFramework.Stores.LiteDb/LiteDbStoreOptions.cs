@@ -49,6 +49,8 @@ public sealed class LiteDbStoreOptions
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>The capacity for <paramref name="protocol"/>.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The capacity.</returns>
     public int CapacityFor(NatProtocol protocol) => protocol switch
     {
         NatProtocol.Tcp => TcpCapacity,

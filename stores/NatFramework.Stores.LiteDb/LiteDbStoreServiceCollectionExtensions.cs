@@ -14,6 +14,9 @@ public static class LiteDbStoreServiceCollectionExtensions
     /// Uses a <see cref="LiteDbNatStore"/> with <see cref="LiteDbStoreOptions"/> bound from <paramref name="configuration"/>
     /// (a section such as <c>"LiteDb": { "Path": "/var/lib/natrouter/table.db", "DurabilityWindow": "00:00:00.250" }</c>).
     /// </summary>
+    /// <param name="builder">The NAT builder from <c>services.AddNat(…)</c>.</param>
+    /// <param name="configuration">The configuration section.</param>
+    /// <returns>The builder, for chaining.</returns>
     public static NatBuilder UseLiteDbStore(this NatBuilder builder, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -25,6 +28,9 @@ public static class LiteDbStoreServiceCollectionExtensions
     /// behind <see cref="INatTranslator"/>. Capacities start from <see cref="NatOptions"/>' and expiry on open uses the
     /// translator's timeouts. Disposing the service provider flushes what is pending.
     /// </summary>
+    /// <param name="builder">The NAT builder from <c>services.AddNat(…)</c>.</param>
+    /// <param name="configure">Changes the options after they are bound; may be null.</param>
+    /// <returns>The builder, for chaining.</returns>
     public static NatBuilder UseLiteDbStore(this NatBuilder builder, Action<LiteDbStoreOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -19,6 +19,7 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
     private readonly ulong _hashSeed;
 
     /// <summary>Creates a store; all memory is allocated here.</summary>
+    /// <param name="options">The settings.</param>
     /// <remarks>
     /// The tables hash keys with a secret seed drawn here, so nobody can precompute flows that collide in them (an
     /// inside host choosing thousands of ports that share one home slot would otherwise make every probe through that
@@ -56,15 +57,23 @@ public sealed class LruNatStore : INatStore, INatBatchLookup, INatRewriteLookup,
         ?? throw new ArgumentOutOfRangeException(nameof(protocol), protocol, "Only TCP, UDP and ICMP connections are stored.");
 
     /// <summary>Connections held now for <paramref name="protocol"/>.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>How many are held.</returns>
     public int Count(NatProtocol protocol) => Table(protocol).Count;
 
     /// <summary>The capacity for <paramref name="protocol"/>.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The capacity.</returns>
     public int Capacity(NatProtocol protocol) => Table(protocol).Capacity;
 
     /// <summary>Connections evicted to make room, for <paramref name="protocol"/>, since creation.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>How many live connections were evicted.</returns>
     public long Evictions(NatProtocol protocol) => Table(protocol).Evictions;
 
     /// <summary>Idle connections of <paramref name="protocol"/> reclaimed because they expired, since creation.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>How many expired connections were reclaimed.</returns>
     public long Expirations(NatProtocol protocol) => Table(protocol).Expirations;
 
     /// <inheritdoc/>

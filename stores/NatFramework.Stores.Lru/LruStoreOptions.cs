@@ -34,6 +34,8 @@ public sealed class LruStoreOptions
     }
 
     /// <summary>Capacities taken from <see cref="NatOptions"/>.</summary>
+    /// <param name="options">The settings.</param>
+    /// <returns>Options with the capacities of <paramref name="options"/>.</returns>
     public static LruStoreOptions From(NatOptions options) => new()
     {
         TcpCapacity = options.TcpCapacity,

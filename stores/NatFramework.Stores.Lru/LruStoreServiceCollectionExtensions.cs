@@ -11,6 +11,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class LruStoreServiceCollectionExtensions
 {
     /// <summary>Uses an <see cref="LruNatStore"/> with <see cref="LruStoreOptions"/> bound from <paramref name="configuration"/> (capacities).</summary>
+    /// <param name="builder">The NAT builder from <c>services.AddNat(…)</c>.</param>
+    /// <param name="configuration">The configuration section.</param>
+    /// <returns>The builder, for chaining.</returns>
     public static NatBuilder UseLruStore(this NatBuilder builder, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -23,6 +26,9 @@ public static class LruStoreServiceCollectionExtensions
     /// <paramref name="configure"/>, as the store behind <see cref="INatTranslator"/>; the options are validated when
     /// first resolved and, under a host, when it starts.
     /// </summary>
+    /// <param name="builder">The NAT builder from <c>services.AddNat(…)</c>.</param>
+    /// <param name="configure">Changes the options after they are bound; may be null.</param>
+    /// <returns>The builder, for chaining.</returns>
     public static NatBuilder UseLruStore(this NatBuilder builder, Action<LruStoreOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -207,9 +207,14 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     public bool IsAvailable => _availability.IsAvailable;
 
     /// <summary>The most connections of <paramref name="protocol"/> the shared table holds.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The capacity.</returns>
     public int CapacityOf(NatProtocol protocol) => _options.CapacityFor(protocol);
 
     /// <summary>Live connections of <paramref name="protocol"/> in the shared table (every router's), as Redis counts them now.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <param name="cancellationToken">Cancels waiting for the store.</param>
+    /// <returns>How many live connections of the protocol the shared table holds.</returns>
     /// <exception cref="NatStoreUnavailableException">Redis did not answer.</exception>
     public async ValueTask<long> CountAsync(NatProtocol protocol, CancellationToken cancellationToken = default)
         => (long)((RedisResult[])(await Script(LuaScripts.Count, [IndexKeyOf(protocol)], [], cancellationToken).ConfigureAwait(false))!)[0];
@@ -356,6 +361,11 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     }
 
     /// <summary>Near-cache answers first; every other key of the batch in one <c>MGET</c> (one round trip).</summary>
+    /// <param name="keys">The flows.</param>
+    /// <param name="expiry">Which connections count as expired.</param>
+    /// <param name="results">One answer per key.</param>
+    /// <param name="cancellationToken">Cancels waiting for the store.</param>
+    /// <returns>Completes when every answer is written.</returns>
     public async ValueTask LookupBatchAsync(ReadOnlyMemory<FlowKey> keys, ExpiryCutoffs expiry, Memory<NatLookup> results, CancellationToken cancellationToken = default)
     {
         List<int>? missing = null; // allocated only when something misses: a batch of established flows allocates nothing

@@ -46,6 +46,8 @@ public sealed class RedisStoreOptions
     public int IcmpCapacity { get; set; } = NatDefaults.IcmpCapacity;
 
     /// <summary>The capacity for <paramref name="protocol"/>.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The capacity.</returns>
     public int CapacityFor(NatProtocol protocol) => protocol switch
     {
         NatProtocol.Tcp => TcpCapacity,

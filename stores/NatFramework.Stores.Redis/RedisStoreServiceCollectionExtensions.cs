@@ -16,6 +16,9 @@ public static class RedisStoreServiceCollectionExtensions
     /// <see cref="RedisStoreOptions"/>; validated when first resolved and, under a host, when it starts) behind
     /// <see cref="INatTranslator"/>. Capacities start from <see cref="NatOptions"/>'. The store opens its own connection.
     /// </summary>
+    /// <param name="builder">The NAT builder from <c>services.AddNat(…)</c>.</param>
+    /// <param name="configure">Changes the options after they are bound; may be null.</param>
+    /// <returns>The builder, for chaining.</returns>
     public static NatBuilder UseRedisStore(this NatBuilder builder, Action<RedisStoreOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
@@ -26,6 +29,9 @@ public static class RedisStoreServiceCollectionExtensions
     /// Uses a <see cref="RedisNatStore"/> with <see cref="RedisStoreOptions"/> bound from <paramref name="configuration"/>
     /// (a section such as <c>"Redis": { "Configuration": "redis1:6379,user=nat,password=…", "KeyPrefix": "nat" }</c>).
     /// </summary>
+    /// <param name="builder">The NAT builder from <c>services.AddNat(…)</c>.</param>
+    /// <param name="configuration">The configuration section.</param>
+    /// <returns>The builder, for chaining.</returns>
     public static NatBuilder UseRedisStore(this NatBuilder builder, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -37,6 +43,10 @@ public static class RedisStoreServiceCollectionExtensions
     /// <paramref name="connection"/> once; it stays the application's to dispose), so one multiplexer serves the NAT
     /// table and everything else. <see cref="RedisStoreOptions.Configuration"/> defaults to that connection's.
     /// </summary>
+    /// <param name="builder">The NAT builder from <c>services.AddNat(…)</c>.</param>
+    /// <param name="connection">The connection.</param>
+    /// <param name="configure">Changes the options after they are bound; may be null.</param>
+    /// <returns>The builder, for chaining.</returns>
     public static NatBuilder UseRedisStore(this NatBuilder builder, Func<IServiceProvider, IConnectionMultiplexer> connection,
         Action<RedisStoreOptions>? configure = null)
     {

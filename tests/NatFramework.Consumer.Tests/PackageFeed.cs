@@ -25,7 +25,7 @@ public sealed class PackageFeed : IDisposable
         string sources = Path.Combine(_root, "sources");
         foreach (var file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json" })
             File.Copy(Path.Combine(repository, file), Path.Combine(Directory.CreateDirectory(sources).FullName, file));
-        foreach (var folder in new[] { "src/NatFramework", "generators/NatFramework.Generators", "stores/NatFramework.Stores.Lru", "stores/NatFramework.Stores.LiteDb",
+        foreach (var folder in new[] { ".analyzers", "src/NatFramework", "generators/NatFramework.Generators", "stores/NatFramework.Stores.Lru", "stores/NatFramework.Stores.LiteDb",
                      "stores/NatFramework.Stores.Redis", "tests/NatFramework.StoreConformance" })
             CopyTree(Path.Combine(repository, folder), Path.Combine(sources, folder));
         Version = "0.1.0-consumertest." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", System.Globalization.CultureInfo.InvariantCulture);

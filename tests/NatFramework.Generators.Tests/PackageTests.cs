@@ -25,6 +25,7 @@ public sealed class PackageTests : IDisposable
         foreach (var file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json" })
             File.Copy(Path.Combine(repository, file), Path.Combine(Directory.CreateDirectory(sources).FullName, file));
         CopyTree(Path.Combine(repository, "src", "NatFramework"), Path.Combine(sources, "src", "NatFramework"));
+        CopyTree(Path.Combine(repository, ".analyzers"), Path.Combine(sources, ".analyzers"));
         CopyTree(Path.Combine(repository, "generators", "NatFramework.Generators"), Path.Combine(sources, "generators", "NatFramework.Generators"));
         string version = "0.1.0-packagetest." + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", System.Globalization.CultureInfo.InvariantCulture);
         string feed = Path.Combine(_work, "feed");

@@ -15,6 +15,9 @@ public abstract partial class NatStoreConformanceTests
     };
 
     /// <summary>A translator with <see cref="RouterPolicy"/> (or <paramref name="policy"/>).</summary>
+    /// <param name="policy">The policy; <see cref="RouterPolicy"/> when null.</param>
+    /// <param name="configure">Changes the options after they are bound; may be null.</param>
+    /// <returns>A translator over a new, empty store.</returns>
     protected INatTranslator NewPolicyTranslator(NatPolicy? policy = null, Action<NatOptions>? configure = null)
         => NewTranslator(o =>
         {
@@ -23,16 +26,31 @@ public abstract partial class NatStoreConformanceTests
         });
 
     /// <summary>A TCP segment without payload.</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="sourcePort">The source port.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="destinationPort">The destination port.</param>
+    /// <param name="flags">The TCP flags.</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <returns>The segment.</returns>
     protected static byte[] Segment(string source, ushort sourcePort, string destination, ushort destinationPort, TcpFlags flags, byte ttl = 64)
         => Ipv4PacketBuilder.Tcp(A(source), sourcePort, A(destination), destinationPort, [], flags, ttl: ttl);
 
     /// <summary>The source port of a TCP or UDP datagram (no IP options).</summary>
+    /// <param name="packet">The datagram.</param>
+    /// <returns>The source port.</returns>
     protected static ushort SourcePortOf(byte[] packet) => BinaryPrimitives.ReadUInt16BigEndian(packet.AsSpan(Ipv4Packet.MinHeaderLength));
 
     /// <summary>The source address of a datagram.</summary>
+    /// <param name="packet">The datagram.</param>
+    /// <returns>The source address.</returns>
     protected static Ipv4Address SourceOf(byte[] packet) => new(BinaryPrimitives.ReadUInt32BigEndian(packet.AsSpan(12)));
 
     /// <summary>Translates the packet, asserting it was translated; returns the result and the bytes.</summary>
+    /// <param name="nat">The translator.</param>
+    /// <param name="packet">The datagram.</param>
+    /// <param name="side">Where the packet arrives.</param>
+    /// <returns>The result and the bytes after translation.</returns>
     protected static async Task<(NatTranslateResult Result, byte[] Bytes)> Translated(INatTranslator nat, byte[] packet, NatSide side = NatSide.Unknown)
     {
         var copy = (byte[])packet.Clone();

@@ -7,6 +7,8 @@ namespace NatFramework.StoreConformance;
 public abstract partial class NatStoreConformanceTests
 {
     /// <summary>The statistics of the store behind <paramref name="nat"/> (a generated translator's <c>Store</c>).</summary>
+    /// <param name="nat">A generated translator.</param>
+    /// <returns>The statistics.</returns>
     protected static async Task<NatStoreStatistics> StatisticsOf(INatTranslator nat)
     {
         var store = nat.GetType().GetProperty("Store")?.GetValue(nat)

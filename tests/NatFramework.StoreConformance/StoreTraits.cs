@@ -25,6 +25,8 @@ public sealed record StoreTraits
     public int LargeTableConnections { get; init; } = 1_000_000;
 
     /// <summary>True when a store with these traits can show what a test that needs <paramref name="requirement"/> checks.</summary>
+    /// <param name="requirement">What the test needs.</param>
+    /// <returns>True when the test applies to the store.</returns>
     public bool Meets(StoreRequirement requirement)
         => (!requirement.HasFlag(StoreRequirement.TranslatorClock) || ExpiryFollowsTranslatorClock)
            && (!requirement.HasFlag(StoreRequirement.Capacity) || HasCapacity)

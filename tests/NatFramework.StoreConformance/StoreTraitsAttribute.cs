@@ -22,6 +22,8 @@ public sealed class StoreTraitsAttribute : Attribute
     public int LargeTableConnections { get; set; } = 1_000_000;
 
     /// <summary>The traits declared on <paramref name="testClass"/> (or a base class); the defaults when none.</summary>
+    /// <param name="testClass">The test class.</param>
+    /// <returns>The traits declared on the class, or the defaults.</returns>
     public static StoreTraits Of(Type testClass) => testClass.GetCustomAttribute<StoreTraitsAttribute>(inherit: true) is { } declared
         ? new StoreTraits
         {

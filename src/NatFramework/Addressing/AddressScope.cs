@@ -31,6 +31,8 @@ public enum AddressScope : byte
 public static class AddressScopes
 {
     /// <summary>Returns the scope of <paramref name="address"/>.</summary>
+    /// <param name="address">The address.</param>
+    /// <returns>The scope the address belongs to.</returns>
     public static AddressScope Classify(Ipv4Address address)
     {
         uint v = address.Value;
@@ -55,6 +57,8 @@ public static class AddressScopes
     /// True for scopes whose addresses may be the source or destination of a translated flow.
     /// Documentation and benchmarking ranges count: they are unicast and used by test networks.
     /// </summary>
+    /// <param name="scope">The address scope.</param>
+    /// <returns>True for global and private unicast scopes.</returns>
     public static bool IsUnicastRoutable(AddressScope scope) => scope is AddressScope.Global or AddressScope.Private
         or AddressScope.Shared or AddressScope.Documentation or AddressScope.Benchmarking;
 }

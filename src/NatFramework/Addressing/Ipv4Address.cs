@@ -16,9 +16,14 @@ public readonly struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Ad
     public readonly uint Value;
 
     /// <summary>Creates an address from its numeric value (<c>0x0A000001</c> is <c>10.0.0.1</c>).</summary>
+    /// <param name="value">The address as a 32-bit number (network order as a number: 10.0.0.1 is 0x0A000001).</param>
     public Ipv4Address(uint value) => Value = value;
 
     /// <summary>Creates an address from its four dotted-quad parts.</summary>
+    /// <param name="a">The first byte (a in a.b.c.d).</param>
+    /// <param name="b">The second byte.</param>
+    /// <param name="c">The third byte.</param>
+    /// <param name="d">The fourth byte.</param>
     public Ipv4Address(byte a, byte b, byte c, byte d) => Value = (uint)(a << 24 | b << 16 | c << 8 | d);
 
     /// <summary><c>0.0.0.0</c>.</summary>
@@ -37,12 +42,16 @@ public readonly struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Ad
     public bool IsUnicastRoutable => AddressScopes.IsUnicastRoutable(Scope);
 
     /// <summary>Reads an address from four bytes in network order.</summary>
+    /// <param name="source">Four bytes in network order.</param>
+    /// <returns>The address in the first four bytes (network order).</returns>
     public static Ipv4Address Read(ReadOnlySpan<byte> source) => new(BinaryPrimitives.ReadUInt32BigEndian(source));
 
     /// <summary>Writes the address as four bytes in network order.</summary>
+    /// <param name="destination">Where the four bytes are written, in network order.</param>
     public void Write(Span<byte> destination) => BinaryPrimitives.WriteUInt32BigEndian(destination, Value);
 
     /// <summary>Converts to <see cref="IPAddress"/> (allocates; not for the packet path).</summary>
+    /// <returns>The same address as an <see cref="System.Net.IPAddress"/>.</returns>
     public IPAddress ToIPAddress()
     {
         Span<byte> bytes = stackalloc byte[4];
@@ -51,6 +60,8 @@ public readonly struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Ad
     }
 
     /// <summary>Converts from an IPv4 (or IPv4-mapped IPv6) <see cref="IPAddress"/>.</summary>
+    /// <param name="address">An IPv4 address (an IPv4-mapped IPv6 address is accepted).</param>
+    /// <returns>The same address.</returns>
     /// <exception cref="ArgumentException">The address is IPv6 and not IPv4-mapped.</exception>
     public static Ipv4Address FromIPAddress(IPAddress address)
     {
@@ -64,12 +75,16 @@ public readonly struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Ad
     }
 
     /// <summary>Converts from <see cref="IPAddress"/>.</summary>
+    /// <param name="address">The parsed address, or default.</param>
     public static explicit operator Ipv4Address(IPAddress address) => FromIPAddress(address);
 
     /// <summary>Converts to <see cref="IPAddress"/>.</summary>
+    /// <param name="address">The parsed address, or default.</param>
     public static explicit operator IPAddress(Ipv4Address address) => address.ToIPAddress();
 
     /// <summary>Parses a dotted quad such as <c>192.0.2.1</c>.</summary>
+    /// <param name="text">The text to read.</param>
+    /// <returns>The address.</returns>
     /// <exception cref="FormatException">The text is not a dotted-quad IPv4 address.</exception>
     public static Ipv4Address Parse(string text)
     {
@@ -80,6 +95,9 @@ public readonly struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Ad
     }
 
     /// <summary>Parses a dotted quad of exactly four decimal parts, each 0–255, no leading zeros beyond one digit.</summary>
+    /// <param name="text">The text to read.</param>
+    /// <param name="address">The parsed address, or default.</param>
+    /// <returns>True when the text is a dotted-quad IPv4 address.</returns>
     public static bool TryParse(ReadOnlySpan<char> text, out Ipv4Address address)
     {
         address = default;
@@ -110,6 +128,9 @@ public readonly struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Ad
     }
 
     /// <summary>Parses a dotted quad.</summary>
+    /// <param name="text">The text to read.</param>
+    /// <param name="address">The parsed address, or default.</param>
+    /// <returns>True when the text is a dotted-quad IPv4 address.</returns>
     public static bool TryParse([NotNullWhen(true)] string? text, out Ipv4Address address)
     {
         if (text is null) { address = default; return false; }
@@ -129,24 +150,37 @@ public readonly struct Ipv4Address : IEquatable<Ipv4Address>, IComparable<Ipv4Ad
     public int CompareTo(Ipv4Address other) => Value.CompareTo(other.Value);
 
     /// <summary>Equality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator ==(Ipv4Address left, Ipv4Address right) => left.Value == right.Value;
 
     /// <summary>Inequality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator !=(Ipv4Address left, Ipv4Address right) => left.Value != right.Value;
 
     /// <summary>Orders by numeric value.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator <(Ipv4Address left, Ipv4Address right) => left.Value < right.Value;
 
     /// <summary>Orders by numeric value.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator >(Ipv4Address left, Ipv4Address right) => left.Value > right.Value;
 
     /// <summary>Orders by numeric value.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator <=(Ipv4Address left, Ipv4Address right) => left.Value <= right.Value;
 
     /// <summary>Orders by numeric value.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator >=(Ipv4Address left, Ipv4Address right) => left.Value >= right.Value;
 
     /// <summary>The dotted-quad form.</summary>
+    /// <returns>The dotted-quad text, e.g. <c>198.51.100.1</c>.</returns>
     public override string ToString() => string.Create(null, stackalloc char[15], $"{Value >> 24}.{(Value >> 16) & 0xFF}.{(Value >> 8) & 0xFF}.{Value & 0xFF}");
 
     /// <inheritdoc/>

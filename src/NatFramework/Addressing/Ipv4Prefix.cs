@@ -5,6 +5,8 @@ namespace NatFramework;
 public readonly struct Ipv4Prefix : IEquatable<Ipv4Prefix>
 {
     /// <summary>Creates a prefix; host bits of <paramref name="network"/> must be zero.</summary>
+    /// <param name="network">The network address.</param>
+    /// <param name="length">The prefix length (0-32).</param>
     /// <exception cref="ArgumentOutOfRangeException">The length is not 0–32.</exception>
     /// <exception cref="ArgumentException">The network address has host bits set.</exception>
     public Ipv4Prefix(Ipv4Address network, int length)
@@ -27,11 +29,15 @@ public readonly struct Ipv4Prefix : IEquatable<Ipv4Prefix>
     public uint Mask => MaskOf(Length);
 
     /// <summary>True when <paramref name="address"/> lies inside the prefix.</summary>
+    /// <param name="address">The address.</param>
+    /// <returns>True when the address is in the prefix.</returns>
     public bool Contains(Ipv4Address address) => (address.Value & Mask) == Network.Value;
 
     private static uint MaskOf(int length) => length == 0 ? 0u : uint.MaxValue << (32 - length);
 
     /// <summary>Parses <c>a.b.c.d/n</c>; a bare address is a /32.</summary>
+    /// <param name="text">The text to read.</param>
+    /// <returns>The prefix.</returns>
     /// <exception cref="FormatException">The text is not a prefix.</exception>
     public static Ipv4Prefix Parse(string text)
     {
@@ -42,6 +48,9 @@ public readonly struct Ipv4Prefix : IEquatable<Ipv4Prefix>
     }
 
     /// <summary>Parses <c>a.b.c.d/n</c>; a bare address is a /32. Host bits must be zero.</summary>
+    /// <param name="text">The text to read.</param>
+    /// <param name="prefix">The parsed prefix, or default.</param>
+    /// <returns>True when the text is a prefix in CIDR notation.</returns>
     public static bool TryParse(ReadOnlySpan<char> text, out Ipv4Prefix prefix)
     {
         prefix = default;
@@ -66,11 +75,16 @@ public readonly struct Ipv4Prefix : IEquatable<Ipv4Prefix>
     public override int GetHashCode() => HashCode.Combine(Network, Length);
 
     /// <summary>Equality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator ==(Ipv4Prefix left, Ipv4Prefix right) => left.Equals(right);
 
     /// <summary>Inequality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator !=(Ipv4Prefix left, Ipv4Prefix right) => !left.Equals(right);
 
     /// <summary><c>a.b.c.d/n</c>.</summary>
+    /// <returns>The prefix in CIDR notation, e.g. <c>10.77.0.0/24</c>.</returns>
     public override string ToString() => $"{Network}/{Length}";
 }

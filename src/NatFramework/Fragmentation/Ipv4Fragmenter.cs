@@ -37,6 +37,11 @@ public static class Ipv4Fragmenter
     /// Fragments <paramref name="packet"/> for <paramref name="mtu"/>, writing the fragments one after another
     /// into <paramref name="output"/> and their positions into <paramref name="fragments"/>.
     /// </summary>
+    /// <param name="packet">The datagram to fragment.</param>
+    /// <param name="mtu">The largest datagram the link carries.</param>
+    /// <param name="output">Where the fragments are written.</param>
+    /// <param name="fragments">Receives where each fragment is in output.</param>
+    /// <returns>How many fragments were written, or why none could be.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The MTU is below 68 or above 65535.</exception>
     public static FragmentationResult Fragment(in Ipv4Packet packet, int mtu, Span<byte> output, Span<Range> fragments)
     {

@@ -54,6 +54,8 @@ public sealed class Ipv4Reassembler
     private long _completed, _timedOut, _evicted, _overlapping, _invalid, _tooManyFragments;
 
     /// <summary>Creates a reassembler with the given bounds (defaults when null).</summary>
+    /// <param name="options">Limits of the reassembly buffers (defaults when null).</param>
+    /// <param name="time">The clock (the system clock when null).</param>
     public Ipv4Reassembler(ReassemblyOptions? options = null, TimeProvider? time = null)
     {
         _options = options ?? new ReassemblyOptions();
@@ -76,6 +78,9 @@ public sealed class Ipv4Reassembler
     /// Total Length and checksum recomputed) is written to <paramref name="destination"/>, which must hold
     /// 65535 bytes.
     /// </summary>
+    /// <param name="packet">A fragment.</param>
+    /// <param name="destination">Where the reassembled datagram is written.</param>
+    /// <returns>The datagram when this fragment completed it, that more fragments are awaited, or why it was dropped.</returns>
     public ReassemblyResult Add(in Ipv4Packet packet, Span<byte> destination)
     {
         if (!packet.IsFragment) return new(ReassemblyStatus.NotFragment, 0, PacketError.None);

@@ -14,6 +14,9 @@ public sealed class NatBuilder
     /// Registers a translator as the <see cref="INatTranslator"/> (and, when it is one, <see cref="ISyncNatTranslator"/>)
     /// singleton. Store packages call this; so can a custom store's host.
     /// </summary>
+    /// <typeparam name="TTranslator">The generated translator type.</typeparam>
+    /// <param name="factory">Creates the translator from the service provider.</param>
+    /// <returns>The builder, for chaining.</returns>
     public NatBuilder UseTranslator<TTranslator>(Func<IServiceProvider, TTranslator> factory) where TTranslator : class, INatTranslator
     {
         ArgumentNullException.ThrowIfNull(factory);

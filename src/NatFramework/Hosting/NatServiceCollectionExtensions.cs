@@ -15,6 +15,9 @@ public static class NatServiceCollectionExtensions
     /// fail, since such a translator could never translate)
     /// and <see cref="TimeProvider.System"/> unless a <see cref="TimeProvider"/> is registered. Pick a store next.
     /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Changes the options; applied after the configuration. May be null.</param>
+    /// <returns>A builder to choose the store with.</returns>
     public static NatBuilder AddNat(this IServiceCollection services, Action<NatOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -31,6 +34,10 @@ public static class NatServiceCollectionExtensions
     /// is not an address or prefix fails the binding with the key it came from; the options are validated when first
     /// resolved and, under a host, when it starts.
     /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configuration">The configuration section of the options (e.g. <c>configuration.GetSection("Nat")</c>).</param>
+    /// <param name="configure">Changes the options; applied after the configuration. May be null.</param>
+    /// <returns>A builder to choose the store with.</returns>
     public static NatBuilder AddNat(this IServiceCollection services, IConfiguration configuration, Action<NatOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);

@@ -16,6 +16,9 @@ public static class FlowRewriter
     /// included). With <paramref name="decrementTtl"/> the TTL drops by one; the caller checks TTL first.
     /// DF and every other field are left as they are.
     /// </summary>
+    /// <param name="packet">The parsed datagram, rewritten in place.</param>
+    /// <param name="to">The flow the datagram becomes.</param>
+    /// <param name="decrementTtl">Decrement the TTL as a forwarding router does.</param>
     /// <exception cref="ArgumentException">The packet is a fragment or its transport header is incomplete.</exception>
     public static void Rewrite(in Ipv4Packet packet, in FlowKey to, bool decrementTtl)
     {
@@ -111,6 +114,11 @@ public static class FlowRewriter
     /// The embedded header's TTL and other fields are kept. The caller has validated the embedded datagram
     /// with <see cref="IcmpErrorView.TryRead"/>.
     /// </summary>
+    /// <param name="packet">The parsed datagram, rewritten in place.</param>
+    /// <param name="embedded">The flow of the datagram the error quotes.</param>
+    /// <param name="decrementTtl">Decrement the TTL as a forwarding router does.</param>
+    /// <param name="outerSource">The source the ICMP error itself gets.</param>
+    /// <param name="outerDestination">The destination the ICMP error itself gets.</param>
     public static void RewriteIcmpError(in Ipv4Packet packet, in FlowKey embedded, Ipv4Address outerSource,
         Ipv4Address outerDestination, bool decrementTtl)
     {

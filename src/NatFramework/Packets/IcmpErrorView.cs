@@ -13,6 +13,10 @@ public static class IcmpErrorView
     /// is false when the embedded datagram is not TCP, UDP or an ICMP query (e.g. an error about an error,
     /// which RFC 1122 §3.2.2 forbids), or is a non-first fragment whose ports are absent.
     /// </summary>
+    /// <param name="packet">The ICMP error datagram.</param>
+    /// <param name="embedded">The flow of the datagram the error quotes.</param>
+    /// <param name="translatable">True when the quoted datagram is one a translator can match (a TCP, UDP or ICMP query flow).</param>
+    /// <returns><see cref="PacketError.None"/> when the quoted datagram could be read, else what is wrong with it.</returns>
     public static PacketError TryRead(in Ipv4Packet packet, out FlowKey embedded, out bool translatable)
     {
         embedded = default;

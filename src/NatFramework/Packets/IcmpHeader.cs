@@ -28,6 +28,7 @@ public readonly ref struct IcmpHeader
     private readonly Span<byte> _message;
 
     /// <summary>Wraps a message; it must be at least 8 bytes.</summary>
+    /// <param name="message">The message.</param>
     public IcmpHeader(Span<byte> message) => _message = message;
 
     /// <summary>The whole message.</summary>
@@ -89,15 +90,21 @@ public enum IcmpType : byte
 public static class IcmpTypes
 {
     /// <summary>Echo, timestamp and information requests and replies: keyed by identifier (RFC 5508 REQ-1).</summary>
+    /// <param name="type">The ICMP type.</param>
+    /// <returns>True for the query types (requests and replies).</returns>
     public static bool IsQuery(IcmpType type) => type is IcmpType.EchoRequest or IcmpType.EchoReply
         or IcmpType.TimestampRequest or IcmpType.TimestampReply
         or IcmpType.InformationRequest or IcmpType.InformationReply;
 
     /// <summary>Errors that embed the offending datagram's header and at least 8 bytes (RFC 792, RFC 5508 REQ-3).</summary>
+    /// <param name="type">The ICMP type.</param>
+    /// <returns>True for the error types (unreachable, source quench, redirect, time exceeded, parameter problem).</returns>
     public static bool IsError(IcmpType type) => type is IcmpType.DestinationUnreachable or IcmpType.SourceQuench
         or IcmpType.Redirect or IcmpType.TimeExceeded or IcmpType.ParameterProblem;
 
     /// <summary>True for the request half of a query pair (the kind that may open a NAT mapping).</summary>
+    /// <param name="type">The ICMP type.</param>
+    /// <returns>True for echo, timestamp and information requests.</returns>
     public static bool IsRequest(IcmpType type) => type is IcmpType.EchoRequest or IcmpType.TimestampRequest
         or IcmpType.InformationRequest;
 }

@@ -124,6 +124,9 @@ public readonly ref struct Ipv4Packet
     /// the TCP, UDP or ICMP header is complete (and a UDP Length field fits the datagram). Bytes after Total Length (link padding) are ignored.
     /// An unknown protocol is not an error. Never throws.
     /// </summary>
+    /// <param name="buffer">The bytes of the datagram.</param>
+    /// <param name="packet">The parsed view, or default.</param>
+    /// <returns><see cref="PacketError.None"/> when the datagram is well formed, else what is wrong with it.</returns>
     // Kept out of line: inlined into the translator it exhausts the JIT's inlining budget for the rest of the path.
     [MethodImpl(MethodImplOptions.NoInlining)]
     public static PacketError TryParse(Span<byte> buffer, out Ipv4Packet packet)
@@ -202,6 +205,7 @@ public readonly ref struct Ipv4Packet
     public void RecomputeHeaderChecksum() => RecomputeHeaderChecksum(Header);
 
     /// <summary>Recomputes the checksum of the IPv4 header in <paramref name="header"/>.</summary>
+    /// <param name="header">The IPv4 header whose checksum is recomputed.</param>
     public static void RecomputeHeaderChecksum(Span<byte> header)
     {
         BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], 0);

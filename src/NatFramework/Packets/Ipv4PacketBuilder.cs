@@ -10,6 +10,17 @@ namespace NatFramework.Packets;
 public static class Ipv4PacketBuilder
 {
     /// <summary>Writes an IPv4 header followed by <paramref name="payload"/>; returns the datagram length.</summary>
+    /// <param name="destination">The buffer to write into.</param>
+    /// <param name="source">The source address.</param>
+    /// <param name="destinationAddress">The destination address.</param>
+    /// <param name="protocol">The IP protocol number.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <param name="identification">The IPv4 identification field.</param>
+    /// <param name="dontFragment">Sets the DF (don't fragment) bit.</param>
+    /// <param name="options">The settings.</param>
+    /// <param name="typeOfService">The type-of-service byte.</param>
+    /// <returns>The datagram's length in bytes.</returns>
     /// <exception cref="ArgumentException">The options are not a multiple of 4 bytes or longer than 40, or the buffer is too small.</exception>
     public static int WriteIpv4(Span<byte> destination, Ipv4Address source, Ipv4Address destinationAddress, byte protocol,
         ReadOnlySpan<byte> payload, byte ttl = 64, ushort identification = 0, bool dontFragment = false,
@@ -38,6 +49,16 @@ public static class Ipv4PacketBuilder
     }
 
     /// <summary>A UDP datagram; with <paramref name="computeChecksum"/> false the checksum is 0 ("none", RFC 768).</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="sourcePort">The source port.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="destinationPort">The destination port.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <param name="identification">The IPv4 identification field.</param>
+    /// <param name="dontFragment">Sets the DF (don't fragment) bit.</param>
+    /// <param name="computeChecksum">False for a UDP checksum of 0 ("none").</param>
+    /// <returns>The datagram.</returns>
     public static byte[] Udp(Ipv4Address source, ushort sourcePort, Ipv4Address destination, ushort destinationPort,
         ReadOnlySpan<byte> payload, byte ttl = 64, ushort identification = 0, bool dontFragment = false, bool computeChecksum = true)
     {
@@ -55,6 +76,20 @@ public static class Ipv4PacketBuilder
     }
 
     /// <summary>A TCP segment with a 20-byte header (plus <paramref name="tcpOptions"/>, padded by the caller to 4 bytes).</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="sourcePort">The source port.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="destinationPort">The destination port.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="flags">The TCP flags.</param>
+    /// <param name="sequence">The sequence number (ICMP queries: the sequence field).</param>
+    /// <param name="window">The TCP window.</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <param name="identification">The IPv4 identification field.</param>
+    /// <param name="dontFragment">Sets the DF (don't fragment) bit.</param>
+    /// <param name="tcpOptions">TCP options, already padded to 4 bytes.</param>
+    /// <param name="acknowledgment">The acknowledgement number.</param>
+    /// <returns>The datagram.</returns>
     public static byte[] Tcp(Ipv4Address source, ushort sourcePort, Ipv4Address destination, ushort destinationPort,
         ReadOnlySpan<byte> payload, TcpFlags flags = TcpFlags.Syn, uint sequence = 0x432AF310, uint acknowledgment = 0,
         ushort window = 536, byte ttl = 64, ushort identification = 0, bool dontFragment = false, ReadOnlySpan<byte> tcpOptions = default)
@@ -76,6 +111,16 @@ public static class Ipv4PacketBuilder
     }
 
     /// <summary>An ICMP query (echo, timestamp or information request or reply) with identifier and sequence number.</summary>
+    /// <param name="type">The ICMP type.</param>
+    /// <param name="source">The source address.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="identifier">The ICMP query identifier.</param>
+    /// <param name="sequence">The sequence number (ICMP queries: the sequence field).</param>
+    /// <param name="data">The bytes.</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <param name="identification">The IPv4 identification field.</param>
+    /// <param name="dontFragment">Sets the DF (don't fragment) bit.</param>
+    /// <returns>The datagram.</returns>
     public static byte[] IcmpQuery(IcmpType type, Ipv4Address source, Ipv4Address destination, ushort identifier, ushort sequence,
         ReadOnlySpan<byte> data, byte ttl = 64, ushort identification = 0, bool dontFragment = false)
     {
@@ -89,11 +134,26 @@ public static class Ipv4PacketBuilder
     }
 
     /// <summary>An ICMP echo request (ping).</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="identifier">The ICMP query identifier.</param>
+    /// <param name="sequence">The sequence number (ICMP queries: the sequence field).</param>
+    /// <param name="data">The bytes.</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <param name="dontFragment">Sets the DF (don't fragment) bit.</param>
+    /// <returns>The datagram.</returns>
     public static byte[] EchoRequest(Ipv4Address source, Ipv4Address destination, ushort identifier, ushort sequence,
         ReadOnlySpan<byte> data = default, byte ttl = 64, bool dontFragment = false)
         => IcmpQuery(IcmpType.EchoRequest, source, destination, identifier, sequence, data, ttl, 0, dontFragment);
 
     /// <summary>An ICMP echo reply.</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="identifier">The ICMP query identifier.</param>
+    /// <param name="sequence">The sequence number (ICMP queries: the sequence field).</param>
+    /// <param name="data">The bytes.</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <returns>The datagram.</returns>
     public static byte[] EchoReply(Ipv4Address source, Ipv4Address destination, ushort identifier, ushort sequence,
         ReadOnlySpan<byte> data = default, byte ttl = 64)
         => IcmpQuery(IcmpType.EchoReply, source, destination, identifier, sequence, data, ttl);
@@ -103,6 +163,15 @@ public static class Ipv4PacketBuilder
     /// bytes of its payload (8 by RFC 792; RFC 1812 §4.3.2.3 allows more, up to 576 bytes in all).
     /// <paramref name="restOfHeader"/> fills bytes 4–7 (e.g. the next-hop MTU of a 3/4 error, RFC 1191).
     /// </summary>
+    /// <param name="type">The ICMP type.</param>
+    /// <param name="code">The ICMP code.</param>
+    /// <param name="source">The source address.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="offending">The datagram the error is about.</param>
+    /// <param name="embeddedDataBytes">How many bytes of the offending datagram's payload to quote (8 by RFC 792).</param>
+    /// <param name="restOfHeader">Bytes 4-7 of the ICMP header (e.g. the next-hop MTU).</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <returns>The datagram.</returns>
     public static byte[] IcmpError(IcmpType type, byte code, Ipv4Address source, Ipv4Address destination,
         ReadOnlySpan<byte> offending, int embeddedDataBytes = 8, uint restOfHeader = 0, byte ttl = 64)
     {
@@ -112,6 +181,16 @@ public static class Ipv4PacketBuilder
     }
 
     /// <summary>Writes an ICMP error (see <see cref="IcmpError"/>) into the caller's buffer; returns its length.</summary>
+    /// <param name="destination">The buffer to write into.</param>
+    /// <param name="type">The ICMP type.</param>
+    /// <param name="code">The ICMP code.</param>
+    /// <param name="source">The source address.</param>
+    /// <param name="destinationAddress">The destination address.</param>
+    /// <param name="offending">The datagram the error is about.</param>
+    /// <param name="embeddedDataBytes">How many bytes of the offending datagram's payload to quote (8 by RFC 792).</param>
+    /// <param name="restOfHeader">Bytes 4-7 of the ICMP header (e.g. the next-hop MTU).</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <returns>The datagram's length in bytes.</returns>
     public static int WriteIcmpError(Span<byte> destination, IcmpType type, byte code, Ipv4Address source, Ipv4Address destinationAddress,
         ReadOnlySpan<byte> offending, int embeddedDataBytes = 8, uint restOfHeader = 0, byte ttl = 64)
     {
@@ -138,6 +217,15 @@ public static class Ipv4PacketBuilder
     }
 
     /// <summary>An IPv4 datagram around an arbitrary payload.</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="protocol">The IP protocol number.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="ttl">The time to live.</param>
+    /// <param name="identification">The IPv4 identification field.</param>
+    /// <param name="dontFragment">Sets the DF (don't fragment) bit.</param>
+    /// <param name="options">The settings.</param>
+    /// <returns>The datagram.</returns>
     public static byte[] Ipv4(Ipv4Address source, Ipv4Address destination, byte protocol, ReadOnlySpan<byte> payload,
         byte ttl = 64, ushort identification = 0, bool dontFragment = false, ReadOnlySpan<byte> options = default)
     {

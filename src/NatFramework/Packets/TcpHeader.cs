@@ -34,6 +34,7 @@ public readonly ref struct TcpHeader
     private readonly Span<byte> _segment;
 
     /// <summary>Wraps a segment (header and data); it must be at least 20 bytes.</summary>
+    /// <param name="segment">The TCP header and payload.</param>
     public TcpHeader(Span<byte> segment) => _segment = segment;
 
     /// <summary>The source port.</summary>

@@ -27,6 +27,7 @@ public readonly ref struct UdpHeader
     private readonly Span<byte> _datagram;
 
     /// <summary>Wraps a datagram (header and data); it must be at least 8 bytes.</summary>
+    /// <param name="datagram">The UDP header and payload.</param>
     public UdpHeader(Span<byte> datagram) => _datagram = datagram;
 
     /// <summary>The source port.</summary>

@@ -91,6 +91,8 @@ public sealed record NatPolicy
     public bool UdpInboundRefresh { get; init; }
 
     /// <summary>The mapping behaviour of <paramref name="protocol"/>.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The mapping behaviour.</returns>
     public NatMappingBehavior MappingFor(NatProtocol protocol) => protocol switch
     {
         NatProtocol.Tcp => TcpMapping,
@@ -99,6 +101,8 @@ public sealed record NatPolicy
     };
 
     /// <summary>The filtering behaviour of <paramref name="protocol"/> (ICMP: always exact).</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The filtering behaviour.</returns>
     public NatFilteringBehavior FilteringFor(NatProtocol protocol) => protocol switch
     {
         NatProtocol.Tcp => TcpFiltering,
@@ -107,6 +111,8 @@ public sealed record NatPolicy
     };
 
     /// <summary>The per-host limit of <paramref name="protocol"/> (0: none).</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The limit; 0 for none.</returns>
     public int HostLimitFor(NatProtocol protocol) => protocol switch
     {
         NatProtocol.Tcp => TcpConnectionsPerHost,

@@ -8,11 +8,14 @@ namespace NatFramework;
 public sealed class NatStoreUnavailableException : Exception
 {
     /// <summary>Creates the exception.</summary>
+    /// <param name="message">What failed.</param>
+    /// <param name="innerException">The failure that caused it.</param>
     public NatStoreUnavailableException(string message, Exception? innerException = null) : base(message, innerException) { }
 
     /// <summary>Creates the exception with a generic message.</summary>
     public NatStoreUnavailableException() : base("The NAT store is unavailable.") { }
 
     /// <summary>Creates the exception.</summary>
+    /// <param name="message">What failed.</param>
     public NatStoreUnavailableException(string message) : base(message) { }
 }

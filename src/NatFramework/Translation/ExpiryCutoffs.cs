@@ -29,6 +29,8 @@ public readonly record struct ExpiryCutoffs(long Tcp, long TcpTransitory, long U
     public static ExpiryCutoffs Uniform(long cutoff) => new(cutoff, cutoff, cutoff, cutoff);
 
     /// <summary>The cutoff of <paramref name="protocol"/>'s established (for TCP) connections.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The cutoff: a connection last seen before it has expired.</returns>
     public long For(NatProtocol protocol) => protocol switch
     {
         NatProtocol.Tcp => Tcp,
@@ -37,12 +39,19 @@ public readonly record struct ExpiryCutoffs(long Tcp, long TcpTransitory, long U
     };
 
     /// <summary>The cutoff that applies to <paramref name="connection"/>, by its protocol and TCP state.</summary>
+    /// <param name="connection">The connection.</param>
+    /// <returns>The cutoff: a connection last seen before it has expired.</returns>
     public long For(in NatConnection connection) => For(connection.Protocol, connection.Flags);
 
     /// <summary>The cutoff of a connection of <paramref name="protocol"/> with <paramref name="flags"/> (for stores that keep the two apart).</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <param name="flags">The connection's TCP state flags.</param>
+    /// <returns>The cutoff: a connection last seen before it has expired.</returns>
     public long For(NatProtocol protocol, NatConnectionFlags flags)
         => (flags & NatConnectionFlags.TcpTransitory) != 0 ? TcpTransitory : For(protocol);
 
     /// <summary>True when <paramref name="connection"/> is expired under these cutoffs.</summary>
+    /// <param name="connection">The connection.</param>
+    /// <returns>True when the connection has expired.</returns>
     public bool IsExpired(in NatConnection connection) => connection.LastSeen < For(connection);
 }

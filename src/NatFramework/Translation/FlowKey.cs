@@ -24,6 +24,11 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public readonly NatProtocol Protocol;
 
     /// <summary>Creates a key. For <see cref="NatProtocol.Icmp"/> use <see cref="Icmp"/>.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <param name="source">The source address.</param>
+    /// <param name="sourcePort">The source port.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="destinationPort">The destination port.</param>
     public FlowKey(NatProtocol protocol, Ipv4Address source, ushort sourcePort, Ipv4Address destination, ushort destinationPort)
     {
         Protocol = protocol;
@@ -34,14 +39,28 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     }
 
     /// <summary>A TCP key.</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="sourcePort">The source port.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="destinationPort">The destination port.</param>
+    /// <returns>The key.</returns>
     public static FlowKey Tcp(Ipv4Address source, ushort sourcePort, Ipv4Address destination, ushort destinationPort)
         => new(NatProtocol.Tcp, source, sourcePort, destination, destinationPort);
 
     /// <summary>A UDP key.</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="sourcePort">The source port.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="destinationPort">The destination port.</param>
+    /// <returns>The key.</returns>
     public static FlowKey Udp(Ipv4Address source, ushort sourcePort, Ipv4Address destination, ushort destinationPort)
         => new(NatProtocol.Udp, source, sourcePort, destination, destinationPort);
 
     /// <summary>An ICMP query key (both port fields carry the identifier).</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="identifier">The ICMP query identifier.</param>
+    /// <returns>The key.</returns>
     public static FlowKey Icmp(Ipv4Address source, Ipv4Address destination, ushort identifier)
         => new(NatProtocol.Icmp, source, identifier, destination, identifier);
 
@@ -52,10 +71,16 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public FlowKey Reversed => new(Protocol, Destination, DestinationPort, Source, SourcePort);
 
     /// <summary>The same key with another source address and port.</summary>
+    /// <param name="source">The source address.</param>
+    /// <param name="port">The port (ICMP: the identifier).</param>
+    /// <returns>The key with the source replaced.</returns>
     public FlowKey WithSource(Ipv4Address source, ushort port)
         => Protocol == NatProtocol.Icmp ? Icmp(source, Destination, port) : new(Protocol, source, port, Destination, DestinationPort);
 
     /// <summary>The same key with another destination address and port.</summary>
+    /// <param name="destination">The destination address.</param>
+    /// <param name="port">The port (ICMP: the identifier).</param>
+    /// <returns>The key with the destination replaced.</returns>
     public FlowKey WithDestination(Ipv4Address destination, ushort port)
         => Protocol == NatProtocol.Icmp ? Icmp(Source, destination, port) : new(Protocol, Source, SourcePort, destination, port);
 
@@ -63,6 +88,9 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     /// Reads the key of a whole TCP, UDP or ICMP-query datagram. Returns false for fragments,
     /// other protocols and ICMP messages that are not queries.
     /// </summary>
+    /// <param name="packet">The parsed datagram.</param>
+    /// <param name="key">The flow key, or default.</param>
+    /// <returns>True when the packet has a flow a translator can key (TCP, UDP, ICMP query).</returns>
     public static bool TryRead(in Ipv4Packet packet, out FlowKey key)
     {
         if (!packet.IsFragment)
@@ -98,6 +126,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     /// Writes the key's stable binary form for stores that persist keys: protocol, source address, source port,
     /// destination address, destination port, in network byte order (13 bytes).
     /// </summary>
+    /// <param name="destination">Where the key is written (at least its size in bytes).</param>
     public void WriteTo(Span<byte> destination)
     {
         destination[0] = (byte)Protocol;
@@ -108,6 +137,8 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     }
 
     /// <summary>Reads the binary form written by <see cref="WriteTo"/>.</summary>
+    /// <param name="source">The bytes written by Write.</param>
+    /// <returns>The key stored in the first bytes.</returns>
     public static FlowKey Read(ReadOnlySpan<byte> source) => new(
         (NatProtocol)source[0],
         new Ipv4Address(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(source[1..])), System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(source[5..]),
@@ -124,6 +155,7 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public override bool Equals(object? obj) => obj is FlowKey other && Equals(other);
 
     /// <summary>A well-mixed 64-bit hash, for stores that build their own tables. The same as <c>Hash64(0)</c>.</summary>
+    /// <returns>A 64-bit hash of the key.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Hash64() => Hash64(0);
 
@@ -133,6 +165,8 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     /// place: which keys collide changes with the seed. Not a cryptographic MAC; a defence against precomputed
     /// collisions, as in language runtimes' randomised string hashing.
     /// </summary>
+    /// <param name="seed">A seed mixed into the hash.</param>
+    /// <returns>A 64-bit hash of the key.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Hash64(ulong seed)
     {
@@ -151,12 +185,17 @@ public readonly struct FlowKey : IEquatable<FlowKey>
     public override int GetHashCode() => (int)Hash64();
 
     /// <summary>Equality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator ==(FlowKey left, FlowKey right) => left.Equals(right);
 
     /// <summary>Inequality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator !=(FlowKey left, FlowKey right) => !left.Equals(right);
 
     /// <summary>For example <c>udp 10.0.0.2:5353 -> 192.0.2.1:53</c>.</summary>
+    /// <returns>The flow as text, e.g. <c>udp 10.77.0.2:4000 -> 198.51.100.2:53</c>.</returns>
     public override string ToString() => Protocol == NatProtocol.Icmp
         ? $"icmp {Source} -> {Destination} id {Identifier}"
         : $"{Protocol.ToString().ToLowerInvariant()} {Source}:{SourcePort} -> {Destination}:{DestinationPort}";

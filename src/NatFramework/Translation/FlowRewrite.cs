@@ -16,6 +16,8 @@ public readonly struct FlowRewrite
     public readonly FlowDirection Direction;
 
     /// <summary>Creates a rewrite.</summary>
+    /// <param name="to">The address to write.</param>
+    /// <param name="direction">The direction of the packet.</param>
     public FlowRewrite(in FlowKey to, FlowDirection direction)
     {
         To = to;
@@ -26,6 +28,8 @@ public readonly struct FlowRewrite
     public bool Found => To.Protocol != 0;
 
     /// <summary>The rewrite a full lookup answer stands for.</summary>
+    /// <param name="lookup">A lookup's answer.</param>
+    /// <returns>The rewrite the lookup's connection applies in the lookup's direction.</returns>
     public static FlowRewrite Of(in NatLookup lookup) => new(lookup.Rewrite, lookup.Direction);
 
     /// <inheritdoc/>

@@ -4,6 +4,7 @@ namespace NatFramework;
 public sealed class FreedPorts
 {
     /// <summary>Creates the summary from removed connections.</summary>
+    /// <param name="removed">The connections removed.</param>
     // Fully optimised at once: built rarely, but over every removed connection, which tier-0 code walked slowly. Two
     // passes over a span (count, then fill exactly sized arrays) instead of growing three lists through an enumerator.
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

@@ -15,37 +15,37 @@ public interface IAsyncStoreCalls
     /// <summary>The store removes a host's connections itself (<see cref="IAsyncNatHostIndex"/>).</summary>
     static abstract bool HasHostIndex { get; }
 
-    /// <summary>See <see cref="IAsyncNatStore.LookupAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.LookupAsync"/>
     ValueTask<NatLookup> LookupAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatBatchLookup.LookupBatchAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatBatchLookup.LookupBatchAsync"/>
     ValueTask LookupBatchAsync(ReadOnlyMemory<FlowKey> keys, ExpiryCutoffs expiry, Memory<NatLookup> results, CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatStore.InsertAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.InsertAsync"/>
     ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatStore.FindMappingAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.FindMappingAsync"/>
     ValueTask<NatMapping> FindMappingAsync(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, ExpiryCutoffs expiry,
         CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatStore.TouchAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.TouchAsync"/>
     ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatStore.UpdateStateAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.UpdateStateAsync"/>
     ValueTask<NatConnectionFlags?> UpdateStateAsync(FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now, CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatStore.RemoveAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.RemoveAsync"/>
     ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatStore.ContainsAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.ContainsAsync"/>
     ValueTask<bool> ContainsAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatStore.ClearAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.ClearAsync"/>
     ValueTask ClearAsync(CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatStore.GetConnectionsAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatStore.GetConnectionsAsync"/>
     IAsyncEnumerable<NatConnection> GetConnectionsAsync(CancellationToken cancellationToken);
 
-    /// <summary>See <see cref="IAsyncNatHostIndex.RemoveConnectionsAsync"/>.</summary>
+    /// <inheritdoc cref="IAsyncNatHostIndex.RemoveConnectionsAsync"/>
     ValueTask<int> RemoveConnectionsAsync(Ipv4Address host, List<NatConnection> removed, CancellationToken cancellationToken);
 }

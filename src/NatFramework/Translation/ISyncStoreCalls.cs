@@ -24,42 +24,42 @@ public interface ISyncStoreCalls
     /// <summary>The store removes a host's connections itself (<see cref="INatHostIndex"/>).</summary>
     static abstract bool HasHostIndex { get; }
 
-    /// <summary>See <see cref="INatStore.TryLookup"/>.</summary>
+    /// <inheritdoc cref="INatStore.TryLookup"/>
     bool TryLookup(in FlowKey key, in ExpiryCutoffs expiry, out NatLookup lookup);
 
-    /// <summary>See <see cref="INatBatchLookup.LookupBatch"/>.</summary>
+    /// <inheritdoc cref="INatBatchLookup.LookupBatch"/>
     void LookupBatch(ReadOnlySpan<FlowKey> keys, in ExpiryCutoffs expiry, Span<NatLookup> results);
 
-    /// <summary>See <see cref="INatRewriteLookup.TryLookupRewrite"/>.</summary>
+    /// <inheritdoc cref="INatRewriteLookup.TryLookupRewrite"/>
     bool TryLookupRewrite(in FlowKey key, long now, in ExpiryCutoffs expiry, out FlowRewrite rewrite);
 
-    /// <summary>See <see cref="INatRewriteLookup.LookupRewriteBatch"/>.</summary>
+    /// <inheritdoc cref="INatRewriteLookup.LookupRewriteBatch"/>
     void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, in ExpiryCutoffs expiry, Span<FlowRewrite> results);
 
-    /// <summary>See <see cref="INatStore.TryInsert"/>.</summary>
+    /// <inheritdoc cref="INatStore.TryInsert"/>
     NatInsertStatus TryInsert(in NatConnection connection, in NatInsertRules rules, out NatLookup existing);
 
-    /// <summary>See <see cref="INatStore.TryFindMapping"/>.</summary>
+    /// <inheritdoc cref="INatStore.TryFindMapping"/>
     bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping);
 
-    /// <summary>See <see cref="INatStore.Touch"/>.</summary>
+    /// <inheritdoc cref="INatStore.Touch"/>
     void Touch(in FlowKey key, long now);
 
-    /// <summary>See <see cref="INatStore.UpdateState"/>.</summary>
+    /// <inheritdoc cref="INatStore.UpdateState"/>
     NatConnectionFlags? UpdateState(in FlowKey key, NatConnectionFlags expected, NatConnectionFlags flags, long now);
 
-    /// <summary>See <see cref="INatStore.Remove"/>.</summary>
+    /// <inheritdoc cref="INatStore.Remove"/>
     bool Remove(in FlowKey key, out NatConnection removed);
 
-    /// <summary>See <see cref="INatStore.Contains"/>.</summary>
+    /// <inheritdoc cref="INatStore.Contains"/>
     bool Contains(in FlowKey key, in ExpiryCutoffs expiry);
 
-    /// <summary>See <see cref="INatStore.Clear"/>.</summary>
+    /// <inheritdoc cref="INatStore.Clear"/>
     void Clear();
 
-    /// <summary>See <see cref="INatStore.Connections"/>.</summary>
+    /// <inheritdoc cref="INatStore.Connections"/>
     IEnumerable<NatConnection> Connections { get; }
 
-    /// <summary>See <see cref="INatHostIndex.RemoveConnections"/>.</summary>
+    /// <inheritdoc cref="INatHostIndex.RemoveConnections"/>
     int RemoveConnections(Ipv4Address host, List<NatConnection> removed);
 }

@@ -60,5 +60,8 @@ public readonly record struct NatAddResult(NatAddStatus Status, NatConnection Co
     public bool IsOk => Status == NatAddStatus.Ok;
 
     /// <summary>A CannotNat result.</summary>
+    /// <param name="reason">Why it cannot be translated.</param>
+    /// <param name="error">What is wrong with the packet, when that is the reason.</param>
+    /// <returns>The result.</returns>
     public static NatAddResult CannotNat(CannotNatReason reason, PacketError error = PacketError.None) => new(NatAddStatus.CannotNat, default, reason, error);
 }

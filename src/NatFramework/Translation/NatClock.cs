@@ -14,6 +14,7 @@ public sealed class NatClock
     private readonly bool _isSystem;
 
     /// <summary>Creates a clock over <paramref name="time"/> (the system clock when null).</summary>
+    /// <param name="time">The clock (the system clock when null).</param>
     public NatClock(TimeProvider? time = null)
     {
         _time = time ?? TimeProvider.System;

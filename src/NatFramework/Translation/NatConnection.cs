@@ -70,6 +70,10 @@ public readonly struct NatConnection : IEquatable<NatConnection>
     public readonly NatConnectionFlags Flags;
 
     /// <summary>Creates a connection record.</summary>
+    /// <param name="outbound">The flow of outbound packets as the inside host sends them.</param>
+    /// <param name="translated">What outbound packets become.</param>
+    /// <param name="lastSeen">The last-seen time, in the translator clock's milliseconds.</param>
+    /// <param name="flags">The TCP state flags.</param>
     public NatConnection(FlowKey outbound, FlowKey translated, long lastSeen, NatConnectionFlags flags = NatConnectionFlags.None)
     {
         Outbound = outbound;
@@ -97,6 +101,8 @@ public readonly struct NatConnection : IEquatable<NatConnection>
     public ushort AllocatedPort => Translated.SourcePort;
 
     /// <summary>The flow a packet travelling in <paramref name="direction"/> is rewritten to.</summary>
+    /// <param name="direction">The direction.</param>
+    /// <returns>The flow a packet in that direction becomes.</returns>
     public FlowKey RewriteFor(FlowDirection direction) => direction == FlowDirection.Outbound ? Translated : Outbound.Reversed;
 
     /// <summary>
@@ -107,15 +113,24 @@ public readonly struct NatConnection : IEquatable<NatConnection>
     public Ipv4Address InsideHost => IsRedirect ? Translated.Destination : Outbound.Source;
 
     /// <summary>True when <paramref name="host"/> is the connection's <see cref="InsideHost"/>.</summary>
+    /// <param name="host">The host.</param>
+    /// <returns>True when the host is the connection's inside host.</returns>
     public bool Involves(Ipv4Address host) => InsideHost == host;
 
     /// <summary>The same connection with another last-seen time.</summary>
+    /// <param name="lastSeen">The last-seen time, in the translator clock's milliseconds.</param>
+    /// <returns>A copy last seen at the given time.</returns>
     public NatConnection WithLastSeen(long lastSeen) => new(Outbound, Translated, lastSeen, Flags);
 
     /// <summary>The same connection with other flags (a new TCP state) and last-seen time.</summary>
+    /// <param name="flags">The TCP state flags.</param>
+    /// <param name="lastSeen">The last-seen time, in the translator clock's milliseconds.</param>
+    /// <returns>A copy with the TCP state and last-seen time.</returns>
     public NatConnection WithState(NatConnectionFlags flags, long lastSeen) => new(Outbound, Translated, lastSeen, flags);
 
     /// <summary>True when both records describe the same mapping (last-seen time and TCP state ignored).</summary>
+    /// <param name="other">The other connection.</param>
+    /// <returns>True when both translate the same flows the same way (only the times and states differ).</returns>
     public bool SameMapping(in NatConnection other) => Outbound.Equals(other.Outbound) && Translated.Equals(other.Translated) && IsRedirect == other.IsRedirect;
 
     /// <inheritdoc/>
@@ -128,9 +143,13 @@ public readonly struct NatConnection : IEquatable<NatConnection>
     public override int GetHashCode() => HashCode.Combine(Outbound, Translated, LastSeen, Flags);
 
     /// <summary>Equality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator ==(NatConnection left, NatConnection right) => left.Equals(right);
 
     /// <summary>Inequality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator !=(NatConnection left, NatConnection right) => !left.Equals(right);
 
     /// <inheritdoc/>
@@ -147,6 +166,8 @@ public readonly struct NatLookup
     public readonly FlowDirection Direction;
 
     /// <summary>Creates a lookup answer.</summary>
+    /// <param name="connection">The connection.</param>
+    /// <param name="direction">The direction.</param>
     public NatLookup(in NatConnection connection, FlowDirection direction)
     {
         Connection = connection;

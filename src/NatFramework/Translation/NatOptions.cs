@@ -71,6 +71,8 @@ public sealed class NatOptions
     public NatTimeouts Timeouts => new(TcpTimeout, UdpTimeout, IcmpTimeout, TcpTransitoryTimeout);
 
     /// <summary>The configured capacity for <paramref name="protocol"/>.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The capacity.</returns>
     public int CapacityFor(NatProtocol protocol) => protocol switch
     {
         NatProtocol.Tcp => TcpCapacity,
@@ -120,5 +122,6 @@ public sealed class NatOptions
     }
 
     /// <summary>A copy (so a translator's settings cannot change under it).</summary>
+    /// <returns>An independent copy.</returns>
     public NatOptions Clone() => (NatOptions)MemberwiseClone();
 }

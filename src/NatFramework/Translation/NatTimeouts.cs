@@ -8,6 +8,8 @@ namespace NatFramework;
 public sealed record NatTimeouts(TimeSpan Tcp, TimeSpan Udp, TimeSpan Icmp, TimeSpan TcpTransitory)
 {
     /// <summary>The timeout of <paramref name="protocol"/>'s established (for TCP) connections.</summary>
+    /// <param name="protocol">The protocol.</param>
+    /// <returns>The idle timeout.</returns>
     public TimeSpan For(NatProtocol protocol) => protocol switch
     {
         NatProtocol.Tcp => Tcp,
@@ -16,5 +18,7 @@ public sealed record NatTimeouts(TimeSpan Tcp, TimeSpan Udp, TimeSpan Icmp, Time
     };
 
     /// <summary>The timeout that applies to <paramref name="connection"/>, by its protocol and TCP state.</summary>
+    /// <param name="connection">The connection.</param>
+    /// <returns>The idle timeout.</returns>
     public TimeSpan For(in NatConnection connection) => connection.IsTransitory ? TcpTransitory : For(connection.Protocol);
 }

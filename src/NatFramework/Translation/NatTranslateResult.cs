@@ -89,15 +89,22 @@ public readonly struct NatTranslateResult : IEquatable<NatTranslateResult>
     public bool IsTranslated => Status == NatTranslateStatus.Translated;
 
     /// <summary>A translated result.</summary>
+    /// <param name="direction">The direction of the translated packet.</param>
+    /// <returns>The result.</returns>
     public static NatTranslateResult Translated(FlowDirection direction) => new(NatTranslateStatus.Translated, direction: direction);
 
     /// <summary>The result of the packet whose connection this translation created.</summary>
+    /// <returns>The same result, marked as the packet that created its connection when it was translated.</returns>
     public NatTranslateResult AsCreated() => new(Status, Reason, Error, Direction, created: Status == NatTranslateStatus.Translated);
 
     /// <summary>An untranslated result.</summary>
+    /// <param name="reason">Why it was not translated.</param>
+    /// <returns>The result.</returns>
     public static NatTranslateResult Untranslated(UntranslatedReason reason) => new(NatTranslateStatus.Untranslated, reason);
 
     /// <summary>A dropped result.</summary>
+    /// <param name="error">What is wrong with the packet.</param>
+    /// <returns>The result.</returns>
     public static NatTranslateResult Dropped(PacketError error) => new(NatTranslateStatus.Dropped, error: error);
 
     /// <summary>The TTL-exceeded result.</summary>
@@ -117,9 +124,13 @@ public readonly struct NatTranslateResult : IEquatable<NatTranslateResult>
     public override int GetHashCode() => HashCode.Combine(Status, Reason, Error, Direction, Created);
 
     /// <summary>Equality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator ==(NatTranslateResult left, NatTranslateResult right) => left.Equals(right);
 
     /// <summary>Inequality.</summary>
+    /// <param name="left">The left operand.</param>
+    /// <param name="right">The right operand.</param>
     public static bool operator !=(NatTranslateResult left, NatTranslateResult right) => !left.Equals(right);
 
     /// <inheritdoc/>

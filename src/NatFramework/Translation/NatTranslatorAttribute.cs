@@ -10,6 +10,7 @@ namespace NatFramework;
 public sealed class NatTranslatorAttribute : Attribute
 {
     /// <summary>Declares the store type the translator is generated for.</summary>
+    /// <param name="storeType">The store type the translator is generated for.</param>
     public NatTranslatorAttribute(Type storeType) => StoreType = storeType;
 
     /// <summary>The store type.</summary>

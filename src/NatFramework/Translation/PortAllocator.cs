@@ -8,6 +8,10 @@ public interface IPortAllocator
     /// The translator tries candidates until one is free or the attempts run out; return false to stop early.
     /// Must be thread-safe.
     /// </summary>
+    /// <param name="outbound">The outbound flow a port is wanted for.</param>
+    /// <param name="attempt">Which candidate: 0 for the first.</param>
+    /// <param name="port">The candidate port.</param>
+    /// <returns>True with a port to try; false when the allocator has no more for this flow.</returns>
     bool TryGetCandidate(in FlowKey outbound, int attempt, out ushort port);
 }
 
@@ -15,6 +19,8 @@ public interface IPortAllocator
 public static class PortAllocator
 {
     /// <summary>Always the same port (mirage-nat's <c>fun () -> Some p</c>); for tests and static forwards.</summary>
+    /// <param name="port">The only port to offer.</param>
+    /// <returns>An allocator that offers only that port.</returns>
     public static IPortAllocator Fixed(ushort port) => new FixedPortAllocator(port);
 
     /// <summary>
@@ -24,11 +30,14 @@ public static class PortAllocator
     /// <param name="rangeStart">The first port handed out.</param>
     /// <param name="rangeEnd">The last port handed out.</param>
     /// <param name="preservePorts">Try the source port first (port preservation; predictable, so off by default).</param>
+    /// <returns>An allocator drawing from the range with a cryptographic random source.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The range is empty or outside 1–65535.</exception>
     public static IPortAllocator Random(int rangeStart = 1024, int rangeEnd = 65535, bool preservePorts = false)
         => new RandomPortAllocator(rangeStart, rangeEnd, preservePorts);
 
     /// <summary>The allocator described by <paramref name="options"/>.</summary>
+    /// <param name="options">The settings.</param>
+    /// <returns>The allocator the options describe.</returns>
     public static IPortAllocator FromOptions(NatOptions options) => Random(options.PortRangeStart, options.PortRangeEnd, options.PreservePorts);
 
     private sealed class FixedPortAllocator(ushort port) : IPortAllocator

@@ -20,6 +20,7 @@ public static class StoreCallTimer
     /// <param name="call">The store's call.</param>
     /// <param name="store">The store's type name.</param>
     /// <param name="operation">The operation, e.g. <c>lookup</c>.</param>
+    /// <typeparam name="T">The type of the call's result.</typeparam>
     /// <returns>The call, to await in its place.</returns>
     public static ValueTask<T> Time<T>(long started, ValueTask<T> call, string store, string operation)
     {

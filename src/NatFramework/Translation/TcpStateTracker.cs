@@ -28,6 +28,8 @@ public static class TcpStateTracker
     private const NatConnectionFlags BothFins = NatConnectionFlags.TcpFinOutbound | NatConnectionFlags.TcpFinReply;
 
     /// <summary>True when a packet with <paramref name="tcpFlags"/> may change a connection's state.</summary>
+    /// <param name="tcpFlags">The TCP flags byte of the segment.</param>
+    /// <returns>True when the segment carries SYN, FIN or RST.</returns>
     public static bool MayChangeState(byte tcpFlags) => (tcpFlags & (Fin | Syn | Rst)) != 0;
 
     /// <summary>
@@ -35,6 +37,9 @@ public static class TcpStateTracker
     /// nothing. A SYN opens a transitory connection awaiting its answer; any other packet picks up an established one
     /// (a connection whose start the NAT did not see, as after a restart).
     /// </summary>
+    /// <param name="tcpFlags">The TCP flags byte of the segment.</param>
+    /// <param name="state">The state of the new connection.</param>
+    /// <returns>True when the segment may open a connection (a SYN without ACK).</returns>
     public static bool TryOpen(byte tcpFlags, out NatConnectionFlags state)
     {
         if ((tcpFlags & Rst) != 0)
@@ -52,6 +57,10 @@ public static class TcpStateTracker
     /// The flags after a packet with <paramref name="tcpFlags"/> travelling in <paramref name="direction"/>; other flags
     /// (<see cref="NatConnectionFlags.Redirect"/>) are kept.
     /// </summary>
+    /// <param name="current">The connection's state now.</param>
+    /// <param name="direction">The direction of the segment.</param>
+    /// <param name="tcpFlags">The TCP flags byte of the segment.</param>
+    /// <returns>The state after the segment.</returns>
     public static NatConnectionFlags Next(NatConnectionFlags current, FlowDirection direction, byte tcpFlags)
     {
         var next = current;

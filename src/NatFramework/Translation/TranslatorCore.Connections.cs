@@ -246,11 +246,11 @@ public sealed partial class TranslatorCore
         return inserted ? translated.AsCreated() : translated;
     }
 
-    /// <summary>Source NAT of the packet's flow through <paramref name="publicAddress"/>.</summary>
+    /// <inheritdoc cref="ISyncNatTranslator.AddNat"/>
     public NatAddResult AddNat<TCalls>(TCalls calls, ReadOnlySpan<byte> packet, Ipv4Address publicAddress, IPortAllocator? ports) where TCalls : struct, ISyncStoreCalls
         => Add(calls, PlanAdd(packet, publicAddress, redirect: false, default, 0, ports), ports ?? Ports);
 
-    /// <summary>Destination NAT (port forward) of the packet's flow to <paramref name="target"/>:<paramref name="targetPort"/>.</summary>
+    /// <inheritdoc cref="ISyncNatTranslator.AddRedirect"/>
     public NatAddResult AddRedirect<TCalls>(TCalls calls, ReadOnlySpan<byte> packet, Ipv4Address publicAddress, Ipv4Address target, ushort targetPort, IPortAllocator? ports)
         where TCalls : struct, ISyncStoreCalls
         => Add(calls, PlanAdd(packet, publicAddress, redirect: true, target, targetPort, ports), ports ?? Ports);
@@ -268,7 +268,7 @@ public sealed partial class TranslatorCore
         }
     }
 
-    /// <summary>Removes every connection whose inside host is <paramref name="host"/>.</summary>
+    /// <inheritdoc cref="ISyncNatTranslator.RemoveConnections"/>
     public FreedPorts RemoveConnections<TCalls>(TCalls calls, Ipv4Address host) where TCalls : struct, ISyncStoreCalls
     {
         var removed = new List<NatConnection>();
@@ -289,12 +289,12 @@ public sealed partial class TranslatorCore
         return new FreedPorts(removed);
     }
 
-    /// <summary>True when no live connection has the flow as one of its keys.</summary>
+    /// <inheritdoc cref="ISyncNatTranslator.IsPortFree"/>
     public bool IsPortFree<TCalls>(TCalls calls, NatProtocol protocol, Ipv4Address source, Ipv4Address destination, ushort sourcePort, ushort destinationPort)
         where TCalls : struct, ISyncStoreCalls
         => !calls.Contains(PortQueryKey(protocol, source, destination, sourcePort, destinationPort), Cutoffs(Now));
 
-    /// <summary>Removes every connection.</summary>
+    /// <inheritdoc cref="ISyncNatTranslator.Reset"/>
     public void Reset<TCalls>(TCalls calls) where TCalls : struct, ISyncStoreCalls
     {
         calls.Clear();
@@ -354,12 +354,12 @@ public sealed partial class TranslatorCore
         return Translated(packet.Span, plan, result, inserted);
     }
 
-    /// <summary>Source NAT of the packet's flow through <paramref name="publicAddress"/>.</summary>
+    /// <inheritdoc cref="INatTranslator.AddNatAsync"/>
     public ValueTask<NatAddResult> AddNatAsync<TCalls>(TCalls calls, ReadOnlyMemory<byte> packet, Ipv4Address publicAddress, IPortAllocator? ports,
         CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
         => AddAsync(calls, PlanAdd(packet.Span, publicAddress, redirect: false, default, 0, ports), ports ?? Ports, cancellationToken);
 
-    /// <summary>Destination NAT (port forward) of the packet's flow to <paramref name="target"/>:<paramref name="targetPort"/>.</summary>
+    /// <inheritdoc cref="INatTranslator.AddRedirectAsync"/>
     public ValueTask<NatAddResult> AddRedirectAsync<TCalls>(TCalls calls, ReadOnlyMemory<byte> packet, Ipv4Address publicAddress, Ipv4Address target, ushort targetPort,
         IPortAllocator? ports, CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
         => AddAsync(calls, PlanAdd(packet.Span, publicAddress, redirect: true, target, targetPort, ports), ports ?? Ports, cancellationToken);
@@ -378,7 +378,7 @@ public sealed partial class TranslatorCore
         }
     }
 
-    /// <summary>Removes every connection whose inside host is <paramref name="host"/>.</summary>
+    /// <inheritdoc cref="INatTranslator.RemoveConnectionsAsync"/>
     public async ValueTask<FreedPorts> RemoveConnectionsAsync<TCalls>(TCalls calls, Ipv4Address host, CancellationToken cancellationToken)
         where TCalls : struct, IAsyncStoreCalls
     {
@@ -403,12 +403,12 @@ public sealed partial class TranslatorCore
         return new FreedPorts(removed);
     }
 
-    /// <summary>True when no live connection has the flow as one of its keys.</summary>
+    /// <inheritdoc cref="INatTranslator.IsPortFreeAsync"/>
     public async ValueTask<bool> IsPortFreeAsync<TCalls>(TCalls calls, NatProtocol protocol, Ipv4Address source, Ipv4Address destination, ushort sourcePort,
         ushort destinationPort, CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
         => !await calls.ContainsAsync(PortQueryKey(protocol, source, destination, sourcePort, destinationPort), Cutoffs(Now), cancellationToken).ConfigureAwait(false);
 
-    /// <summary>Removes every connection.</summary>
+    /// <inheritdoc cref="INatTranslator.ResetAsync"/>
     public async ValueTask ResetAsync<TCalls>(TCalls calls, CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
     {
         await calls.ClearAsync(cancellationToken).ConfigureAwait(false);

@@ -9,11 +9,7 @@ public sealed partial class TranslatorCore
     // (64-packet chunks: 1M flows 99-104 ns per packet, 256: 89-98 ns; 10-20 KB of stack).
     private const int BatchChunk = 256;
 
-    /// <summary>Translates one datagram in place; never throws on packet bytes or an unreachable store.</summary>
-    /// <param name="calls">The store's calls.</param>
-    /// <param name="packet">The datagram.</param>
-    /// <param name="side">Where it arrived, when the host knows.</param>
-    /// <returns>What happened.</returns>
+    /// <inheritdoc cref="ISyncNatTranslator.Translate"/>
     public NatTranslateResult Translate<TCalls>(TCalls calls, Span<byte> packet, NatSide side) where TCalls : struct, ISyncStoreCalls
     {
         var result = TranslateOne(calls, packet, side);
@@ -143,16 +139,7 @@ public sealed partial class TranslatorCore
         }
     }
 
-    /// <summary>
-    /// Translates many datagrams of one buffer: the common packets of a chunk with one batch lookup, any other packet (ICMP,
-    /// options, TTL 1, fragments, TCP control segments, malformed) through <see cref="Translate{TCalls}"/>.
-    /// </summary>
-    /// <param name="calls">The store's calls.</param>
-    /// <param name="buffer">The buffer holding the datagrams.</param>
-    /// <param name="packets">Where each datagram is.</param>
-    /// <param name="results">One result per datagram.</param>
-    /// <param name="side">Where they arrived, when the host knows.</param>
-    /// <exception cref="ArgumentException"><paramref name="results"/> is shorter than <paramref name="packets"/>.</exception>
+    /// <inheritdoc cref="ISyncNatTranslator.TranslateBatch"/>
     public void TranslateBatch<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)
         where TCalls : struct, ISyncStoreCalls
     {

@@ -5,12 +5,7 @@ namespace NatFramework.Translation;
 // Translation for asynchronous stores: a lookup answered at once (a near-cache hit) completes without async machinery.
 public sealed partial class TranslatorCore
 {
-    /// <summary>Translates one datagram in place; never throws on packet bytes or an unreachable store.</summary>
-    /// <param name="calls">The store's calls.</param>
-    /// <param name="packet">The datagram.</param>
-    /// <param name="side">Where it arrived, when the host knows.</param>
-    /// <param name="cancellationToken">Cancels waiting for the store.</param>
-    /// <returns>What happened.</returns>
+    /// <inheritdoc cref="INatTranslator.TranslateAsync"/>
     public ValueTask<NatTranslateResult> TranslateAsync<TCalls>(TCalls calls, Memory<byte> packet, NatSide side, CancellationToken cancellationToken)
         where TCalls : struct, IAsyncStoreCalls
     {
@@ -120,18 +115,7 @@ public sealed partial class TranslatorCore
         return result;
     }
 
-    /// <summary>
-    /// Translates many datagrams of one buffer: every packet that needs a lookup is looked up in one call (one round trip
-    /// for a store with a batch lookup), then each is translated, created or refused.
-    /// </summary>
-    /// <param name="calls">The store's calls.</param>
-    /// <param name="buffer">The buffer holding the datagrams.</param>
-    /// <param name="packets">Where each datagram is.</param>
-    /// <param name="results">One result per datagram.</param>
-    /// <param name="side">Where they arrived, when the host knows.</param>
-    /// <param name="cancellationToken">Cancels waiting for the store.</param>
-    /// <returns>Completes when every result is written.</returns>
-    /// <exception cref="ArgumentException"><paramref name="results"/> is shorter than <paramref name="packets"/>.</exception>
+    /// <inheritdoc cref="INatTranslator.TranslateBatchAsync"/>
     public async ValueTask TranslateBatchAsync<TCalls>(TCalls calls, Memory<byte> buffer, ReadOnlyMemory<Range> packets, Memory<NatTranslateResult> results, NatSide side,
         CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
     {

@@ -84,6 +84,8 @@ public sealed partial class TranslatorCore
     }
 
     /// <summary>The expiry cutoffs at <paramref name="now"/> (never, when the store expires by itself or expiry is off).</summary>
+    /// <param name="now">The time, in the translator clock's milliseconds.</param>
+    /// <returns>The cutoffs (never, when the store expires by itself or expiry is off).</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ExpiryCutoffs Cutoffs(long now) => _translatorExpires
         ? new(now - _tcpTimeout, now - _tcpTransitoryTimeout, now - _udpTimeout, now - _icmpTimeout) { UdpRepliesRefresh = _policy.UdpInboundRefresh }
@@ -111,6 +113,9 @@ public sealed partial class TranslatorCore
     }
 
     /// <summary>True when the connection's last-seen time is older than its refresh interval (by protocol and TCP state), so a Touch is due.</summary>
+    /// <param name="connection">The connection a packet matched.</param>
+    /// <param name="now">The time, in the translator clock's milliseconds.</param>
+    /// <returns>True when a refresh of the connection's last-seen time is due.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool NeedsTouch(in NatConnection connection, long now)
         => now - connection.LastSeen >= (connection.IsTransitory ? _tcpTransitoryRefresh
@@ -120,6 +125,9 @@ public sealed partial class TranslatorCore
     /// True when a packet that matched <paramref name="lookup"/> is due to refresh its connection: <see cref="NeedsTouch(in NatConnection, long)"/>,
     /// unless it is a UDP packet from outside and the policy lets only outbound packets refresh UDP (RFC 4787 REQ-6).
     /// </summary>
+    /// <param name="lookup">The lookup a packet matched.</param>
+    /// <param name="now">The time, in the translator clock's milliseconds.</param>
+    /// <returns>True when a refresh of the connection's last-seen time is due.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool NeedsTouch(in NatLookup lookup, long now)
         => NeedsTouch(lookup.Connection, now)
