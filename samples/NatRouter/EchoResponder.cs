@@ -10,7 +10,7 @@ namespace NatRouter;
 /// host for a query, whose identifier is the sender's own; RFC 5508 REQ-7 asks query hairpinning of Basic NAT only),
 /// and an echo request from outside never reaches an inside host by matching a query identifier it guessed.
 /// </summary>
-internal sealed class EchoResponder(RouterSettings settings, RouterCounters counters)
+internal sealed class EchoResponder(RouterSettings settings, CounterCell counters)
 {
     private const byte DefaultTtl = 64;
 

@@ -6,15 +6,16 @@ namespace NatRouter;
 /// <summary>
 /// The ICMP errors the router itself sends — Time Exceeded for TTL ≤ 1, Fragmentation Needed for a packet too big with
 /// DF set — back out of the interface the offending packet came in on, from the router's own address on that side. At
-/// most one per interval across both interfaces (RFC 1812 §4.3.2.8), never about an ICMP error (RFC 1122 §3.2.2).
+/// most one per interval across both interfaces and every lane (RFC 1812 §4.3.2.8), never about an ICMP error (RFC 1122
+/// §3.2.2). What it sends is counted in the answering lane's cell.
 /// </summary>
-internal sealed class IcmpErrorResponder(RouterSettings settings, RouterCounters counters)
+internal sealed class IcmpErrorResponder(RouterSettings settings)
 {
     private static readonly long IntervalTicks = TimeSpan.FromMilliseconds(10).Ticks * System.Diagnostics.Stopwatch.Frequency / TimeSpan.TicksPerSecond;
     private long _lastSentAt = long.MinValue / 2;
 
     /// <summary>Answers <paramref name="offending"/> with an ICMP error written to <paramref name="back"/>, when the rate allows.</summary>
-    public void Answer(Span<byte> offending, IPacketPort back, int header, IcmpType type, byte code, uint restOfHeader, bool towardsInside)
+    public void Answer(Span<byte> offending, IPacketPort back, int header, IcmpType type, byte code, uint restOfHeader, bool towardsInside, CounterCell counters)
     {
         long now = System.Diagnostics.Stopwatch.GetTimestamp();
         long last = Interlocked.Read(ref _lastSentAt);

@@ -10,13 +10,14 @@ namespace NatRouter;
 /// flows (<see cref="RouterSettings.Policy"/>: the private network's hosts are translated, port forwards let outside
 /// clients in, nothing else from outside gets in). Fragments are reassembled before lookup and the result is fragmented
 /// to the MTU; the router answers TTL ≤ 1 with ICMP Time Exceeded and DF-and-too-big with ICMP Fragmentation Needed
-/// (RFC 1812 §4.3.2.8 rate limit). Each interface is read on its own thread (<see cref="RouterLane"/>).
+/// (RFC 1812 §4.3.2.8 rate limit). Each interface is read on its own thread (<see cref="RouterLane"/>), or, with
+/// multi-queue interfaces, each pair of queues on its own thread.
 /// </summary>
 public sealed class PacketRouter : IDisposable
 {
     private readonly RouterSettings _settings;
     private readonly ILogger _logger;
-    private readonly RouterLane _outbound, _inbound;
+    private readonly RouterLane[] _outbound, _inbound;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Thread> _threads = new();
     private readonly long _spinTicks;
@@ -27,31 +28,66 @@ public sealed class PacketRouter : IDisposable
     /// <summary>Creates a router over <paramref name="nat"/> (give it <see cref="RouterSettings.Policy"/>); call <see cref="Start"/>.</summary>
     /// <exception cref="ArgumentException">One side has TUN offloads on and the other not.</exception>
     public PacketRouter(INatTranslator nat, RouterSettings settings, IPacketPort privateSide, IPacketPort publicSide, ILogger? logger = null)
+        : this(nat, settings, [privateSide], [publicSide], logger)
     {
-        if (privateSide.Offload != publicSide.Offload) throw new ArgumentException("Both interfaces must have TUN offloads on, or both off.", nameof(publicSide));
+    }
+
+    /// <summary>
+    /// Creates a router over interfaces with several queues each (multi-queue TUN devices: the kernel hands each flow
+    /// to one queue by its hash): queue <c>i</c> of the private side pairs with queue <c>i</c> of the public side, and
+    /// each pair is a lane of its own, worked by its own thread, so the lanes run on as many cores as there are queues.
+    /// With one queue per side, <see cref="RouterSettings.Threads"/> decides between one thread per interface and one
+    /// for both.
+    /// </summary>
+    /// <exception cref="ArgumentException">The sides have different numbers of queues (or none), or offloads differ.</exception>
+    public PacketRouter(INatTranslator nat, RouterSettings settings, IReadOnlyList<IPacketPort> privateQueues, IReadOnlyList<IPacketPort> publicQueues, ILogger? logger = null)
+    {
+        if (privateQueues.Count == 0 || privateQueues.Count != publicQueues.Count)
+            throw new ArgumentException($"Both interfaces need the same number of queues (private {privateQueues.Count}, public {publicQueues.Count}).", nameof(publicQueues));
+        if (privateQueues.Concat(publicQueues).Any(q => q.Offload != privateQueues[0].Offload))
+            throw new ArgumentException("Both interfaces must have TUN offloads on, or both off.", nameof(publicQueues));
         _settings = settings;
         _spinTicks = (long)(settings.SpinTime.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _logger = logger ?? NullLogger.Instance;
         var translator = BurstTranslator.For(nat);
-        var icmp = new IcmpErrorResponder(settings, Counters);
-        _outbound = new RouterLane(translator, settings, Counters, icmp, privateSide, publicSide, fromInside: true);
-        _inbound = new RouterLane(translator, settings, Counters, icmp, publicSide, privateSide, fromInside: false);
+        var icmp = new IcmpErrorResponder(settings);
+        _outbound = new RouterLane[privateQueues.Count];
+        _inbound = new RouterLane[privateQueues.Count];
+        for (int i = 0; i < privateQueues.Count; i++)
+        {
+            _outbound[i] = new RouterLane(translator, settings, Counters.NewCell(), icmp, privateQueues[i], publicQueues[i], fromInside: true);
+            _inbound[i] = new RouterLane(translator, settings, Counters.NewCell(), icmp, publicQueues[i], privateQueues[i], fromInside: false);
+        }
     }
 
     /// <summary>What the router has done so far.</summary>
     public RouterCounters Counters { get; } = new();
 
-    /// <summary>Starts the reading threads: one per interface, or one for both (<see cref="RouterSettings.Threads"/>).</summary>
+    /// <summary>How many queue pairs (lanes) the router works.</summary>
+    public int Lanes => _outbound.Length;
+
+    /// <summary>
+    /// Starts the reading threads: with one queue per side, one per interface or one for both
+    /// (<see cref="RouterSettings.Threads"/>); with several, one per queue pair.
+    /// </summary>
     public void Start()
     {
-        if (_settings.Threads == 1)
+        if (_outbound.Length > 1)
         {
-            _threads.Add(new Thread(() => Pump(_outbound, _inbound, "either", both: true)) { IsBackground = true, Name = "router" });
+            for (int i = 0; i < _outbound.Length; i++)
+            {
+                var (outbound, inbound) = (_outbound[i], _inbound[i]);
+                _threads.Add(new Thread(() => Pump(outbound, inbound, "either", both: true)) { IsBackground = true, Name = $"router: lane {i}" });
+            }
+        }
+        else if (_settings.Threads == 1)
+        {
+            _threads.Add(new Thread(() => Pump(_outbound[0], _inbound[0], "either", both: true)) { IsBackground = true, Name = "router" });
         }
         else
         {
-            _threads.Add(new Thread(() => Pump(_outbound, _inbound, "private")) { IsBackground = true, Name = "router: private" });
-            _threads.Add(new Thread(() => Pump(_inbound, _outbound, "public")) { IsBackground = true, Name = "router: public" });
+            _threads.Add(new Thread(() => Pump(_outbound[0], _inbound[0], "private")) { IsBackground = true, Name = "router: private" });
+            _threads.Add(new Thread(() => Pump(_inbound[0], _outbound[0], "public")) { IsBackground = true, Name = "router: public" });
         }
         _threads.ForEach(t => t.Start());
     }
@@ -59,7 +95,7 @@ public sealed class PacketRouter : IDisposable
     /// <summary>Handles what has arrived on one side, on the calling thread (tests and the warm-up drive lanes this way).</summary>
     internal bool RunOnce(bool fromInside, int timeoutMilliseconds)
     {
-        var lane = fromInside ? _outbound : _inbound;
+        var lane = fromInside ? _outbound[0] : _inbound[0];
         return lane.WaitReadable(timeoutMilliseconds) && lane.TryRun();
     }
 
@@ -92,7 +128,12 @@ public sealed class PacketRouter : IDisposable
                 // side had packets: writing those on may have queued an answer here (a SYN-ACK's ACK, say).
                 do own.TryRun();
                 while (other.TryRun());
-                if (_spinTicks > 0 && Interlocked.CompareExchange(ref _spinning, 1, 0) == 0) Spin(own, other);
+                if (_spinTicks > 0)
+                {
+                    // A thread of its own queue pair spins alone; of the two threads of one pair, one at a time.
+                    if (both) SpinOn(own, other);
+                    else if (Interlocked.CompareExchange(ref _spinning, 1, 0) == 0) Spin(own, other);
+                }
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -118,12 +159,7 @@ public sealed class PacketRouter : IDisposable
         _spinEnded.Reset();
         try
         {
-            long until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
-            while (System.Diagnostics.Stopwatch.GetTimestamp() < until && !_stop.IsCancellationRequested)
-            {
-                Thread.Yield();
-                if (own.TryRun() | other.TryRun()) until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
-            }
+            SpinOn(own, other);
         }
         finally
         {
@@ -132,7 +168,17 @@ public sealed class PacketRouter : IDisposable
         }
     }
 
-    /// <summary>Stops both threads. Calling it again does nothing.</summary>
+    private void SpinOn(RouterLane own, RouterLane other)
+    {
+        long until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+        while (System.Diagnostics.Stopwatch.GetTimestamp() < until && !_stop.IsCancellationRequested)
+        {
+            Thread.Yield();
+            if (own.TryRun() | other.TryRun()) until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+        }
+    }
+
+    /// <summary>Stops every thread. Calling it again does nothing.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;

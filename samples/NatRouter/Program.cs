@@ -57,13 +57,18 @@ public static class Program
         var icmpCapacity = new Option<int>("--icmp-capacity") { Description = "ICMP query ids the table holds", DefaultValueFactory = _ => 4_096 };
         var spin = new Option<int>("--spin-us") { Description = "microseconds a thread keeps polling after the last packet: latency for CPU (0 = sleep at once)", DefaultValueFactory = _ => 1000 };
         var threads = new Option<int>("--threads") { Description = "reading threads: 2 (one per interface) or 1 (one for both)", DefaultValueFactory = _ => 2 };
+        var queues = new Option<int>("--queues")
+        {
+            Description = "queues per interface (multi-queue TUN), each pair worked by its own thread: one lane per core (0 = as many as the machine has cores; 1 = a plain TUN)",
+            DefaultValueFactory = _ => 1,
+        };
         var summary = new Option<int>("--summary-seconds") { Description = "how often the one-line summary is logged", DefaultValueFactory = _ => 5 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "the least the log shows: Trace, Debug (adds stack traces of start-up failures), Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
         var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).")
         {
             privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, litedb, forwards, offload,
             tcpTimeout, udpTimeout, icmpTimeout, transitoryTimeout, tcpCapacity, udpCapacity, icmpCapacity, tcpPerHost, udpPerHost, icmpPerHost,
-            mapping, filtering, hairpin, preservePorts, summary, spin, threads, logLevel,
+            mapping, filtering, hairpin, preservePorts, summary, spin, threads, queues, logLevel,
         };
         run.SetAction(result =>
         {
@@ -113,6 +118,7 @@ public static class Program
                 SummaryInterval = TimeSpan.FromSeconds(Math.Max(1, result.GetValue(summary))),
                 SpinTime = TimeSpan.FromMicroseconds(Math.Clamp(result.GetValue(spin), 0, 10_000)),
                 Threads = Math.Clamp(result.GetValue(threads), 1, 2),
+                Queues = result.GetValue(queues) == 0 ? Environment.ProcessorCount : result.GetValue(queues),
                 LogLevel = result.GetValue(logLevel),
                 TcpConnectionsPerHost = result.GetValue(tcpPerHost),
                 UdpConnectionsPerHost = result.GetValue(udpPerHost),

@@ -5,39 +5,41 @@ namespace NatRouter;
 
 /// <summary>
 /// Packet counters of a router: per interface, translated, connections added, store errors, and drops by reason.
-/// Every count is a slot in a fixed array bumped with one interlocked add, so counting allocates nothing, whatever
-/// arrives; <see cref="RouterMetrics"/> and the periodic summary read them.
+/// Every lane counts into its own <see cref="CounterCell"/> (a fixed array bumped with one interlocked add), so counting
+/// allocates nothing, whatever arrives, and lanes on different cores do not contend; the properties sum the cells when
+/// <see cref="RouterMetrics"/> or the periodic summary read them.
 /// </summary>
 public sealed class RouterCounters
 {
-    private long _fromInside, _fromOutside, _toInside, _toOutside, _translated, _added, _storeErrors;
-    private long _echoReplies, _timeExceeded, _unreachable;
-    private readonly long[] _dropped = new long[DropReasons.Count];
+    // Cell 0 counts what happens outside any lane; a lane adds its own with NewCell. Copied on write: readers sum a
+    // snapshot without a lock.
+    private CounterCell[] _cells = [new(shared: true)];
+    private readonly Lock _adding = new();
 
     /// <summary>Packets read from the private interface.</summary>
-    public long ReceivedFromInside => Volatile.Read(ref _fromInside);
+    public long ReceivedFromInside => Sum(CounterCell.FromInside);
 
     /// <summary>Packets read from the public interface.</summary>
-    public long ReceivedFromOutside => Volatile.Read(ref _fromOutside);
+    public long ReceivedFromOutside => Sum(CounterCell.FromOutside);
 
     /// <summary>Packets written to the private interface.</summary>
-    public long SentToInside => Volatile.Read(ref _toInside);
+    public long SentToInside => Sum(CounterCell.ToInside);
 
     /// <summary>Packets written to the public interface.</summary>
-    public long SentToOutside => Volatile.Read(ref _toOutside);
+    public long SentToOutside => Sum(CounterCell.ToOutside);
 
     /// <summary>Packets the NAT translated.</summary>
-    public long Translated => Volatile.Read(ref _translated);
+    public long Translated => Sum(CounterCell.TranslatedCount);
 
     /// <summary>Connections the router opened.</summary>
-    public long ConnectionsAdded => Volatile.Read(ref _added);
+    public long ConnectionsAdded => Sum(CounterCell.AddedCount);
 
     /// <summary>Store operations that failed (the store was unavailable); their packets were dropped.</summary>
-    public long StoreErrors => Volatile.Read(ref _storeErrors);
+    public long StoreErrors => Sum(CounterCell.StoreErrors);
 
     /// <summary>ICMP messages the router itself sent: echo replies to pings of its addresses, and errors by type.</summary>
     public (long EchoReplies, long TimeExceeded, long DestinationUnreachable) IcmpGenerated
-        => (Volatile.Read(ref _echoReplies), Volatile.Read(ref _timeExceeded), Volatile.Read(ref _unreachable));
+        => (Sum(CounterCell.EchoReplies), Sum(CounterCell.TimeExceeded), Sum(CounterCell.Unreachable));
 
     /// <summary>Dropped packets by reason (reasons with a count only).</summary>
     public IReadOnlyDictionary<string, long> Dropped
@@ -45,8 +47,8 @@ public sealed class RouterCounters
         get
         {
             var dropped = new Dictionary<string, long>();
-            for (int i = 0; i < _dropped.Length; i++)
-                if (Volatile.Read(ref _dropped[i]) is var n and > 0) dropped[DropReasons.Name(i)] = n;
+            for (int i = 0; i < DropReasons.Count; i++)
+                if (Sum(CounterCell.FirstDrop + i) is var n and > 0) dropped[DropReasons.Name(i)] = n;
             return dropped;
         }
     }
@@ -57,33 +59,40 @@ public sealed class RouterCounters
         get
         {
             long total = 0;
-            for (int i = 0; i < _dropped.Length; i++) total += Volatile.Read(ref _dropped[i]);
+            for (int i = 0; i < DropReasons.Count; i++) total += Sum(CounterCell.FirstDrop + i);
             return total;
         }
     }
 
-    internal void Received(bool fromInside) => Interlocked.Increment(ref fromInside ? ref _fromInside : ref _fromOutside);
-
-    internal void Sent(bool toInside) => Interlocked.Increment(ref toInside ? ref _toInside : ref _toOutside);
-
-    internal void TranslatedOne() => Interlocked.Increment(ref _translated);
-
-    internal void Added() => Interlocked.Increment(ref _added);
-
-    internal void StoreError() => Interlocked.Increment(ref _storeErrors);
-
-    internal void IcmpSent(IcmpType type)
+    /// <summary>A cell for one more lane to count into (run by one thread at a time).</summary>
+    internal CounterCell NewCell()
     {
-        if (type == IcmpType.EchoReply) Interlocked.Increment(ref _echoReplies);
-        else if (type == IcmpType.TimeExceeded) Interlocked.Increment(ref _timeExceeded);
-        else Interlocked.Increment(ref _unreachable);
+        var cell = new CounterCell(shared: false);
+        lock (_adding) _cells = [.. _cells, cell];
+        return cell;
     }
 
-    internal void Drop(int reason) => Interlocked.Increment(ref _dropped[reason]);
+    /// <summary>Packets read from the private interface by each lane, in the order the lanes were made (for tests).</summary>
+    internal IReadOnlyList<long> ReceivedFromInsideByLane
+    {
+        get
+        {
+            var cells = Volatile.Read(ref _cells);
+            // Cell 0 is no lane's; a lane has two cells (outbound, then inbound), the outbound one reads from inside.
+            return [.. cells.Skip(1).Where((_, i) => i % 2 == 0).Select(c => c[CounterCell.FromInside])];
+        }
+    }
 
-    internal void Drop(PacketError error) => Drop(DropReasons.Of(error));
+    private long Sum(int index)
+    {
+        long total = 0;
+        foreach (var cell in Volatile.Read(ref _cells)) total += cell[index];
+        return total;
+    }
 
-    internal void Drop(UntranslatedReason reason) => Drop(DropReasons.Of(reason));
+    internal void Drop(int reason) => _cells[0].Drop(reason);
+
+    internal void Drop(PacketError error) => _cells[0].Drop(error);
 
     /// <inheritdoc/>
     public override string ToString()

@@ -25,7 +25,7 @@ internal sealed class RouterLane
 
     private readonly BurstTranslator _translator;
     private readonly RouterSettings _settings;
-    private readonly RouterCounters _counters;
+    private readonly CounterCell _counters;
     private readonly IcmpErrorResponder _icmp;
     private readonly EchoResponder _echo;
     private readonly IPacketPort _from, _to;
@@ -59,7 +59,7 @@ internal sealed class RouterLane
         public ulong AddressesBefore;
     }
 
-    public RouterLane(BurstTranslator translator, RouterSettings settings, RouterCounters counters, IcmpErrorResponder icmp, IPacketPort from, IPacketPort to, bool fromInside)
+    public RouterLane(BurstTranslator translator, RouterSettings settings, CounterCell counters, IcmpErrorResponder icmp, IPacketPort from, IPacketPort to, bool fromInside)
     {
         _translator = translator;
         _settings = settings;
@@ -208,7 +208,7 @@ internal sealed class RouterLane
         {
             // Answered from here, quoting the packet as its sender sent it (RFC 1191 path-MTU discovery).
             _counters.Drop(DropReasons.TooBig);
-            _icmp.Answer(packet[..facts.TotalLength], _from, _header, IcmpType.DestinationUnreachable, 4, (uint)_settings.Mtu, towardsInside: _fromInside);
+            _icmp.Answer(packet[..facts.TotalLength], _from, _header, IcmpType.DestinationUnreachable, 4, (uint)_settings.Mtu, towardsInside: _fromInside, _counters);
             return false;
         }
         return true;
@@ -255,7 +255,7 @@ internal sealed class RouterLane
                 break;
             case NatTranslateStatus.TtlExceeded:
                 _counters.Drop(DropReasons.TtlExceeded);
-                _icmp.Answer(packet.Buffer.AsSpan(packet.FrameStart + _header, packet.Length), _from, _header, IcmpType.TimeExceeded, 0, 0, towardsInside: _fromInside);
+                _icmp.Answer(packet.Buffer.AsSpan(packet.FrameStart + _header, packet.Length), _from, _header, IcmpType.TimeExceeded, 0, 0, towardsInside: _fromInside, _counters);
                 break;
             case NatTranslateStatus.Dropped:
                 _counters.Drop(result.Error);
@@ -271,7 +271,7 @@ internal sealed class RouterLane
                 // the outside is not answered, as a firewall would not.
                 if (_fromInside && result.Reason is UntranslatedReason.TableFull or UntranslatedReason.QuotaExceeded or UntranslatedReason.NoFreePort)
                     _icmp.Answer(packet.Buffer.AsSpan(packet.FrameStart + _header, packet.Length), _from, _header, IcmpType.DestinationUnreachable,
-                        AdministrativelyProhibited, 0, towardsInside: true);
+                        AdministrativelyProhibited, 0, towardsInside: true, _counters);
                 break;
         }
     }

@@ -53,8 +53,14 @@ public sealed record RouterOptions
     /// <summary>Busy-polling after the last packet (see <see cref="RouterSettings.SpinTime"/>).</summary>
     public TimeSpan SpinTime { get; init; } = TimeSpan.FromMilliseconds(1);
 
-    /// <summary>Reading threads: 2 (one per interface) or 1.</summary>
+    /// <summary>Reading threads: 2 (one per interface) or 1, with one queue per interface.</summary>
     public int Threads { get; init; } = 2;
+
+    /// <summary>Queues per interface (multi-queue TUN), each pair a lane with its own thread; 1 for a plain TUN.</summary>
+    public int Queues { get; init; } = 1;
+
+    /// <summary>The most queues a TUN device takes (the kernel's MAX_TAP_QUEUES).</summary>
+    public const int MaxQueues = 256;
 
     /// <summary>The least the console log shows (default Information; Debug adds the stack traces of start-up failures).</summary>
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
@@ -91,6 +97,8 @@ public sealed record RouterOptions
             throw new ArgumentException($"--public-ip {PublicAddress} lies inside --private-net {PrivateNetwork}.");
         if (Mtu is < 68 or > 65535)
             throw new ArgumentException($"--mtu {Mtu} must be 68–65535 (68 is IPv4's minimum, RFC 791).");
+        if (Queues is < 1 or > MaxQueues)
+            throw new ArgumentException($"--queues {Queues} must be 0 (one per core) to {MaxQueues}.");
         if (Store is not ("lru" or "redis" or "litedb"))
             throw new ArgumentException($"--store '{Store}' is not one of lru, redis, litedb.");
         var seen = new HashSet<(NatProtocol, ushort)>();

@@ -14,7 +14,7 @@ namespace NatRouter;
 public sealed class RouterService(RouterOptions options, IMeterFactory meters, ILoggerFactory logging, ILogger<RouterService> logger) : IHostedService, IDisposable
 {
     private StoreChoice? _store;
-    private TunDevice? _inside, _outside;
+    private IReadOnlyList<TunDevice> _inside = [], _outside = [];
     private PacketRouter? _router;
     private RouterMetrics? _metrics;
     private Timer? _summary;
@@ -38,8 +38,8 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             {
                 if (RouterWarmUp.Run(settings, options.Offload, warmUp.Translator) == 0) logger.LogWarning("The warm-up conversation came through empty");
             }
-            _inside = TunDevice.Open(options.PrivateTun, options.Offload, options.PrivateNetns);
-            _outside = TunDevice.Open(options.PublicTun, options.Offload, options.PublicNetns);
+            _inside = TunDevice.OpenQueues(options.PrivateTun, options.Queues, options.Offload, options.PrivateNetns);
+            _outside = TunDevice.OpenQueues(options.PublicTun, options.Queues, options.Offload, options.PublicNetns);
             _router = new PacketRouter(_store.Translator, settings, _inside, _outside, logger);
             _metrics = new RouterMetrics(meters, _router.Counters);
             _router.Start();
@@ -50,7 +50,7 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             throw;
         }
         Console.Out.WriteLine($"ready: {options.PrivateTun} (inside {options.PrivateNetwork}) <-> {options.PublicTun} (public {options.PublicAddress}), " +
-                              $"mtu {options.Mtu}, store {_store.Name}, offload {(options.Offload ? "on" : "off")}");
+                              $"mtu {options.Mtu}, store {_store.Name}, offload {(options.Offload ? "on" : "off")}, lanes {_router.Lanes}");
         Console.Out.Flush();
         logger.LogInformation("Routing {Private} <-> {Public} as {Address} on the {Store} store, {Forwards} port forward(s)",
             options.PrivateTun, options.PublicTun, options.PublicAddress, _store.Name, options.Forwards.Count);
@@ -85,9 +85,8 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         _router = null;
         _metrics?.Dispose();
         _metrics = null;
-        _inside?.Dispose();
-        _outside?.Dispose();
-        _inside = _outside = null;
+        foreach (var queue in _inside.Concat(_outside)) queue.Dispose();
+        _inside = _outside = [];
         _store?.Dispose();
         _store = null;
     }

@@ -24,6 +24,7 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     private const short Tun = 0x0001;              // IFF_TUN
     private const short NoPacketInfo = 0x1000;     // IFF_NO_PI
     private const short VnetHeader = 0x4000;       // IFF_VNET_HDR
+    private const short MultiQueue = 0x0100;       // IFF_MULTI_QUEUE
     private const uint OffloadChecksum = 0x01, OffloadTso4 = 0x02, OffloadTsoEcn = 0x08; // TUN_F_*
     private const short PollIn = 0x0001;           // POLLIN
     private const int Interrupted = 4;             // EINTR
@@ -52,15 +53,27 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     /// left alone. Needs CAP_NET_ADMIN (root).
     /// </summary>
     /// <exception cref="Win32Exception">The device could not be opened or configured; the message says which call failed.</exception>
-    public static TunDevice Open(string name, bool offload = false, string? netns = null)
+    public static TunDevice Open(string name, bool offload = false, string? netns = null) => OpenQueues(name, 1, offload, netns)[0];
+
+    /// <summary>
+    /// Opens <paramref name="queues"/> queues of the multi-queue TUN interface <paramref name="name"/> (IFF_MULTI_QUEUE),
+    /// creating it when it does not exist: one descriptor per queue. The kernel hands each packet it sends into the
+    /// interface to one queue by the hash of its flow (addresses, and ports unless it is a fragment), so one flow's
+    /// packets, and all fragments of one datagram, always reach the same queue. A persistent device must have been made
+    /// multi-queue (<c>ip tuntap add … multi_queue</c>) to be opened with more than one queue. One queue is a plain TUN
+    /// (<see cref="Open"/>).
+    /// </summary>
+    /// <exception cref="Win32Exception">A queue could not be opened or configured; those opened are closed again.</exception>
+    public static IReadOnlyList<TunDevice> OpenQueues(string name, int queues, bool offload = false, string? netns = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(queues, 1);
         if (System.Text.Encoding.ASCII.GetByteCount(name) > 15) throw new ArgumentException("Interface names are at most 15 characters.", nameof(name));
-        if (netns is null) return OpenHere(name, offload);
+        if (netns is null) return OpenAllHere(name, queues, offload);
 
         // A network namespace is a property of an OS thread: enter it on a thread of our own, which ends afterwards, so
-        // no pooled thread is left in the wrong namespace. The descriptor keeps working from any thread.
-        TunDevice? device = null;
+        // no pooled thread is left in the wrong namespace. The descriptors keep working from any thread.
+        IReadOnlyList<TunDevice>? devices = null;
         Exception? failure = null;
         var thread = new Thread(() =>
         {
@@ -72,7 +85,7 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
                 int error = Marshal.GetLastPInvokeError();
                 Close(nsFd);
                 if (entered < 0) throw new Win32Exception(error, $"setns into '{netns}' failed");
-                device = OpenHere(name, offload);
+                devices = OpenAllHere(name, queues, offload);
             }
             catch (Exception e) when (e is Win32Exception or ArgumentException)
             {
@@ -82,7 +95,22 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
         thread.Start();
         thread.Join();
         if (failure is not null) throw failure;
-        return device!;
+        return devices!;
+    }
+
+    private static TunDevice[] OpenAllHere(string name, int queues, bool offload)
+    {
+        var devices = new List<TunDevice>(queues);
+        try
+        {
+            for (int i = 0; i < queues; i++) devices.Add(OpenHere(name, offload, multiQueue: queues > 1));
+            return [.. devices];
+        }
+        catch
+        {
+            devices.ForEach(d => d.Dispose());
+            throw;
+        }
     }
 
     /// <summary>
@@ -98,13 +126,13 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
         try { unopened.Write(stackalloc byte[1]); } catch (Win32Exception) { }
     }
 
-    private static TunDevice OpenHere(string name, bool offload)
+    private static TunDevice OpenHere(string name, bool offload, bool multiQueue = false)
     {
         int fd = OpenFile("/dev/net/tun", ReadWrite | NonBlocking | CloseOnExec);
         if (fd < 0) throw new Win32Exception(Marshal.GetLastPInvokeError(), "open /dev/net/tun failed (is this root, and is the tun module loaded?)");
         var request = default(InterfaceRequest);
         System.Text.Encoding.ASCII.GetBytes(name, new Span<byte>(request.Name, 16));
-        request.Flags = (short)(Tun | NoPacketInfo | (offload ? VnetHeader : 0));
+        request.Flags = (short)(Tun | NoPacketInfo | (offload ? VnetHeader : 0) | (multiQueue ? MultiQueue : 0));
         if (Control(fd, SetInterface, &request) < 0)
         {
             int error = Marshal.GetLastPInvokeError();

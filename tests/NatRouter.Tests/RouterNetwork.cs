@@ -21,6 +21,7 @@ public sealed class RouterNetwork : IDisposable
     private readonly IReadOnlyList<ForwardRule>? _forwards;
     private readonly bool _offload;
     private readonly int _threads;
+    private readonly int _queues;
     private readonly TimeSpan _spin;
     private readonly NatOptions _nat;
     private readonly int _tcpPerHost, _udpPerHost;
@@ -30,8 +31,9 @@ public sealed class RouterNetwork : IDisposable
 
     public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true,
         int threads = 2, TimeSpan? spin = null, NatOptions? nat = null, int tcpPerHost = 0, int udpPerHost = 0,
-        NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent)
+        NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent, int queues = 1)
     {
+        _queues = queues;
         _filtering = filtering;
         _nat = nat ?? new NatOptions();
         _tcpPerHost = tcpPerHost;
@@ -51,13 +53,14 @@ public sealed class RouterNetwork : IDisposable
             Ip("netns", "add", Inside);
             Ip("netns", "add", Outside);
             foreach (var ns in new[] { Inside, Outside }) Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
-            Ip("-n", Inside, "tuntap", "add", "dev", PrivateTun, "mode", "tun");
+            string[] multiQueue = queues > 1 ? ["multi_queue"] : [];
+            Ip(["-n", Inside, "tuntap", "add", "dev", PrivateTun, "mode", "tun", .. multiQueue]);
             Ip("-n", Inside, "addr", "add", "10.77.0.2/24", "dev", PrivateTun);
             Ip("-n", Inside, "addr", "add", "10.77.0.3/24", "dev", PrivateTun); // a second inside host
             Ip("-n", Inside, "link", "set", PrivateTun, "up");
             Ip("-n", Inside, "link", "set", "lo", "up");
             Ip("-n", Inside, "route", "add", "default", "dev", PrivateTun);
-            Ip("-n", Outside, "tuntap", "add", "dev", PublicTun, "mode", "tun");
+            Ip(["-n", Outside, "tuntap", "add", "dev", PublicTun, "mode", "tun", .. multiQueue]);
             Ip("-n", Outside, "addr", "add", "198.51.100.2/24", "dev", PublicTun);
             Ip("-n", Outside, "addr", "add", "198.51.100.3/24", "dev", PublicTun); // a second and a third outside host
             Ip("-n", Outside, "addr", "add", "198.51.100.4/24", "dev", PublicTun);
@@ -129,19 +132,18 @@ public sealed class RouterNetwork : IDisposable
     private RunningRouter StartRouter(StoreChoice? store = null)
     {
         store ??= OpenStore();
-        TunDevice? inside = null, outside = null;
+        IReadOnlyList<TunDevice> inside = [], outside = [];
         try
         {
-            inside = TunDevice.Open(PrivateTun, _offload, Inside);
-            outside = TunDevice.Open(PublicTun, _offload, Outside);
+            inside = TunDevice.OpenQueues(PrivateTun, _queues, _offload, Inside);
+            outside = TunDevice.OpenQueues(PublicTun, _queues, _offload, Outside);
             var router = new PacketRouter(store.Translator, Settings, inside, outside);
             router.Start();
             return new RunningRouter(router, inside, outside, store);
         }
         catch
         {
-            inside?.Dispose();
-            outside?.Dispose();
+            foreach (var queue in inside.Concat(outside)) queue.Dispose();
             store.Dispose();
             throw;
         }
@@ -231,13 +233,12 @@ public sealed class RouterNetwork : IDisposable
     }
 
     /// <summary>A router attached to the interfaces, with what it owns.</summary>
-    private sealed record RunningRouter(PacketRouter Router, TunDevice Inside, TunDevice Outside, StoreChoice Store) : IDisposable
+    private sealed record RunningRouter(PacketRouter Router, IReadOnlyList<TunDevice> Inside, IReadOnlyList<TunDevice> Outside, StoreChoice Store) : IDisposable
     {
         public void Dispose()
         {
             Router.Dispose();
-            Inside.Dispose();
-            Outside.Dispose();
+            foreach (var queue in Inside.Concat(Outside)) queue.Dispose();
             Store.Dispose();
         }
     }

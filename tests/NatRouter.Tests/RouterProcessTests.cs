@@ -99,6 +99,8 @@ public sealed class RouterProcessTests
     [InlineData("--mapping", "--public-ip 198.51.100.1 --mapping eim")]
     [InlineData("--filtering", "--public-ip 198.51.100.1 --filtering everyone")]
     [InlineData("--filtering", "--public-ip 198.51.100.1 --mapping apd --filtering ei")]
+    [InlineData("--queues", "--public-ip 198.51.100.1 --queues -1")]
+    [InlineData("--queues", "--public-ip 198.51.100.1 --queues 257")]
     public void Run_refuses_an_unusable_command_line_in_one_line_before_opening_anything(string option, string arguments)
     {
         string tun = "nrq" + Guid.NewGuid().ToString("N")[..6];
