@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -52,7 +53,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <param name="options">Where Redis is and how the table is kept; validated.</param>
     /// <param name="logger">Where outages and recoveries are logged (once each).</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    /// <exception cref="UnauthorizedAccessException">Redis refused the credentials of the connection string.</exception>
+    /// <exception cref="UnauthorizedAccessException">Redis refused the credentials of the connection string, or its ACL lacks what the store needs.</exception>
+    /// <exception cref="AuthenticationException">The TLS handshake failed (the server's certificate is not trusted here).</exception>
     public RedisNatStore(RedisStoreOptions options, ILogger<RedisNatStore>? logger = null)
         : this(options, Connect(options), ownsConnection: true, logger)
     {
@@ -63,7 +65,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <param name="connection">The connection to Redis.</param>
     /// <param name="logger">Where outages and recoveries are logged (once each).</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
-    /// <exception cref="UnauthorizedAccessException">Redis refused the connection's credentials.</exception>
+    /// <exception cref="UnauthorizedAccessException">Redis refused the connection's credentials, or its ACL lacks what the store needs.</exception>
+    /// <exception cref="AuthenticationException">The TLS handshake failed (the server's certificate is not trusted here).</exception>
     public RedisNatStore(RedisStoreOptions options, IConnectionMultiplexer connection, ILogger<RedisNatStore>? logger = null)
         : this(options, connection, ownsConnection: false, logger)
     {
@@ -111,12 +114,13 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     {
         // The first connection attempt may still be under way when Connect returns: wait (at most two seconds) for it to
         // end one way or the other, so a refusal of the credentials is seen here rather than as endless unavailability.
-        string? refusal = null;
+        string? refusal = null, handshake = null;
         bool otherFailure = false;
         void OnFailed(object? sender, ConnectionFailedEventArgs e)
         {
-            if (e.FailureType == ConnectionFailureType.AuthenticationFailure) refusal ??= AuthenticationFailure(e.Exception ?? new RedisException(e.FailureType.ToString()));
-            else otherFailure = true;
+            if (e.FailureType != ConnectionFailureType.AuthenticationFailure) otherFailure = true;
+            else if (TlsFailure(e.Exception) is { } tls) handshake ??= tls;
+            else refusal ??= AuthenticationFailure(e.Exception ?? new RedisException(e.FailureType.ToString()));
         }
         _redis.ConnectionFailed += OnFailed;
         try
@@ -132,6 +136,11 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
                 {
+                    handshake ??= TlsFailure(e);
+                    if (handshake is not null)
+                        throw new AuthenticationException($"Redis ({ServerName}): the TLS handshake failed: {handshake} Check ssl= and sslHost= in the connection " +
+                            "string, and that this machine trusts the certificate authority of the server's certificate (or pass a connection made with " +
+                            "ConfigurationOptions.TrustIssuer).", e);
                     refusal ??= AuthenticationFailure(e);
                     if (refusal is not null)
                         throw new UnauthorizedAccessException($"Redis ({ServerName}) refused the NAT store's credentials: {refusal}. Check user= and password= " +
@@ -162,13 +171,30 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         }
     }
 
-    /// <summary>What Redis said when it refused the credentials, or null when <paramref name="e"/> is about something else.</summary>
+    /// <summary>Why the TLS handshake failed (the server's certificate not trusted, say), or null when <paramref name="e"/> is about something else.</summary>
+    private static string? TlsFailure(Exception? e)
+    {
+        for (Exception? cause = e; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is AuthenticationException) return cause.Message;
+            if (cause is AggregateException aggregate)
+                foreach (var inner in aggregate.InnerExceptions)
+                    if (TlsFailure(inner) is { } found) return found;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// What Redis said when it refused the credentials or the rights the store needs (an ACL user without scripting,
+    /// say: NOPERM), or null when <paramref name="e"/> is about something else. Retrying cannot help with either.
+    /// </summary>
     private static string? AuthenticationFailure(Exception e)
     {
         for (Exception? cause = e; cause is not null; cause = cause.InnerException)
         {
             if (cause is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
-                || cause.Message.Contains("WRONGPASS", StringComparison.Ordinal) || cause.Message.Contains("NOAUTH", StringComparison.Ordinal))
+                || cause.Message.Contains("WRONGPASS", StringComparison.Ordinal) || cause.Message.Contains("NOAUTH", StringComparison.Ordinal)
+                || cause.Message.Contains("NOPERM", StringComparison.Ordinal))
             {
                 string message = e.Message;
                 foreach (var marker in new[] { "WRONGPASS", "NOAUTH", "NOPERM" })

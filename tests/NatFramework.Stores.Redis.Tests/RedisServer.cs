@@ -14,15 +14,48 @@ public sealed class RedisServer : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("natframework-redis-").FullName;
     private readonly string? _password;
+    private readonly bool _tls;
     private Process? _process;
 
-    public RedisServer(string? password = null)
+    /// <param name="password">The default user's password (requirepass), if any.</param>
+    /// <param name="tls">
+    /// Serve TLS only (no plain port): a certificate for localhost and 127.0.0.1 signed by a throwaway CA made here with
+    /// openssl (<see cref="CaCertificate"/>); clients need no certificate of their own.
+    /// </param>
+    public RedisServer(string? password = null, bool tls = false)
     {
         _password = password;
+        _tls = tls;
         Executable = FindExecutable();
         if (Executable is null) return;
         Port = FreePort();
+        if (tls) MakeCertificates();
         Start();
+    }
+
+    /// <summary>True when openssl is installed, which a TLS server needs for its certificates (tests/run.sh installs it).</summary>
+    public static bool CanServeTls => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Any(d => File.Exists(Path.Combine(d, "openssl")));
+
+    /// <summary>The CA certificate that signed a TLS server's certificate (PEM).</summary>
+    public string CaCertificate => Path.Combine(_directory, "ca.crt");
+
+    private void MakeCertificates()
+    {
+        File.WriteAllText(Path.Combine(_directory, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+        foreach (var command in new[]
+                 {
+                     "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=natframework-test-ca",
+                     "req -newkey rsa:2048 -nodes -keyout redis.key -out redis.csr -subj /CN=localhost",
+                     "x509 -req -in redis.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out redis.crt -days 2 -extfile san.ext",
+                 })
+        {
+            var start = new ProcessStartInfo("openssl") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _directory };
+            foreach (var argument in command.Split(' ')) start.ArgumentList.Add(argument);
+            using var openssl = Process.Start(start)!;
+            string output = openssl.StandardOutput.ReadToEnd() + openssl.StandardError.ReadToEnd();
+            openssl.WaitForExit();
+            if (openssl.ExitCode != 0) throw new InvalidOperationException($"openssl {command} failed: {output}");
+        }
     }
 
     /// <summary>True when redis-server is installed (checked without starting one).</summary>
@@ -47,6 +80,15 @@ public sealed class RedisServer : IDisposable
         {
             start.ArgumentList.Add("--requirepass");
             start.ArgumentList.Add(_password);
+        }
+        if (_tls)
+        {
+            // The same port, TLS only.
+            int at = start.ArgumentList.IndexOf("--port");
+            start.ArgumentList[at + 1] = "0";
+            foreach (var argument in new[] { "--tls-port", Port.ToString(), "--tls-cert-file", "redis.crt", "--tls-key-file", "redis.key",
+                         "--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "no" })
+                start.ArgumentList.Add(argument);
         }
         _process = Process.Start(start)!;
         _process.StandardOutput.ReadToEndAsync();
@@ -86,6 +128,7 @@ public sealed class RedisServer : IDisposable
         {
             using var client = new TcpClient();
             client.Connect(IPAddress.Loopback, Port);
+            if (_tls) return true; // listening; the TLS handshake is the client's to check
             var stream = client.GetStream();
             stream.Write("PING\r\n"u8);
             var buffer = new byte[64];

@@ -287,6 +287,69 @@ public sealed class RedisStoreTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task An_acl_user_limited_to_its_tables_keys_works_and_one_without_scripting_is_refused_at_start()
+    {
+        RequireServer();
+        // Least privilege for a router: every command, but only the keys of its own table ("{acl}…") and any channel.
+        Cli("ACL", "SETUSER", "nat-router", "on", ">r0uter-pw", "~{acl}*", "&*", "+@all");
+        Cli("ACL", "SETUSER", "no-scripts", "on", ">pw", "~*", "&*", "+@all", "-@scripting");
+        // As a deployment would: no anonymous access (a refused AUTH leaves a connection as the default user).
+        Cli("ACL", "SETUSER", "default", "off");
+
+        using var good = new RedisNatStore(new RedisStoreOptions { Configuration = $"{_redis.Configuration},user=nat-router,password=r0uter-pw", KeyPrefix = "acl" });
+        var nat = new RedisNatTranslator(good);
+        var added = await nat.AddNatAsync(Udp(2, 4000), Public);
+        var translated = await Translate(nat, Udp(2, 4000));
+        var wrong = Assert.Throws<UnauthorizedAccessException>(() =>
+            new RedisNatStore(new RedisStoreOptions { Configuration = $"{_redis.Configuration},user=nat-router,password=guess", KeyPrefix = "acl" }));
+        var noScripts = Assert.Throws<UnauthorizedAccessException>(() =>
+            new RedisNatStore(new RedisStoreOptions { Configuration = $"{_redis.Configuration},user=no-scripts,password=pw", KeyPrefix = "acl" }));
+
+        Assert.True(added.IsOk);
+        Assert.True(translated.IsTranslated);
+        Assert.Contains("refused the NAT store's credentials", wrong.Message);
+        Assert.Contains("NOPERM", noScripts.Message);
+        Assert.Contains("ACL", noScripts.Message);
+    }
+
+    [SkippableFact]
+    public async Task Over_tls_the_store_works_with_the_servers_ca_trusted_and_not_without_it()
+    {
+        RequireServer();
+        Skip.If(!RedisServer.CanServeTls, "openssl is not installed (bash tests/run.sh installs it)");
+        using var secured = new RedisServer(tls: true);
+        var trusted = ConfigurationOptions.Parse($"127.0.0.1:{secured.Port},ssl=true,sslHost=localhost,abortConnect=false,connectTimeout=2000");
+        trusted.TrustIssuer(secured.CaCertificate);
+        using var connection = await ConnectionMultiplexer.ConnectAsync(trusted);
+        using var store = new RedisNatStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{secured.Port},ssl=true", KeyPrefix = "tls" }, connection);
+        var nat = new RedisNatTranslator(store);
+        var added = await nat.AddNatAsync(Udp(2, 4000), Public);
+        var translated = await Translate(nat, Udp(2, 4000));
+
+        // Without the CA the server's certificate is not trusted: a clear error at start, as retrying cannot help. In
+        // plain text the TLS port does not answer: the store is unavailable rather than talking in the clear.
+        var untrusted = Assert.Throws<System.Security.Authentication.AuthenticationException>(() =>
+            new RedisNatStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{secured.Port},ssl=true,sslHost=localhost", KeyPrefix = "tls" }));
+        using var plain = new RedisNatStore(new RedisStoreOptions { Configuration = $"127.0.0.1:{secured.Port},connectTimeout=1000", KeyPrefix = "tls" });
+
+        Assert.True(added.IsOk);
+        Assert.True(translated.IsTranslated);
+        Assert.Contains("TLS handshake failed", untrusted.Message);
+        Assert.Contains("UntrustedRoot", untrusted.Message);
+        Assert.Equal(NatAddStatus.StoreUnavailable, (await new RedisNatTranslator(plain).AddNatAsync(Udp(3, 4000), Public)).Status);
+    }
+
+    private void Cli(params string[] command)
+    {
+        var start = new ProcessStartInfo(Path.Combine(Path.GetDirectoryName(_redis.Executable)!, "redis-cli")) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["-p", _redis.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. command]) start.ArgumentList.Add(argument);
+        using var cli = Process.Start(start)!;
+        string output = cli.StandardOutput.ReadToEnd() + cli.StandardError.ReadToEnd();
+        cli.WaitForExit();
+        Assert.True(cli.ExitCode == 0 && output.Trim() == "OK", $"redis-cli {string.Join(' ', command)}: {output}");
+    }
+
+    [SkippableFact]
     public async Task A_redis_that_is_down_at_start_is_not_an_error_and_is_used_once_it_answers()
     {
         RequireServer();
