@@ -502,6 +502,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
                 _nearCache.Remove(outboundKey);
                 _nearCache.Remove(connection.ReplyKey);
                 if ((int)result[2] == 1) Interlocked.Increment(ref _evicted);
+                if (_options.ReplicaAcknowledgements > 0) await WaitForReplicas(keys[0], cancellationToken).ConfigureAwait(false);
                 return new NatInsertOutcome(NatInsertStatus.Inserted, default);
             case 1:
                 RecordCodec.TryReadRecord((byte[])result[1]!, out var existing);
@@ -680,6 +681,33 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
             _nearCache.Remove(RecordCodec.ReadKey(bytes.AsSpan(offset)));
     }
 
+    /// <summary>
+    /// Waits until <see cref="RedisStoreOptions.ReplicaAcknowledgements"/> replicas hold every write sent so far on the
+    /// connection to the master of <paramref name="key"/>'s slot — the insert just made included, as StackExchange.Redis
+    /// sends one endpoint's commands over one connection, in order. Fewer in time: the insert is not acknowledged.
+    /// </summary>
+    private async Task WaitForReplicas(RedisKey key, CancellationToken cancellationToken)
+    {
+        int wanted = _options.ReplicaAcknowledgements;
+        long milliseconds = Math.Max(1, (long)_options.OperationTimeout.TotalMilliseconds);
+        // The slot's master from the client's own slot map: no round trip (IdentifyEndpoint would send one, synchronously).
+        IServer master;
+        try
+        {
+            master = _redis.GetServer(key, flags: CommandFlags.DemandMaster);
+        }
+        catch (RedisConnectionException e)
+        {
+            throw Unavailable(e);
+        }
+        var acknowledged = await Call(static (_, s) => s.master.ExecuteAsync("WAIT", s.wanted, s.milliseconds), (master, wanted, milliseconds),
+            cancellationToken, _options.OperationTimeout * 2).ConfigureAwait(false);
+        long replicas = acknowledged is null || acknowledged.IsNull ? 0 : (long)acknowledged;
+        if (replicas < wanted)
+            throw new NatStoreUnavailableException($"Redis ({ServerName}): {replicas} of {wanted} replica(s) acknowledged the insert within " +
+                $"{milliseconds} ms, so it is not acknowledged (ReplicaAcknowledgements).");
+    }
+
     // ---- availability ------------------------------------------------------------------------------------------
 
     /// <summary>Runs a Lua script (see <see cref="Call"/>).</summary>
@@ -690,13 +718,13 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// Sends one request and awaits it within the operation timeout; failures to reach Redis become
     /// <see cref="NatStoreUnavailableException"/>. While Redis is known to be down, fails at once without sending anything.
     /// </summary>
-    private async Task<T> Call<TState, T>(Func<IDatabase, TState, Task<T>> request, TState state, CancellationToken cancellationToken)
+    private async Task<T> Call<TState, T>(Func<IDatabase, TState, Task<T>> request, TState state, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         if (!_availability.IsAvailable) throw DownAlready();
         Interlocked.Increment(ref _roundTrips);
         try
         {
-            var result = await request(Database, state).WaitAsync(_options.OperationTimeout, cancellationToken).ConfigureAwait(false);
+            var result = await request(Database, state).WaitAsync(timeout ?? _options.OperationTimeout, cancellationToken).ConfigureAwait(false);
             _availability.Reached();
             if (Volatile.Read(ref _subscribed) == 0) _ = SubscribeAsync();
             return result;
@@ -710,7 +738,10 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
 
     private static bool IsTransientServerError(RedisServerException e)
         => e.Message.StartsWith("LOADING", StringComparison.Ordinal) || e.Message.StartsWith("BUSY", StringComparison.Ordinal)
-           || e.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal) || e.Message.StartsWith("NOAUTH", StringComparison.Ordinal);
+           || e.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal) || e.Message.StartsWith("NOAUTH", StringComparison.Ordinal)
+           // Redis Cluster: a slot without a serving master during a fail-over, or a multi-key command across a slot
+           // being migrated.
+           || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal) || e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal);
 
     private NatStoreUnavailableException Unavailable(Exception cause)
     {

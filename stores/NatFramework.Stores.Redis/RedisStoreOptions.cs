@@ -29,6 +29,19 @@ public sealed class RedisStoreOptions
     /// </summary>
     public TimeSpan NearCacheFreshness { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Replicas that must hold a new connection before its insert is acknowledged (Redis <c>WAIT</c> after the insert
+    /// script, on the connection to the master that ran it, within <see cref="OperationTimeout"/>). Default 0: Redis
+    /// replicates asynchronously, so a master that dies right after an insert can take the connection with it. With
+    /// 1 or more, a connection the translator reported as added survives the master's fail-over to a replica; an insert
+    /// the replicas did not confirm in time is reported as the store being unavailable (it may still be on the
+    /// master, and is found there by the flow's next packet). At most <see cref="MaxReplicaAcknowledgements"/>.
+    /// </summary>
+    public int ReplicaAcknowledgements { get; set; }
+
+    /// <summary>The most replica acknowledgements an insert can ask for.</summary>
+    public const int MaxReplicaAcknowledgements = 16;
+
     /// <summary>While Redis is unavailable, keep translating established flows from the near cache (default true).</summary>
     public bool ServeFromNearCacheWhenUnavailable { get; set; } = true;
 
@@ -90,6 +103,9 @@ public sealed class RedisStoreOptions
             throw new ArgumentOutOfRangeException(nameof(NearCacheCapacity), NearCacheCapacity, "NearCacheCapacity must be 0 (off) or more.");
         if (NearCacheFreshness <= TimeSpan.Zero || NearCacheFreshness > TimeSpan.FromSeconds(1))
             throw new ArgumentOutOfRangeException(nameof(NearCacheFreshness), NearCacheFreshness, "NearCacheFreshness must be positive and at most 1 s (the documented invalidation bound).");
+        if (ReplicaAcknowledgements is < 0 or > MaxReplicaAcknowledgements)
+            throw new ArgumentOutOfRangeException(nameof(ReplicaAcknowledgements), ReplicaAcknowledgements,
+                $"ReplicaAcknowledgements must be 0 (no wait) to {MaxReplicaAcknowledgements}.");
         CheckCapacity(TcpCapacity, nameof(TcpCapacity));
         CheckCapacity(UdpCapacity, nameof(UdpCapacity));
         CheckCapacity(IcmpCapacity, nameof(IcmpCapacity));

@@ -10,7 +10,7 @@ namespace NatFramework.Stores.Redis.Tests;
 /// A private, throwaway Redis Cluster on loopback: three masters and three replicas (redis-server
 /// <c>--cluster-enabled yes</c> on six free ports, each node in its own folder under one temporary folder, joined with
 /// <c>redis-cli --cluster create … --cluster-replicas 1 --cluster-yes</c>), ready when every node reports
-/// <c>cluster_state:ok</c> and knows all six. Nodes append every change to their own file as the single-server fixture
+/// <c>cluster_state:ok</c> and knows all six, and every master's replica is online. Nodes append every change to their own file as the single-server fixture
 /// does. Every node is stopped by its own process and the folder deleted on dispose, also after a failed start.
 /// </summary>
 public sealed class RedisCluster : IDisposable
@@ -57,11 +57,35 @@ public sealed class RedisCluster : IDisposable
     /// <summary>The port of the master serving <paramref name="key"/>'s slot.</summary>
     public int MasterOf(string key)
     {
-        var slot = RunCli(TimeSpan.FromSeconds(10), ["-p", _nodes[0].Port.ToString(CultureInfo.InvariantCulture), "cluster", "keyslot", key]).Output.Trim();
+        var slot = RunCli(TimeSpan.FromSeconds(10), ["-p", _nodes.First(n => !n.Process.HasExited).Port.ToString(CultureInfo.InvariantCulture), "cluster", "keyslot", key]).Output.Trim();
         int value = int.Parse(slot, CultureInfo.InvariantCulture);
         foreach (var node in ClusterNodes())
-            if (node.Flags.Contains("master") && node.Slots.Any(r => value >= r.From && value <= r.To)) return node.Port;
+            if (node.Flags.Contains("master") && !node.Flags.Contains("fail") && node.Slots.Any(r => value >= r.From && value <= r.To)) return node.Port;
         throw new InvalidOperationException($"no master serves slot {value}");
+    }
+
+    /// <summary>Kills the node on <paramref name="port"/> at once (SIGKILL), as a crash of its machine would.</summary>
+    public void Kill(int port)
+    {
+        var (_, process) = _nodes.Single(n => n.Port == port);
+        if (process.HasExited) return;
+        process.Kill();
+        process.WaitForExit();
+    }
+
+    /// <summary>True once a live node serves <paramref name="key"/>'s slot as master and the cluster says it is ok.</summary>
+    public bool Serves(string key)
+    {
+        try
+        {
+            int master = MasterOf(key);
+            return _nodes.Any(n => n.Port == master && !n.Process.HasExited)
+                && Command(master, "cluster", "info").Contains("cluster_state:ok", StringComparison.Ordinal);
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Runs a redis-cli command against the node on <paramref name="port"/> and returns its output.</summary>
@@ -103,7 +127,9 @@ public sealed class RedisCluster : IDisposable
                 var info = RunCli(TimeSpan.FromSeconds(5), ["-p", n.Port.ToString(CultureInfo.InvariantCulture), "cluster", "info"]).Output;
                 return info.Contains("cluster_state:ok", StringComparison.Ordinal) && info.Contains($"cluster_known_nodes:{Nodes}", StringComparison.Ordinal);
             });
-            if (ready && MasterPorts.Count == Masters) return;
+            // And every master's replica has finished its first sync (until then WAIT counts no replica).
+            if (ready && MasterPorts is { Count: Masters } masters
+                && masters.All(m => Command(m, "info", "replication").Contains("state=online", StringComparison.Ordinal))) return;
             if (DateTime.UtcNow > deadline) throw new InvalidOperationException("the Redis cluster did not become ready: " + Command(_nodes[0].Port, "cluster", "nodes"));
             Thread.Sleep(100);
         }
