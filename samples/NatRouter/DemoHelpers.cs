@@ -36,6 +36,7 @@ internal static class DemoHelpers
                 ["helper-udp-echo", var ip, var port] => UdpEcho(IPAddress.Parse(ip), int.Parse(port)),
                 ["helper-udp-send", var ip, var port, var expect] => UdpSend(IPAddress.Parse(ip), int.Parse(port), expect),
                 ["helper-tcp-echo", var ip, var port] => TcpEcho(IPAddress.Parse(ip), int.Parse(port)),
+                ["helper-tcp-echo-peers", var ip, var port] => TcpEcho(IPAddress.Parse(ip), int.Parse(port), printPeers: true),
                 ["helper-tcp-many", var ip, var port, var count] => TcpMany(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
                 ["helper-tcp-churn", var ip, var port, var count] => TcpChurn(IPAddress.Parse(ip), int.Parse(port), int.Parse(count)),
                 ["helper-tcp-rate", var ip, var port, var seconds] => TcpRate(IPAddress.Parse(ip), int.Parse(port), double.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture)),
@@ -146,7 +147,7 @@ internal static class DemoHelpers
     }
 
     /// <summary>Echoes every connection's bytes back, any number of connections at once.</summary>
-    private static int TcpEcho(IPAddress ip, int port)
+    private static int TcpEcho(IPAddress ip, int port, bool printPeers = false)
     {
         var listener = new TcpListener(ip, port);
         listener.Start(1024);
@@ -155,6 +156,8 @@ internal static class DemoHelpers
         while (true)
         {
             var client = listener.AcceptTcpClient();
+            // The endpoint each connection came from, one line each, as the server saw it (after the NAT).
+            if (printPeers) Console.Out.WriteLine($"peer {client.Client.RemoteEndPoint}");
             _ = Task.Run(async () =>
             {
                 using (client)

@@ -22,6 +22,7 @@ public sealed class RouterNetwork : IDisposable
     private readonly bool _offload;
     private readonly int _threads;
     private readonly int _queues;
+    private readonly string? _sharedRedis;
     private readonly TimeSpan _spin;
     private readonly NatOptions _nat;
     private readonly int _tcpPerHost, _udpPerHost;
@@ -31,9 +32,10 @@ public sealed class RouterNetwork : IDisposable
 
     public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true,
         int threads = 2, TimeSpan? spin = null, NatOptions? nat = null, int tcpPerHost = 0, int udpPerHost = 0,
-        NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent, int queues = 1)
+        NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent, int queues = 1, string? redisConfiguration = null, int firstInsideHost = 2)
     {
         _queues = queues;
+        _sharedRedis = redisConfiguration;
         _filtering = filtering;
         _nat = nat ?? new NatOptions();
         _tcpPerHost = tcpPerHost;
@@ -49,14 +51,15 @@ public sealed class RouterNetwork : IDisposable
         PublicTun = "ntq" + _suffix;
         try
         {
-            if (store == "redis") _redis = new RedisServer();
+            if (store == "redis" && redisConfiguration is null) _redis = new RedisServer();
             Ip("netns", "add", Inside);
             Ip("netns", "add", Outside);
             foreach (var ns in new[] { Inside, Outside }) Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
             string[] multiQueue = queues > 1 ? ["multi_queue"] : [];
             Ip(["-n", Inside, "tuntap", "add", "dev", PrivateTun, "mode", "tun", .. multiQueue]);
-            Ip("-n", Inside, "addr", "add", "10.77.0.2/24", "dev", PrivateTun);
-            Ip("-n", Inside, "addr", "add", "10.77.0.3/24", "dev", PrivateTun); // a second inside host
+            // The first address is the one the inside namespace's sockets use by default.
+            Ip("-n", Inside, "addr", "add", $"10.77.0.{firstInsideHost}/24", "dev", PrivateTun);
+            Ip("-n", Inside, "addr", "add", $"10.77.0.{firstInsideHost + 1}/24", "dev", PrivateTun); // a second inside host
             Ip("-n", Inside, "link", "set", PrivateTun, "up");
             Ip("-n", Inside, "link", "set", "lo", "up");
             Ip("-n", Inside, "route", "add", "default", "dev", PrivateTun);
@@ -86,8 +89,8 @@ public sealed class RouterNetwork : IDisposable
     /// <summary>The private redis-server (redis store only).</summary>
     public RedisServer? Redis => _redis;
 
-    /// <summary>The Redis connection string of the private redis-server (redis store only).</summary>
-    public string RedisConfiguration => _redis?.Configuration ?? "";
+    /// <summary>The Redis connection string: the one given (a server or cluster shared by several networks), or the private redis-server's.</summary>
+    public string RedisConfiguration => _sharedRedis ?? _redis?.Configuration ?? "";
 
     /// <summary>The LiteDB table file (litedb store only).</summary>
     public string LiteDbPath => Path.Combine(_folder, "nat.db");
