@@ -722,26 +722,41 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     {
         if (!_availability.IsAvailable) throw DownAlready();
         Interlocked.Increment(ref _roundTrips);
-        try
+        var limit = timeout ?? _options.OperationTimeout;
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int retry = 0; ; retry++)
         {
-            var result = await request(Database, state).WaitAsync(timeout ?? _options.OperationTimeout, cancellationToken).ConfigureAwait(false);
-            _availability.Reached();
-            if (Volatile.Read(ref _subscribed) == 0) _ = SubscribeAsync();
-            return result;
-        }
-        catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or TimeoutException
-            || (e is RedisServerException server && IsTransientServerError(server)))
-        {
-            throw Unavailable(e);
+            try
+            {
+                var remaining = limit - System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                var result = await request(Database, state).WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+                _availability.Reached();
+                if (Volatile.Read(ref _subscribed) == 0) _ = SubscribeAsync();
+                return result;
+            }
+            catch (RedisServerException e) when (e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal))
+            {
+                // Redis Cluster is moving this table's slot and the script's keys are on both nodes for a moment: Redis
+                // asks for a retry. Only this slot is affected, so the store is not marked down; the operation retries
+                // (10, 20, 40, 50, 50 … ms apart) until its timeout, and only then is it reported unavailable.
+                var pause = TimeSpan.FromMilliseconds(Math.Min(50, 10 << Math.Min(retry, 3)));
+                if (System.Diagnostics.Stopwatch.GetElapsedTime(started) + pause >= limit)
+                    throw new NatStoreUnavailableException($"Redis ({ServerName}) kept answering TRYAGAIN for {limit.TotalMilliseconds} ms (a slot being migrated): {e.Message}", e);
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or TimeoutException
+                || (e is RedisServerException server && IsTransientServerError(server)))
+            {
+                throw Unavailable(e);
+            }
         }
     }
 
     private static bool IsTransientServerError(RedisServerException e)
         => e.Message.StartsWith("LOADING", StringComparison.Ordinal) || e.Message.StartsWith("BUSY", StringComparison.Ordinal)
            || e.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal) || e.Message.StartsWith("NOAUTH", StringComparison.Ordinal)
-           // Redis Cluster: a slot without a serving master during a fail-over, or a multi-key command across a slot
-           // being migrated.
-           || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal) || e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal);
+           // Redis Cluster: a slot without a serving master during a fail-over.
+           || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal);
 
     private NatStoreUnavailableException Unavailable(Exception cause)
     {

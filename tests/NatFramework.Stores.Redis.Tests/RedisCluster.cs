@@ -88,6 +88,12 @@ public sealed class RedisCluster : IDisposable
         }
     }
 
+    /// <summary>The cluster's id of the node on <paramref name="port"/>.</summary>
+    public string NodeId(int port) => Command(port, "cluster", "myid").Trim();
+
+    /// <summary>The slot of <paramref name="key"/>.</summary>
+    public int SlotOf(string key) => int.Parse(Command(MasterPorts[0], "cluster", "keyslot", key).Trim(), CultureInfo.InvariantCulture);
+
     /// <summary>Runs a redis-cli command against the node on <paramref name="port"/> and returns its output.</summary>
     public string Command(int port, params string[] command)
     {

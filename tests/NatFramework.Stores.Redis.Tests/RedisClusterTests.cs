@@ -9,14 +9,12 @@ namespace NatFramework.Stores.Redis.Tests;
 /// removal reaching every router's near cache through the cluster's pub/sub, no port handed out twice under
 /// concurrent adds, and where the keys live (one slot per table; different tables on different masters).
 /// </summary>
-public sealed class RedisClusterTests : IClassFixture<RedisClusterFixture>, IDisposable
+public sealed class RedisClusterTests(RedisClusterFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<RedisClusterFixture>, IDisposable
 {
     private static readonly Ipv4Address Public = Ipv4Address.Parse("198.51.100.1");
     private static readonly Ipv4Address Server = Ipv4Address.Parse("198.51.100.2");
-    private readonly RedisClusterFixture _fixture;
+    private readonly RedisClusterFixture _fixture = fixture;
     private readonly List<IDisposable> _owned = new();
-
-    public RedisClusterTests(RedisClusterFixture fixture) => _fixture = fixture;
 
     public void Dispose()
     {
@@ -133,5 +131,96 @@ public sealed class RedisClusterTests : IClassFixture<RedisClusterFixture>, IDis
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), "router b still translates after a reset");
             await Task.Delay(10);
         }
+    }
+
+    [SkippableFact]
+    public async Task Moving_a_tables_slot_to_another_master_under_traffic_costs_no_wrong_answer()
+    {
+        string prefix = Unique("reshard");
+        // No near cache: every translation asks Redis, so each one meets the migration.
+        _fixture.RequireCluster();
+        var log = new RecordingLogger();
+        var store = new RedisNatStore(new RedisStoreOptions
+        {
+            Configuration = _fixture.Cluster.Configuration, KeyPrefix = prefix, NearCacheCapacity = 0, OperationTimeout = TimeSpan.FromSeconds(2),
+        }, log);
+        _owned.Add(store);
+        var nat = new RedisNatTranslator(store);
+        var established = new List<(byte[] Packet, ushort Port)>();
+        for (int i = 0; i < 200; i++)
+        {
+            var setup = await nat.AddNatAsync(Udp(2 + i % 20, (ushort)(4000 + i)), Public);
+            Assert.True(setup.IsOk);
+            established.Add((Udp(2 + i % 20, (ushort)(4000 + i)), setup.Connection.AllocatedPort));
+        }
+
+        var cluster = _fixture.Cluster;
+        string tag = "{" + prefix + "}";
+        int slot = cluster.SlotOf(tag), source = cluster.MasterOf(tag), target = cluster.MasterPorts.First(p => p != source);
+        using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{source},127.0.0.1:{target},allowAdmin=true");
+        var from = admin.GetServer("127.0.0.1", source);
+        var to = admin.GetServer("127.0.0.1", target);
+
+        int translated = 0, unavailable = 0, added = 0, refused = 0, next = 20_000;
+        using var moving = new CancellationTokenSource();
+        var traffic = Task.Run(async () =>
+        {
+            var random = new Random(7);
+            while (!moving.IsCancellationRequested)
+            {
+                var (packet, port) = established[random.Next(established.Count)];
+                var copy = (byte[])packet.Clone();
+                var result = await nat.TranslateAsync(copy);
+                if (result.IsTranslated)
+                {
+                    Ipv4Packet.TryParse(copy, out var ip);
+                    Assert.Equal(port, ip.Udp.SourcePort); // a wrong answer fails the test
+                    translated++;
+                }
+                else
+                {
+                    Assert.Equal(NatTranslateStatus.StoreUnavailable, result.Status);
+                    unavailable++;
+                }
+                var add = await nat.AddNatAsync(Udp(100, (ushort)next++), Public);
+                if (add.IsOk) added++;
+                else
+                {
+                    Assert.Equal(NatAddStatus.StoreUnavailable, add.Status);
+                    refused++;
+                }
+            }
+        });
+
+        // The slot moves as redis-cli --cluster reshard moves one: importing, migrating, the keys a few at a time, the new owner.
+        await Task.Delay(300);
+        var migration = Stopwatch.StartNew();
+        await to.ExecuteAsync("CLUSTER", "SETSLOT", slot, "IMPORTING", cluster.NodeId(source));
+        await from.ExecuteAsync("CLUSTER", "SETSLOT", slot, "MIGRATING", cluster.NodeId(target));
+        while (true)
+        {
+            var keys = (StackExchange.Redis.RedisResult[])(await from.ExecuteAsync("CLUSTER", "GETKEYSINSLOT", slot, 20))!;
+            if (keys.Length == 0) break;
+            await from.ExecuteAsync("MIGRATE", ["127.0.0.1", target, "", 0, 5000, "KEYS", .. keys.Select(k => (object)(StackExchange.Redis.RedisKey)(byte[])k!)]);
+            await Task.Delay(20);
+        }
+        foreach (int master in cluster.MasterPorts) cluster.Command(master, "cluster", "setslot", slot.ToString(CultureInfo.InvariantCulture), "node", cluster.NodeId(target));
+        var moved = migration.Elapsed;
+        await Task.Delay(300);
+        moving.Cancel();
+        await traffic;
+
+        Assert.Equal(target, cluster.MasterOf(tag));
+        // Every connection is on the new master, and translated there.
+        foreach (var (packet, port) in established)
+        {
+            var copy = (byte[])packet.Clone();
+            Assert.True((await nat.TranslateAsync(copy)).IsTranslated);
+            Ipv4Packet.TryParse(copy, out var ip);
+            Assert.Equal(port, ip.Udp.SourcePort);
+        }
+        Assert.True(translated > 0 && added > 0);
+        output.WriteLine($"slot {slot} moved in {moved.TotalMilliseconds:F0} ms under traffic: {translated} translated, {added} added, " +
+            $"{unavailable} translations and {refused} adds answered store-unavailable, none wrong; the store logged: {string.Join(" | ", log.Entries)}");
     }
 }
