@@ -734,15 +734,22 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
                 if (Volatile.Read(ref _subscribed) == 0) _ = SubscribeAsync();
                 return result;
             }
-            catch (RedisServerException e) when (e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal))
+            catch (RedisServerException e) when (IsSlotMoving(e))
             {
-                // Redis Cluster is moving this table's slot and the script's keys are on both nodes for a moment: Redis
-                // asks for a retry. Only this slot is affected, so the store is not marked down; the operation retries
-                // (10, 20, 40, 50, 50 … ms apart) until its timeout, and only then is it reported unavailable.
+                // Redis Cluster is moving this table's slot: the script's keys are on both nodes for a moment (TRYAGAIN),
+                // or the nodes do not agree yet on who owns it and StackExchange.Redis, already following one redirect,
+                // will not follow a second (MOVED/ASK with NoRedirect; it learns the new owner from the reply). Only
+                // this slot is affected, so the store is not marked down; the operation retries (10, 20, 40, 50, 50 …
+                // ms apart) until its timeout, and only then is it reported unavailable.
                 var pause = TimeSpan.FromMilliseconds(Math.Min(50, 10 << Math.Min(retry, 3)));
                 if (System.Diagnostics.Stopwatch.GetElapsedTime(started) + pause >= limit)
-                    throw new NatStoreUnavailableException($"Redis ({ServerName}) kept answering TRYAGAIN for {limit.TotalMilliseconds} ms (a slot being migrated): {e.Message}", e);
+                    throw new NatStoreUnavailableException($"Redis ({ServerName}) kept redirecting for {limit.TotalMilliseconds} ms (a slot being migrated): {e.Message}", e);
                 await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException e) when (retry > 0)
+            {
+                // Out of time while the slot was still moving: this operation failed, the store did not.
+                throw new NatStoreUnavailableException($"Redis ({ServerName}) kept redirecting for {limit.TotalMilliseconds} ms (a slot being migrated).", e);
             }
             catch (Exception e) when (e is RedisConnectionException or RedisTimeoutException or TimeoutException
                 || (e is RedisServerException server && IsTransientServerError(server)))
@@ -751,6 +758,10 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
             }
         }
     }
+
+    private static bool IsSlotMoving(RedisServerException e)
+        => e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal) || e.Message.StartsWith("MOVED", StringComparison.Ordinal)
+           || e.Message.StartsWith("ASK", StringComparison.Ordinal) || e.Message.StartsWith("Key has ", StringComparison.Ordinal); // "Key has MOVED|ASK …"
 
     private static bool IsTransientServerError(RedisServerException e)
         => e.Message.StartsWith("LOADING", StringComparison.Ordinal) || e.Message.StartsWith("BUSY", StringComparison.Ordinal)
