@@ -5,9 +5,9 @@ using NatFramework.Packets;
 namespace NatFramework.Stores.Redis.Tests;
 
 /// <summary>
-/// What a Redis Cluster adds to the shared-table tests: several routers on one table whose master is one of three,
-/// removal reaching every router's near cache through the cluster's pub/sub, no port handed out twice under
-/// concurrent adds, and where the keys live (one slot per table; different tables on different masters).
+/// What a Redis Cluster adds to the shared-table tests (<see cref="RedisStoreOnClusterTests"/>): three routers adding at
+/// once, a reset seen by every router, where the keys live (one slot per table; different tables on different
+/// masters), and a table's slot moved to another master under traffic.
 /// </summary>
 public sealed class RedisClusterTests(RedisClusterFixture fixture, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<RedisClusterFixture>, IDisposable
 {
@@ -34,43 +34,6 @@ public sealed class RedisClusterTests(RedisClusterFixture fixture, Xunit.Abstrac
     private static async Task<NatTranslateResult> Translate(INatTranslator nat, byte[] packet) => await nat.TranslateAsync((byte[])packet.Clone());
 
     private static string Unique(string name) => name + "-" + Guid.NewGuid().ToString("N")[..8];
-
-    [SkippableFact]
-    public async Task A_connection_added_by_one_router_is_translated_by_another_on_the_cluster()
-    {
-        string prefix = Unique("shared");
-        var (a, _) = Router(prefix);
-        var (b, _) = Router(prefix);
-        var packet = Udp(2, 4000);
-        var added = await a.AddNatAsync(packet, Public);
-
-        var copy = (byte[])packet.Clone();
-        var result = await b.TranslateAsync(copy);
-
-        Assert.True(added.IsOk);
-        Assert.True(result.IsTranslated);
-        Ipv4Packet.TryParse(copy, out var ip);
-        Assert.Equal(added.Connection.AllocatedPort, ip.Udp.SourcePort);
-    }
-
-    [SkippableFact]
-    public async Task A_removal_at_one_router_reaches_the_other_through_the_clusters_pub_sub()
-    {
-        string prefix = Unique("removal");
-        var (a, _) = Router(prefix);
-        var (b, _) = Router(prefix);
-        var packet = Udp(2, 4000);
-        Assert.True((await a.AddNatAsync(packet, Public)).IsOk);
-        Assert.True((await Translate(b, packet)).IsTranslated); // now in b's near cache
-
-        await a.RemoveConnectionsAsync(new Ipv4Address(0x0A4D0002u));
-        var clock = Stopwatch.StartNew();
-        while ((await Translate(b, packet)).IsTranslated)
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), "router b still translates a removed connection after 1 s");
-            await Task.Delay(10);
-        }
-    }
 
     [SkippableFact]
     public async Task Three_routers_adding_at_once_on_the_cluster_never_hand_out_one_port_twice()
