@@ -27,6 +27,11 @@ public static class Program
         var store = new Option<string>("--store") { Description = "the NAT table: lru (in memory), redis (shared) or litedb (survives restarts)", DefaultValueFactory = _ => "lru" };
         var redis = new Option<string>("--redis") { Description = "the Redis connection string, for --store redis", DefaultValueFactory = _ => "127.0.0.1:6379" };
         var redisTimeout = new Option<int>("--redis-timeout-ms") { Description = "how long a Redis operation may take before the store counts as down", DefaultValueFactory = _ => 250 };
+        var redisShards = new Option<int>("--redis-shards")
+        {
+            Description = "spread the Redis table over this many shards (one per master of a Redis Cluster); every router on the table must say the same",
+            DefaultValueFactory = _ => 1,
+        };
         var litedb = new Option<string>("--litedb") { Description = "the table file, for --store litedb", DefaultValueFactory = _ => "nat.db" };
         var forwards = new Option<string[]>("--forward") { Description = "a port forward such as tcp:8080=10.77.0.2:80 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var offload = new Option<bool>("--offload") { Description = "TUN offloads (64 KiB TCP segment trains, checksums finished by the kernel)", DefaultValueFactory = _ => true };
@@ -66,7 +71,7 @@ public static class Program
         var logLevel = new Option<LogLevel>("--log-level") { Description = "the least the log shows: Trace, Debug (adds stack traces of start-up failures), Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
         var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).")
         {
-            privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, litedb, forwards, offload,
+            privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, redisShards, litedb, forwards, offload,
             tcpTimeout, udpTimeout, icmpTimeout, transitoryTimeout, tcpCapacity, udpCapacity, icmpCapacity, tcpPerHost, udpPerHost, icmpPerHost,
             mapping, filtering, hairpin, preservePorts, summary, spin, threads, queues, logLevel,
         };
@@ -112,6 +117,7 @@ public static class Program
                 Store = result.GetValue(store)!,
                 Redis = result.GetValue(redis)!,
                 RedisTimeout = TimeSpan.FromMilliseconds(Math.Max(1, result.GetValue(redisTimeout))),
+                RedisShards = result.GetValue(redisShards),
                 LiteDb = result.GetValue(litedb)!,
                 Offload = result.GetValue(offload),
                 Nat = nat,

@@ -38,6 +38,9 @@ public sealed record RouterOptions
     /// <summary>How long a Redis operation may take before the store counts as unavailable.</summary>
     public TimeSpan RedisTimeout { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How many shards the Redis table is spread over (every router on the table must say the same).</summary>
+    public int RedisShards { get; init; } = 1;
+
     /// <summary>The LiteDB table file.</summary>
     public string LiteDb { get; init; } = "nat.db";
 
@@ -125,11 +128,11 @@ public sealed record RouterOptions
         if (Store != "redis") return;
         try
         {
-            new NatFramework.Stores.Redis.RedisStoreOptions { Configuration = Redis, OperationTimeout = RedisTimeout }.Validate();
+            new NatFramework.Stores.Redis.RedisStoreOptions { Configuration = Redis, OperationTimeout = RedisTimeout, Shards = RedisShards }.Validate();
         }
         catch (ArgumentException e)
         {
-            throw new ArgumentException($"--redis / --redis-timeout-ms: {FirstSentence(e)}", e);
+            throw new ArgumentException($"--redis / --redis-timeout-ms / --redis-shards: {FirstSentence(e)}", e);
         }
     }
 

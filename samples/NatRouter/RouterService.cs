@@ -33,8 +33,8 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             nat.Policy = settings.Policy;
             nat.Validate();
             // The real store first: a file or server it cannot use is reported before anything else is done.
-            _store = new StoreChoice(options.Store, nat, options.Redis, options.LiteDb, logging, options.RedisTimeout);
-            using (var warmUp = StoreChoice.ForWarmUp(options.Store, nat, options.Redis, options.RedisTimeout))
+            _store = new StoreChoice(options.Store, nat, options.Redis, options.LiteDb, logging, options.RedisTimeout, options.RedisShards);
+            using (var warmUp = StoreChoice.ForWarmUp(options.Store, nat, options.Redis, options.RedisTimeout, options.RedisShards))
             {
                 if (RouterWarmUp.Run(settings, options.Offload, warmUp.Translator) == 0) logger.LogWarning("The warm-up conversation came through empty");
             }

@@ -16,17 +16,21 @@ public sealed class StoreChoice : IDisposable
     private readonly RedisNatStore? _redis;
     private readonly LiteDbNatStore? _litedb;
 
-    /// <summary>Creates the store and its translator; <paramref name="redisTimeout"/> bounds each Redis operation (250 ms).</summary>
+    /// <summary>
+    /// Creates the store and its translator; <paramref name="redisTimeout"/> bounds each Redis operation (250 ms), and
+    /// <paramref name="redisShards"/> spreads the Redis table over that many shards (<see cref="RedisStoreOptions.Shards"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">The store name is not lru, redis or litedb.</exception>
     /// <exception cref="IOException">The LiteDB file is locked by another process.</exception>
     /// <exception cref="InvalidDataException">The LiteDB file cannot be read.</exception>
-    public StoreChoice(string name, NatOptions options, string redisConfiguration, string litedbPath, ILoggerFactory? logging = null, TimeSpan? redisTimeout = null)
-        : this(name, options, redisConfiguration, litedbPath, logging, redisTimeout, redisKeyPrefix: "nat")
+    public StoreChoice(string name, NatOptions options, string redisConfiguration, string litedbPath, ILoggerFactory? logging = null, TimeSpan? redisTimeout = null,
+        int redisShards = 1)
+        : this(name, options, redisConfiguration, litedbPath, logging, redisTimeout, redisKeyPrefix: "nat", redisShards)
     {
     }
 
     private StoreChoice(string name, NatOptions options, string redisConfiguration, string litedbPath, ILoggerFactory? logging, TimeSpan? redisTimeout,
-        string redisKeyPrefix)
+        string redisKeyPrefix, int redisShards)
     {
         Name = name.ToLowerInvariant();
         switch (Name)
@@ -39,7 +43,7 @@ public sealed class StoreChoice : IDisposable
                 _redis = new RedisNatStore(new RedisStoreOptions
                 {
                     Configuration = redisConfiguration, OperationTimeout = redisTimeout ?? TimeSpan.FromMilliseconds(250), KeyPrefix = redisKeyPrefix,
-                    TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
+                    Shards = redisShards, TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
                 }, logging?.CreateLogger<RedisNatStore>());
                 Translator = new RedisNatTranslator(_redis, options, logger: logging?.CreateLogger<RedisNatTranslator>());
                 break;
@@ -62,13 +66,13 @@ public sealed class StoreChoice : IDisposable
     /// LRU: a small table; LiteDB: a file in a temporary folder, deleted on dispose; Redis: the same server under a key
     /// prefix of its own, cleared on dispose (best effort: with Redis down the warm-up just fails fast).
     /// </summary>
-    public static StoreChoice ForWarmUp(string name, NatOptions options, string redisConfiguration, TimeSpan? redisTimeout = null)
+    public static StoreChoice ForWarmUp(string name, NatOptions options, string redisConfiguration, TimeSpan? redisTimeout = null, int redisShards = 1)
     {
         var small = options.Clone();
         small.TcpCapacity = small.UdpCapacity = small.IcmpCapacity = 64;
         string? folder = name.Equals("litedb", StringComparison.OrdinalIgnoreCase) ? Directory.CreateTempSubdirectory("natrouter-warmup-").FullName : null;
         return new StoreChoice(name, small, redisConfiguration, folder is null ? "" : Path.Combine(folder, "warmup.db"), null, redisTimeout,
-            redisKeyPrefix: "natwarmup-" + Guid.NewGuid().ToString("N")[..12])
+            redisKeyPrefix: "natwarmup-" + Guid.NewGuid().ToString("N")[..12], redisShards)
         { _warmUpFolder = folder, _isWarmUp = true };
     }
 

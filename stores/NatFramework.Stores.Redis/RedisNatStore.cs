@@ -26,7 +26,8 @@ namespace NatFramework.Stores.Redis;
 /// <c>StoreUnavailable</c>) until a probe finds it answering again; established flows keep being translated from the
 /// near cache meanwhile. A Redis that refuses the store's credentials is an error at construction.</para>
 /// </remarks>
-public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsyncNatHostIndex, INatNativeExpiry, IAsyncNatStoreStatistics, IAsyncDisposable, IDisposable
+public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsyncNatHostIndex, INatNativeExpiry, IAsyncNatStoreStatistics, INatPortClasses,
+    IAsyncDisposable, IDisposable
 {
     private const int RemoveChunk = 500; // connections per script: Redis serves other clients between chunks
 
@@ -34,11 +35,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     private readonly ILogger _logger;
     private readonly IConnectionMultiplexer _redis;
     private readonly bool _ownsConnection;
-    private readonly byte[] _keyPrefix;
-    private readonly byte[] _hostPrefix;
-    private readonly byte[] _publicMappingPrefix, _remoteMappingPrefix;
-    private readonly RedisValue _tag;
-    private readonly RedisKey[] _indexKeys = new RedisKey[18]; // by protocol number: 1 icmp, 6 tcp, 17 udp
+    private readonly TableShards _shards;
+    private readonly RedisKey _layoutKey; // the table's shard count, which every router on it must share
     private readonly RedisChannel _invalidations;
     private readonly NearCache _nearCache;
     private readonly RedisAvailability _availability;
@@ -82,13 +80,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         _ownsConnection = ownsConnection;
         _logger = logger ?? NullLogger<RedisNatStore>.Instance;
         string tag = "{" + options.KeyPrefix + "}";
-        _keyPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":k:");
-        _hostPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":h:");
-        _publicMappingPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":x:");
-        _remoteMappingPrefix = System.Text.Encoding.UTF8.GetBytes(tag + ":a:");
-        _tag = tag;
-        foreach (var (protocol, name) in new[] { (NatProtocol.Icmp, "icmp"), (NatProtocol.Tcp, "tcp"), (NatProtocol.Udp, "udp") })
-            _indexKeys[(int)protocol] = (RedisKey)(tag + ":e:" + name);
+        _shards = new TableShards(options.KeyPrefix, options.Shards);
+        _layoutKey = tag + ":shards";
         _invalidations = RedisChannel.Literal(tag + ":invalidate");
         _nearCache = new NearCache(options.NearCacheCapacity, options.NearCacheFreshness);
         _availability = new RedisAvailability(() => Database.PingAsync(), options.OperationTimeout, _logger, options.KeyPrefix, OnAvailableAgain);
@@ -132,6 +125,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
                 {
                     Database.Ping();
                     LoadScripts();
+                    CheckShardCount();
                     return;
                 }
                 catch (Exception e) when (e is RedisException or TimeoutException)
@@ -169,6 +163,21 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
             foreach (var script in new[] { LuaScripts.Insert, LuaScripts.Touch, LuaScripts.UpdateState, LuaScripts.Remove, LuaScripts.RemoveHost, LuaScripts.Count, LuaScripts.FindMapping })
                 server.ScriptLoad(script);
         }
+    }
+
+    /// <summary>
+    /// Records the table's shard count in Redis, or checks it against the one recorded: routers that disagree on it would
+    /// look for connections where the others did not put them.
+    /// </summary>
+    /// <exception cref="ArgumentException">The table in Redis is spread over another number of shards.</exception>
+    private void CheckShardCount()
+    {
+        var database = Database;
+        database.StringSet(_layoutKey, _shards.Count, when: When.NotExists);
+        var recorded = database.StringGet(_layoutKey);
+        if (recorded.TryParse(out int shards) && shards != _shards.Count)
+            throw new ArgumentException($"Shards is {_shards.Count}, but the table '{_options.KeyPrefix}' in Redis ({ServerName}) is spread over {shards} shard(s); " +
+                "every router on a table must use the same count (to change it, stop every router and delete the key " + (string?)_layoutKey + ").", nameof(RedisStoreOptions.Shards));
     }
 
     /// <summary>Why the TLS handshake failed (the server's certificate not trusted, say), or null when <paramref name="e"/> is about something else.</summary>
@@ -232,10 +241,10 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <summary>False from an operation that could not reach Redis until Redis answers again.</summary>
     public bool IsAvailable => _availability.IsAvailable;
 
-    /// <summary>The most connections of <paramref name="protocol"/> the shared table holds.</summary>
+    /// <summary>The most connections of <paramref name="protocol"/> the shared table holds: the capacity times the shard count (each shard is bounded by it).</summary>
     /// <param name="protocol">The protocol.</param>
     /// <returns>The capacity.</returns>
-    public int CapacityOf(NatProtocol protocol) => _options.CapacityFor(protocol);
+    public int CapacityOf(NatProtocol protocol) => (int)Math.Min(int.MaxValue, (long)_options.CapacityFor(protocol) * _shards.Count);
 
     /// <summary>Live connections of <paramref name="protocol"/> in the shared table (every router's), as Redis counts them now.</summary>
     /// <param name="protocol">The protocol.</param>
@@ -243,7 +252,26 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <returns>How many live connections of the protocol the shared table holds.</returns>
     /// <exception cref="NatStoreUnavailableException">Redis did not answer.</exception>
     public async ValueTask<long> CountAsync(NatProtocol protocol, CancellationToken cancellationToken = default)
-        => (long)((RedisResult[])(await Script(LuaScripts.Count, [IndexKeyOf(protocol)], [], cancellationToken).ConfigureAwait(false))!)[0];
+        => (await CountPerShardAsync([protocol], cancellationToken).ConfigureAwait(false))[0];
+
+    /// <summary>Live connections of each protocol, summed over the shards (one script per shard, all at once).</summary>
+    private async Task<long[]> CountPerShardAsync(NatProtocol[] protocols, CancellationToken cancellationToken)
+    {
+        var perShard = new Task<RedisResult>[_shards.Count];
+        for (int i = 0; i < perShard.Length; i++)
+        {
+            var shard = _shards.All[i];
+            perShard[i] = Script(LuaScripts.Count, Array.ConvertAll(protocols, shard.IndexKeyOf), [], cancellationToken);
+        }
+        await Task.WhenAll(perShard).ConfigureAwait(false);
+        var totals = new long[protocols.Length];
+        foreach (var answer in perShard)
+        {
+            var counts = (RedisResult[])(await answer.ConfigureAwait(false))!;
+            for (int p = 0; p < totals.Length; p++) totals[p] += (long)counts[p];
+        }
+        return totals;
+    }
 
     /// <summary>
     /// The shared table's live connections per protocol (every router's, one round trip), and the transitory TCP
@@ -255,9 +283,8 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <exception cref="NatStoreUnavailableException">Redis did not answer.</exception>
     public async ValueTask<NatStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default)
     {
-        var counts = (RedisResult[])(await Script(LuaScripts.Count, [IndexKeyOf(NatProtocol.Tcp), IndexKeyOf(NatProtocol.Udp), IndexKeyOf(NatProtocol.Icmp)], [],
-            cancellationToken).ConfigureAwait(false))!;
-        return new NatStoreStatistics((long)counts[0], (long)counts[1], (long)counts[2]) { Evicted = Interlocked.Read(ref _evicted) };
+        var counts = await CountPerShardAsync([NatProtocol.Tcp, NatProtocol.Udp, NatProtocol.Icmp], cancellationToken).ConfigureAwait(false);
+        return new NatStoreStatistics(counts[0], counts[1], counts[2]) { Evicted = Interlocked.Read(ref _evicted) };
     }
 
     private long _evicted;
@@ -281,41 +308,19 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
 
     private IDatabase Database => _redis.GetDatabase();
 
-    private RedisKey KeyOf(in FlowKey key)
-    {
-        var bytes = new byte[_keyPrefix.Length + RecordCodec.KeyLength];
-        _keyPrefix.CopyTo(bytes, 0);
-        RecordCodec.WriteKey(bytes.AsSpan(_keyPrefix.Length), key);
-        return bytes;
-    }
-
-    /// <summary>The index of <paramref name="host"/>'s connections of <paramref name="protocol"/>: <c>{prefix}:h:&lt;protocol&gt;&lt;address&gt;</c>.</summary>
-    private RedisKey HostKeyOf(Ipv4Address host, NatProtocol protocol, bool redirects = false)
-    {
-        var bytes = new byte[_hostPrefix.Length + 5];
-        _hostPrefix.CopyTo(bytes, 0);
-        if (redirects) bytes[_hostPrefix.Length - 2] = (byte)'r'; // "{tag}:r:": the host's redirects, apart so that its limit counts source NAT only
-        bytes[_hostPrefix.Length] = (byte)protocol;
-        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(_hostPrefix.Length + 1), host.Value);
-        return bytes;
-    }
-
-    private RedisKey IndexKeyOf(NatProtocol protocol) => _indexKeys[(int)protocol];
+    /// <inheritdoc/>
+    /// <remarks>Every port for a table of one shard; on a sharded table, the ports of the connection's shard (see <see cref="RedisStoreOptions.Shards"/>).</remarks>
+    public PortClass PortClassOf(in FlowKey outbound, bool redirect) => _shards.ClassOf(outbound, redirect);
 
     /// <summary>
-    /// A mapping index of a public endpoint (<c>{tag}:x:</c>), or of a public endpoint and remote address (<c>{tag}:a:</c>,
-    /// when <paramref name="remote"/> is given): the keys the scripts build from records, built here from the parts.
+    /// Where a connection with key <paramref name="key"/> is: the shard of the connection the near cache holds for it,
+    /// else both shards that may hold the key (the second null when there is one).
     /// </summary>
-    private RedisKey MappingKeyOf(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address? remote = null)
+    private (TableShard First, TableShard? Second) ShardsHolding(in FlowKey key)
     {
-        var prefix = remote is null ? _publicMappingPrefix : _remoteMappingPrefix;
-        var bytes = new byte[prefix.Length + 7 + (remote is null ? 0 : 4)];
-        prefix.CopyTo(bytes, 0);
-        bytes[prefix.Length] = (byte)protocol;
-        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(prefix.Length + 1), publicAddress.Value);
-        BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(prefix.Length + 5), publicPort);
-        if (remote is { } address) BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(prefix.Length + 7), address.Value);
-        return bytes;
+        if (_shards.Count == 1) return (_shards.All[0], null);
+        if (_nearCache.TryGet(key, out var cached, out _)) return (_shards.Of(cached.Connection), null);
+        return _shards.CandidatesOf(key);
     }
 
     // ---- reads -------------------------------------------------------------------------------------------------
@@ -345,7 +350,7 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     {
         try
         {
-            Remember(key, await Call(static (db, k) => db.StringGetAsync(k), KeyOf(key), CancellationToken.None).ConfigureAwait(false));
+            Remember(key, await GetAsync(key, CancellationToken.None).ConfigureAwait(false));
         }
         catch (NatStoreUnavailableException)
         {
@@ -366,13 +371,27 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         RedisValue value;
         try
         {
-            value = await Call(static (db, k) => db.StringGetAsync(k), KeyOf(key), cancellationToken).ConfigureAwait(false);
+            value = await GetAsync(key, cancellationToken).ConfigureAwait(false);
         }
         catch (NatStoreUnavailableException) when (_options.ServeFromNearCacheWhenUnavailable && _nearCache.TryGet(key, out var stale, out _))
         {
             return stale;
         }
         return Remember(key, value);
+    }
+
+    /// <summary>The record under <paramref name="key"/>: one <c>GET</c>, or on a sharded table one to each shard that may hold it, sent together.</summary>
+    private Task<RedisValue> GetAsync(FlowKey key, CancellationToken cancellationToken)
+    {
+        var (first, second) = ShardsHolding(key);
+        if (second is null) return Call(static (db, k) => db.StringGetAsync(k), first.KeyOf(key), cancellationToken);
+        return Call(static async (db, k) =>
+        {
+            var inFirst = db.StringGetAsync(k.First);
+            var inSecond = db.StringGetAsync(k.Second);
+            await Task.WhenAll(inFirst, inSecond).ConfigureAwait(false);
+            return inFirst.Result.IsNull ? inSecond.Result : inFirst.Result;
+        }, (First: first.KeyOf(key), Second: second.KeyOf(key)), cancellationToken);
     }
 
     private NatLookup Remember(in FlowKey key, RedisValue value)
@@ -401,12 +420,10 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
             else (missing ??= new List<int>()).Add(i);
         }
         if (missing is null) return;
-        var redisKeys = new RedisKey[missing.Count];
-        for (int m = 0; m < missing.Count; m++) redisKeys[m] = KeyOf(keys.Span[missing[m]]);
         RedisValue[] values;
         try
         {
-            values = await Call(static (db, k) => db.StringGetAsync(k), redisKeys, cancellationToken).ConfigureAwait(false);
+            values = await GetManyAsync(keys, missing, cancellationToken).ConfigureAwait(false);
         }
         catch (NatStoreUnavailableException) when (_options.ServeFromNearCacheWhenUnavailable)
         {
@@ -423,15 +440,73 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         for (int m = 0; m < missing.Count; m++) results.Span[missing[m]] = Remember(keys.Span[missing[m]], values[m]);
     }
 
+    /// <summary>
+    /// The records of <paramref name="keys"/>[<paramref name="missing"/>[m]]: one <c>MGET</c> per shard that may hold one
+    /// of them (a shard is one slot, so one <c>MGET</c> serves it on a cluster too), all sent together.
+    /// </summary>
+    private Task<RedisValue[]> GetManyAsync(ReadOnlyMemory<FlowKey> keys, List<int> missing, CancellationToken cancellationToken)
+    {
+        if (_shards.Count == 1)
+        {
+            var shard = _shards.All[0];
+            var redisKeys = new RedisKey[missing.Count];
+            for (int m = 0; m < missing.Count; m++) redisKeys[m] = shard.KeyOf(keys.Span[missing[m]]);
+            return Call(static (db, k) => db.StringGetAsync(k), redisKeys, cancellationToken);
+        }
+        // Each missing key is asked in its one or two candidate shards; places[m] says where its answers come back.
+        var perShard = new List<RedisKey>?[_shards.Count];
+        var places = new (int Shard, int Index, int OtherShard, int OtherIndex)[missing.Count];
+        for (int m = 0; m < missing.Count; m++)
+        {
+            var key = keys.Span[missing[m]];
+            var (first, second) = _shards.CandidatesOf(key);
+            var list = perShard[first.Number] ??= new List<RedisKey>();
+            places[m] = (first.Number, list.Count, -1, -1);
+            list.Add(first.KeyOf(key));
+            if (second is not null)
+            {
+                var other = perShard[second.Number] ??= new List<RedisKey>();
+                places[m].OtherShard = second.Number;
+                places[m].OtherIndex = other.Count;
+                other.Add(second.KeyOf(key));
+            }
+        }
+        return Call(static async (db, s) =>
+        {
+            var answers = new Task<RedisValue[]>?[s.perShard.Length];
+            for (int i = 0; i < answers.Length; i++)
+                if (s.perShard[i] is { } list) answers[i] = db.StringGetAsync([.. list]);
+            await Task.WhenAll(answers.Where(a => a is not null)!).ConfigureAwait(false);
+            var values = new RedisValue[s.places.Length];
+            for (int m = 0; m < values.Length; m++)
+            {
+                var (shard, index, otherShard, otherIndex) = s.places[m];
+                values[m] = answers[shard]!.Result[index];
+                if (values[m].IsNull && otherShard >= 0) values[m] = answers[otherShard]!.Result[otherIndex];
+            }
+            return values;
+        }, (perShard, places), cancellationToken);
+    }
+
     /// <inheritdoc/>
     public async ValueTask<bool> ContainsAsync(FlowKey key, ExpiryCutoffs expiry, CancellationToken cancellationToken = default)
-        => await Call(static (db, k) => db.KeyExistsAsync(k), KeyOf(key), cancellationToken).ConfigureAwait(false);
+    {
+        var (first, second) = _shards.CandidatesOf(key);
+        if (second is null) return await Call(static (db, k) => db.KeyExistsAsync(k), first.KeyOf(key), cancellationToken).ConfigureAwait(false);
+        return await Call(static async (db, k) =>
+        {
+            var inFirst = db.KeyExistsAsync(k.First);
+            var inSecond = db.KeyExistsAsync(k.Second);
+            await Task.WhenAll(inFirst, inSecond).ConfigureAwait(false);
+            return inFirst.Result || inSecond.Result;
+        }, (First: first.KeyOf(key), Second: second.KeyOf(key)), cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc/>
     public async IAsyncEnumerable<NatConnection> GetConnectionsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        byte[] pattern = [.. _keyPrefix, (byte)'*'];
-        foreach (var batch in await ScanAsync(pattern, cancellationToken).ConfigureAwait(false))
+        foreach (var shard in _shards.All)
+        foreach (var batch in await ScanAsync(shard.ConnectionPattern, cancellationToken).ConfigureAwait(false))
         {
             var values = await Call(static (db, k) => db.StringGetAsync(k), batch, cancellationToken).ConfigureAwait(false);
             foreach (var value in values)
@@ -476,8 +551,9 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     public async ValueTask<NatMapping> FindMappingAsync(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, ExpiryCutoffs expiry,
         CancellationToken cancellationToken = default)
     {
-        RedisKey[] keys = [MappingKeyOf(protocol, publicAddress, publicPort), MappingKeyOf(protocol, publicAddress, publicPort, remoteAddress)];
-        var result = (RedisResult[])(await Script(LuaScripts.FindMapping, keys, [_tag], cancellationToken).ConfigureAwait(false))!;
+        var shard = _shards.OfPort(publicPort); // a public endpoint's mappings are in the shard its port belongs to
+        RedisKey[] keys = [shard.MappingKeyOf(protocol, publicAddress, publicPort), shard.MappingKeyOf(protocol, publicAddress, publicPort, remoteAddress)];
+        var result = (RedisResult[])(await Script(LuaScripts.FindMapping, keys, [shard.Tag], cancellationToken).ConfigureAwait(false))!;
         if ((int)result[0] == 0 || !RecordCodec.TryReadRecord((byte[])result[1]!, out var member)) return default;
         var inside = member.Connection.Outbound;
         return new NatMapping(inside.Source, inside.SourcePort, publicAddress, publicPort, (int)result[2] == 1);
@@ -487,13 +563,23 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     public async ValueTask<NatInsertOutcome> InsertAsync(NatConnection connection, NatInsertRules rules, CancellationToken cancellationToken = default)
     {
         var outboundKey = connection.OutboundKey;
+        var shard = _shards.Of(connection);
+        if (_shards.Count > 1)
+        {
+            // A reply names only the public port: one outside the shard's class could never be found.
+            if (!_shards.ClassOf(connection.Outbound, connection.IsRedirect).Contains(connection.Translated.SourcePort))
+                return new NatInsertOutcome(NatInsertStatus.ReplyTaken, default);
+            if (TranslatesDestination(connection) && await HeldElsewhereAsync(connection, shard, cancellationToken).ConfigureAwait(false) is { } taken)
+                return taken;
+        }
         var keyBytes = new byte[RecordCodec.KeyLength];
         RecordCodec.WriteKey(keyBytes, outboundKey);
-        RedisKey[] keys = [KeyOf(outboundKey), KeyOf(connection.ReplyKey), HostKeyOf(connection.InsideHost, connection.Protocol, connection.IsRedirect), IndexKeyOf(connection.Protocol)];
+        RedisKey[] keys = [shard.KeyOf(outboundKey), shard.KeyOf(connection.ReplyKey), shard.HostKeyOf(connection.InsideHost, connection.Protocol, connection.IsRedirect),
+            shard.IndexKeyOf(connection.Protocol)];
         RedisValue[] args =
         [
             RecordCodec.Record(connection, FlowDirection.Outbound), RecordCodec.Record(connection, FlowDirection.Reply),
-            TtlFor(connection), keyBytes, _options.CapacityFor(connection.Protocol), rules.HostLimit, _tag,
+            TtlFor(connection), keyBytes, _options.CapacityFor(connection.Protocol), rules.HostLimit, shard.Tag,
         ];
         var result = (RedisResult[])(await Script(LuaScripts.Insert, keys, args, cancellationToken).ConfigureAwait(false))!;
         switch ((int)result[0])
@@ -519,6 +605,35 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         }
     }
 
+
+    /// <summary>True for a redirect or a hairpinned connection: its keys' destinations are public endpoints.</summary>
+    private static bool TranslatesDestination(in NatConnection connection)
+        => connection.Outbound.Destination != connection.Translated.Destination || connection.Outbound.DestinationPort != connection.Translated.DestinationPort;
+
+    /// <summary>
+    /// On a sharded table, whether a key of <paramref name="connection"/> is already held in the other shard that may hold
+    /// it: the outbound key of a redirect also fits a hairpinned flow (source: an inside host), and a key of a hairpinned
+    /// connection fits a redirect (destination port: a public one). Only connections that translate the destination can
+    /// meet this, so only they pay the extra round trip; it is a check before the insert, not inside it, so two routers
+    /// creating the same flow as a redirect and as a hairpin in the same instant can both succeed (the lookup then prefers
+    /// the shard of the key's source).
+    /// </summary>
+    private async Task<NatInsertOutcome?> HeldElsewhereAsync(NatConnection connection, TableShard own, CancellationToken cancellationToken)
+    {
+        var outboundElsewhere = _shards.OtherCandidate(connection.OutboundKey, own);
+        var replyElsewhere = _shards.OtherCandidate(connection.ReplyKey, own);
+        if (outboundElsewhere is null && replyElsewhere is null) return null;
+        var (held, replyTaken) = await Call(static async (db, k) =>
+        {
+            var outbound = k.Outbound is { } o ? db.StringGetAsync(o) : Task.FromResult(RedisValue.Null);
+            var reply = k.Reply is { } r ? db.KeyExistsAsync(r) : Task.FromResult(false);
+            await Task.WhenAll(outbound, reply).ConfigureAwait(false);
+            return (outbound.Result, reply.Result);
+        }, (Outbound: outboundElsewhere?.KeyOf(connection.OutboundKey), Reply: replyElsewhere?.KeyOf(connection.ReplyKey)), cancellationToken).ConfigureAwait(false);
+        if (!held.IsNull && RecordCodec.TryReadRecord((byte[])held!, out var existing)) return new NatInsertOutcome(NatInsertStatus.OutboundTaken, existing);
+        return replyTaken ? new NatInsertOutcome(NatInsertStatus.ReplyTaken, default) : null;
+    }
+
     /// <inheritdoc/>
     /// <remarks>
     /// Never waits for Redis: the near cache takes the new last-seen time at once (so the translator's next refresh is
@@ -538,8 +653,12 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         {
             var lastSeen = new byte[8];
             BinaryPrimitives.WriteInt64BigEndian(lastSeen, now);
-            await Script(LuaScripts.Touch, [KeyOf(key)], [lastSeen, TtlFor(key.Protocol), TransitoryTtlFor(key.Protocol), _keyPrefix, _tag], CancellationToken.None)
-                .ConfigureAwait(false);
+            var (first, second) = ShardsHolding(key);
+            var touched = (long)await Script(LuaScripts.Touch, [first.KeyOf(key)], [lastSeen, TtlFor(key.Protocol), TransitoryTtlFor(key.Protocol), first.KeyPrefix, first.Tag],
+                CancellationToken.None).ConfigureAwait(false);
+            if (touched == 0 && second is not null)
+                await Script(LuaScripts.Touch, [second.KeyOf(key)], [lastSeen, TtlFor(key.Protocol), TransitoryTtlFor(key.Protocol), second.KeyPrefix, second.Tag],
+                    CancellationToken.None).ConfigureAwait(false);
         }
         catch (NatStoreUnavailableException)
         {
@@ -558,10 +677,15 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     {
         var lastSeen = new byte[8];
         BinaryPrimitives.WriteInt64BigEndian(lastSeen, now);
-        var result = await Script(LuaScripts.UpdateState, [KeyOf(key)],
-            [lastSeen, (int)expected, new[] { (byte)flags }, TtlFor(key.Protocol), TransitoryTtlFor(key.Protocol), _keyPrefix, _tag],
-            cancellationToken).ConfigureAwait(false);
-        long had = (long)result;
+        var (first, second) = ShardsHolding(key);
+        long had = -1;
+        foreach (var shard in second is null ? [first] : new[] { first, second })
+        {
+            had = (long)await Script(LuaScripts.UpdateState, [shard.KeyOf(key)],
+                [lastSeen, (int)expected, new[] { (byte)flags }, TtlFor(key.Protocol), TransitoryTtlFor(key.Protocol), shard.KeyPrefix, shard.Tag],
+                cancellationToken).ConfigureAwait(false);
+            if (had >= 0) break;
+        }
         if (had < 0)
         {
             _nearCache.Remove(key);
@@ -576,7 +700,9 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <inheritdoc/>
     public async ValueTask<NatLookup> RemoveAsync(FlowKey key, CancellationToken cancellationToken = default)
     {
-        var result = await Script(LuaScripts.Remove, [KeyOf(key)], [_tag], cancellationToken).ConfigureAwait(false);
+        var (first, second) = ShardsHolding(key);
+        var result = await Script(LuaScripts.Remove, [first.KeyOf(key)], [first.Tag], cancellationToken).ConfigureAwait(false);
+        if (result.IsNull && second is not null) result = await Script(LuaScripts.Remove, [second.KeyOf(key)], [second.Tag], cancellationToken).ConfigureAwait(false);
         if (result.IsNull || !RecordCodec.TryReadRecord((byte[])result!, out var removed)) return default;
         await PublishRemovedAsync([removed.Connection]).ConfigureAwait(false);
         return removed;
@@ -585,13 +711,21 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <inheritdoc/>
     public async ValueTask<int> RemoveConnectionsAsync(Ipv4Address host, List<NatConnection> removed, CancellationToken cancellationToken = default)
     {
-        RedisKey[] hostIndexes = [HostKeyOf(host, NatProtocol.Tcp), HostKeyOf(host, NatProtocol.Udp), HostKeyOf(host, NatProtocol.Icmp),
-            HostKeyOf(host, NatProtocol.Tcp, redirects: true), HostKeyOf(host, NatProtocol.Udp, redirects: true)];
+        // The host's source-NAT connections are in its own shard; the redirects that reach it in the shards of their ports.
+        int count = 0;
+        foreach (var shard in _shards.All)
+            count += await RemoveConnectionsAsync(shard, host, removed, cancellationToken).ConfigureAwait(false);
+        return count;
+    }
+
+    private async Task<int> RemoveConnectionsAsync(TableShard shard, Ipv4Address host, List<NatConnection> removed, CancellationToken cancellationToken)
+    {
+        var hostIndexes = shard.HostIndexesOf(host);
         int count = 0;
         long left;
         do
         {
-            var result = (RedisResult[])(await Script(LuaScripts.RemoveHost, hostIndexes, [_tag, RemoveChunk], cancellationToken).ConfigureAwait(false))!;
+            var result = (RedisResult[])(await Script(LuaScripts.RemoveHost, hostIndexes, [shard.Tag, RemoveChunk], cancellationToken).ConfigureAwait(false))!;
             left = (long)result[0];
             var connections = new List<NatConnection>(result.Length - 1);
             for (int i = 1; i < result.Length; i++)
@@ -607,9 +741,15 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     /// <inheritdoc/>
     public async ValueTask ClearAsync(CancellationToken cancellationToken = default)
     {
-        var pattern = System.Text.Encoding.UTF8.GetBytes("{" + _options.KeyPrefix + "}:*");
+        var patterns = _shards.All.Select(shard => shard.Pattern).ToList();
+        if (_shards.Count > 1) patterns.Add(System.Text.Encoding.UTF8.GetBytes("{" + _options.KeyPrefix + "}:*"));
+        foreach (var pattern in patterns)
         foreach (var batch in await ScanAsync(pattern, cancellationToken).ConfigureAwait(false))
+        {
+            // A shard is one slot, so its keys go in one DEL on a cluster too.
             await Call(static (db, k) => db.KeyDeleteAsync(k), batch, cancellationToken).ConfigureAwait(false);
+        }
+        await Call(static (db, s) => db.StringSetAsync(s.Key, s.Shards), (Key: _layoutKey, Shards: _shards.Count), cancellationToken).ConfigureAwait(false);
         _nearCache.Clear();
         await PublishAsync([]).ConfigureAwait(false);
     }

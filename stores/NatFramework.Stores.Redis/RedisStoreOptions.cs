@@ -10,11 +10,28 @@ public sealed class RedisStoreOptions
     public string Configuration { get; set; } = "";
 
     /// <summary>
-    /// The key prefix. Every key is <c>{prefix}:…</c>: the braces make it a hash tag, so on Redis Cluster the whole
-    /// table lives in one slot (one shard serves one NAT table; atomic multi-key scripts need that). Routers that
-    /// share a table use the same prefix. Default <c>nat</c>.
+    /// The key prefix. With one shard every key is <c>{prefix}:…</c>: the braces make it a hash tag, so on Redis Cluster
+    /// the whole table lives in one slot, on one master (atomic multi-key scripts need one slot). Routers that share a
+    /// table use the same prefix. Default <c>nat</c>.
     /// </summary>
     public string KeyPrefix { get; set; } = "nat";
+
+    /// <summary>
+    /// How many shards one table is spread over (default 1). Each shard is a hash tag of its own
+    /// (<c>{prefix.shard.n}</c>, chosen so that shard i's slot lies in the i-th equal part of the slot space, which the
+    /// masters of a cluster made by <c>redis-cli --cluster create</c> own in turn), so on Redis Cluster the table's load and
+    /// memory spread over the masters. A source-NAT connection lives in the shard of its inside host (its host limit and
+    /// endpoint-independent mapping stay atomic there), a redirect in the shard of the public port it arrived at; the
+    /// public port (ICMP: identifier) a new connection takes is one whose remainder modulo the shard count is its shard's
+    /// number, so a reply, which names only the public port, is looked for in one place. The price: each inside host and
+    /// each forwarded port draws from 1/N of the port range, each shard holds 1/N of each capacity, and a lookup Redis has
+    /// to answer asks two shards at once. Every router on the table must use the same count; the store records it in
+    /// Redis and refuses to start with another. At most <see cref="MaxShards"/>.
+    /// </summary>
+    public int Shards { get; set; } = 1;
+
+    /// <summary>The most shards a table can be spread over.</summary>
+    public const int MaxShards = 256;
 
     /// <summary>How long an operation may wait for Redis before it is reported unavailable (default 250 ms).</summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(250);
@@ -47,7 +64,8 @@ public sealed class RedisStoreOptions
 
     /// <summary>
     /// The most TCP connections the shared table holds (default <see cref="NatDefaults.TcpCapacity"/>), counted in Redis
-    /// atomically with each insert, across every router on the table; beyond it an add answers <c>TableFull</c>. Routers
+    /// atomically with each insert, across every router on the table; beyond it an add answers <c>TableFull</c>. On a
+    /// sharded table (<see cref="Shards"/>) the bound of each shard. Routers
     /// sharing a table should use the same capacities.
     /// </summary>
     public int TcpCapacity { get; set; } = NatDefaults.TcpCapacity;
@@ -97,6 +115,8 @@ public sealed class RedisStoreOptions
         }
         if (string.IsNullOrWhiteSpace(KeyPrefix) || KeyPrefix.IndexOfAny(['{', '}']) >= 0)
             throw new ArgumentException("KeyPrefix must be non-empty and contain no braces (the store adds the hash-tag braces itself).", nameof(KeyPrefix));
+        if (Shards is < 1 or > MaxShards)
+            throw new ArgumentOutOfRangeException(nameof(Shards), Shards, $"Shards must be 1 (the whole table under one hash tag) to {MaxShards}.");
         if (OperationTimeout <= TimeSpan.Zero || OperationTimeout > TimeSpan.FromSeconds(30))
             throw new ArgumentOutOfRangeException(nameof(OperationTimeout), OperationTimeout, "OperationTimeout must be positive and at most 30 s.");
         if (NearCacheCapacity < 0)

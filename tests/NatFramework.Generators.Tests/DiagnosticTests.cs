@@ -111,6 +111,7 @@ public sealed class DiagnosticTests
     [InlineData("public void LookupRewriteBatch(ReadOnlySpan<FlowKey> keys, long now, Span<FlowRewrite> results) { }", "rewrite lookup")]
     [InlineData("public void ConfigureExpiry(TimeSpan timeout) { }", "native expiry")]
     [InlineData("public long GetStatistics() => 0;", "statistics")]
+    [InlineData("public int PortClassOf(in FlowKey outbound) => 0;", "port classes")]
     public void NAT0008_capability_member_with_the_wrong_shape(string member, string capability)
     {
         var d = Single(Store(extra: member) + "[NatTranslator(typeof(S))] public sealed partial class T;", "NAT0008", out var run);

@@ -62,7 +62,7 @@ public abstract partial class NatStoreConformanceTests
     }
 
     // mirage-nat test_ping.
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task Ping_is_translated_by_identifier_both_ways()
     {
         var nat = NewTranslator();
@@ -74,7 +74,7 @@ public abstract partial class NatStoreConformanceTests
         await AssertTranslatesTo(nat, Echo("8.8.8.8", "82.1.1.8", 81, 64, reply: true), Echo("8.8.8.8", "192.168.1.5", 5, 63, reply: true), FlowDirection.Reply);
     }
 
-    [Theory]
+    [ConformanceTheory(Requires = StoreRequirement.AnyPublicPort)]
     [InlineData(IcmpType.TimestampRequest, IcmpType.TimestampReply)]
     [InlineData(IcmpType.InformationRequest, IcmpType.InformationReply)]
     public async Task Timestamp_and_information_queries_are_translated_by_identifier(IcmpType requestType, IcmpType replyType)
@@ -89,7 +89,7 @@ public abstract partial class NatStoreConformanceTests
     }
 
     // mirage-nat test_ping_icmp_error: an intermediate router (8.8.8.1) reports the translated ping unreachable.
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task Icmp_error_about_a_ping_reaches_the_inside_host()
     {
         var nat = NewTranslator();
@@ -105,7 +105,7 @@ public abstract partial class NatStoreConformanceTests
     }
 
     // mirage-nat test_udp_icmp_error and test_tcp_icmp_error; here the quoted UDP checksum is updated too (RFC 5508 REQ-4).
-    [Theory]
+    [ConformanceTheory(Requires = StoreRequirement.AnyPublicPort)]
     [InlineData(NatProtocol.Udp, "8.8.8.1")]
     [InlineData(NatProtocol.Tcp, "8.8.8.8")]
     public async Task Icmp_error_about_a_udp_or_tcp_flow_reaches_the_inside_host(NatProtocol protocol, string reporter)
@@ -123,7 +123,7 @@ public abstract partial class NatStoreConformanceTests
         await AssertTranslatesTo(nat, error, expected, FlowDirection.Reply);
     }
 
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task Icmp_error_from_the_inside_target_of_a_port_forward_leaves_with_the_public_address()
     {
         var nat = NewTranslator();
@@ -139,7 +139,7 @@ public abstract partial class NatStoreConformanceTests
         await AssertTranslatesTo(nat, error, expected, FlowDirection.Reply);
     }
 
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task Icmp_error_with_more_than_eight_quoted_bytes_keeps_them_and_stays_valid()
     {
         var nat = NewTranslator();

@@ -38,7 +38,7 @@ public abstract partial class NatStoreConformanceTests
         Assert.NotEqual(PublicPortOf(toFirst, protocol), PublicPortOf(other, protocol));
     }
 
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task The_mapping_holds_when_another_inside_host_took_the_same_source_port_first()
     {
         // Port preservation makes the collision certain: 10.77.0.3 gets public port 40000, so 10.77.0.2:40000 cannot.
@@ -77,7 +77,7 @@ public abstract partial class NatStoreConformanceTests
         }
     }
 
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task AddNat_with_the_translators_ports_joins_the_mapping_and_with_the_callers_own_ports_does_not()
     {
         var nat = NewPolicyTranslator();

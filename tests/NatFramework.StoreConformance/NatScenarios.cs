@@ -5,7 +5,7 @@ namespace NatFramework.StoreConformance;
 public abstract partial class NatStoreConformanceTests
 {
     // mirage-nat test_nat_ipv4: 192.168.108.26:255 -> 4.141.2.6:1024 as 128.104.108.1:45454, TTL 4 -> 3.
-    [Theory]
+    [ConformanceTheory(Requires = StoreRequirement.AnyPublicPort)]
     [InlineData(NatProtocol.Udp)]
     [InlineData(NatProtocol.Tcp)]
     public async Task Nat_rewrites_the_first_packet_byte_for_byte(NatProtocol protocol)
@@ -21,7 +21,7 @@ public abstract partial class NatStoreConformanceTests
     }
 
     // mirage-nat test_add_nat_valid_pkt.
-    [Theory]
+    [ConformanceTheory(Requires = StoreRequirement.AnyPublicPort)]
     [InlineData(NatProtocol.Udp)]
     [InlineData(NatProtocol.Tcp)]
     public async Task Reply_to_a_nat_connection_is_rewritten_back(NatProtocol protocol)
@@ -36,7 +36,7 @@ public abstract partial class NatStoreConformanceTests
         await AssertTranslatesTo(nat, reply, Transport(protocol, "4.141.2.6", 1024, "192.168.108.26", 255, 51, payload), FlowDirection.Reply);
     }
 
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task Adding_the_same_connection_again_is_ok_and_a_half_match_is_an_overlap()
     {
         var nat = NewTranslator();
@@ -65,7 +65,7 @@ public abstract partial class NatStoreConformanceTests
         Assert.Equal(NatAddStatus.Overlap, (await nat.AddNatAsync(packet, A("198.51.100.9"))).Status);
     }
 
-    [Theory]
+    [ConformanceTheory(Requires = StoreRequirement.AnyPublicPort)]
     [InlineData("255.255.255.255", "192.168.108.26")]
     [InlineData("224.0.0.251", "192.168.108.26")]
     [InlineData("0.0.0.0", "192.168.108.26")]

@@ -67,7 +67,7 @@ public abstract partial class NatStoreConformanceTests
         Assert.True((await TranslateCopy(nat, packet)).Result.IsTranslated);
     }
 
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task Re_adding_a_flow_with_another_port_is_an_overlap_that_names_the_existing_connection()
     {
         var nat = NewTranslator();

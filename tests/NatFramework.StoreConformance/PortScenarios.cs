@@ -4,7 +4,7 @@ namespace NatFramework.StoreConformance;
 
 public abstract partial class NatStoreConformanceTests
 {
-    [Fact]
+    [ConformanceFact(Requires = StoreRequirement.AnyPublicPort)]
     public async Task With_port_preservation_the_source_port_is_kept_when_free_and_replaced_when_taken()
     {
         var nat = NewTranslator(o => o.PreservePorts = true);

@@ -13,4 +13,11 @@ public enum StoreRequirement
 
     /// <summary>The store reports statistics (<see cref="StoreTraits.HasStatistics"/>).</summary>
     Statistics = 4,
+
+    /// <summary>
+    /// A new connection may take any public port: the caller's fixed one, or the preserved source port
+    /// (<see cref="StoreTraits.TakesAnyPublicPort"/>; a store that partitions its ports, <see cref="INatPortClasses"/>, accepts
+    /// only its class's).
+    /// </summary>
+    AnyPublicPort = 8,
 }

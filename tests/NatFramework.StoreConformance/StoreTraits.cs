@@ -21,6 +21,12 @@ public sealed record StoreTraits
     /// </summary>
     public bool HasStatistics { get; init; }
 
+    /// <summary>
+    /// A new connection may take any public port (false for a store that partitions its ports by shard,
+    /// <see cref="INatPortClasses"/>): the tests that fix a port, or expect a preserved source port, are left out.
+    /// </summary>
+    public bool TakesAnyPublicPort { get; init; } = true;
+
     /// <summary>How many connections the large-table removal test creates (mirage-nat's users hit recursion limits at 1M).</summary>
     public int LargeTableConnections { get; init; } = 1_000_000;
 
@@ -30,5 +36,6 @@ public sealed record StoreTraits
     public bool Meets(StoreRequirement requirement)
         => (!requirement.HasFlag(StoreRequirement.TranslatorClock) || ExpiryFollowsTranslatorClock)
            && (!requirement.HasFlag(StoreRequirement.Capacity) || HasCapacity)
-           && (!requirement.HasFlag(StoreRequirement.Statistics) || HasStatistics);
+           && (!requirement.HasFlag(StoreRequirement.Statistics) || HasStatistics)
+           && (!requirement.HasFlag(StoreRequirement.AnyPublicPort) || TakesAnyPublicPort);
 }

@@ -21,6 +21,9 @@ public sealed class StoreTraitsAttribute : Attribute
     /// <inheritdoc cref="StoreTraits.LargeTableConnections"/>
     public int LargeTableConnections { get; set; } = 1_000_000;
 
+    /// <inheritdoc cref="StoreTraits.TakesAnyPublicPort"/>
+    public bool TakesAnyPublicPort { get; set; } = true;
+
     /// <summary>The traits declared on <paramref name="testClass"/> (or a base class); the defaults when none.</summary>
     /// <param name="testClass">The test class.</param>
     /// <returns>The traits declared on the class, or the defaults.</returns>
@@ -31,6 +34,7 @@ public sealed class StoreTraitsAttribute : Attribute
             HasCapacity = declared.HasCapacity,
             HasStatistics = declared.HasStatistics,
             LargeTableConnections = declared.LargeTableConnections,
+            TakesAnyPublicPort = declared.TakesAnyPublicPort,
         }
         : StoreTraits.Default;
 }

@@ -82,7 +82,7 @@ public abstract partial class NatStoreConformanceTests
         await Translated(nat, Answer(port, TcpFlags.Ack | TcpFlags.Psh));
     }
 
-    [ConformanceFact(Requires = StoreRequirement.TranslatorClock)]
+    [ConformanceFact(Requires = StoreRequirement.TranslatorClock | StoreRequirement.AnyPublicPort)]
     public async Task A_reset_does_not_free_the_mapping_before_the_transitory_timeout()
     {
         var nat = NewPolicyTranslator();

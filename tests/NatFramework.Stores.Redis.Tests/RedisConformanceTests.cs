@@ -19,6 +19,9 @@ public abstract class RedisConformanceTests : NatStoreConformanceTests
     /// <summary>Why the deployment cannot run here, or null.</summary>
     protected abstract string? WhyNot { get; }
 
+    /// <summary>How many shards each table is spread over (<see cref="RedisStoreOptions.Shards"/>).</summary>
+    protected virtual int Shards => 1;
+
     protected override INatTranslator CreateTranslator(NatOptions options, TimeProvider timeProvider)
     {
         if (WhyNot is { } reason) throw new InvalidOperationException(reason);
@@ -29,6 +32,7 @@ public abstract class RedisConformanceTests : NatStoreConformanceTests
             Configuration = Configuration,
             KeyPrefix = "conformance-" + Guid.NewGuid().ToString("N"),
             OperationTimeout = TimeSpan.FromSeconds(2),
+            Shards = Shards,
             TcpCapacity = options.TcpCapacity, UdpCapacity = options.UdpCapacity, IcmpCapacity = options.IcmpCapacity,
         });
         _stores.Add(store);

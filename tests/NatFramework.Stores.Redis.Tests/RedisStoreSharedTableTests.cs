@@ -9,7 +9,8 @@ namespace NatFramework.Stores.Redis.Tests;
 /// What only a shared, remote table shows, wherever Redis runs: two routers on one table, removal reaching the other
 /// router, concurrent adds, Redis expiry, TCP state, endpoint-independent mappings and bounds across routers, key layout,
 /// round trips, an application's own connection. Run on a single server (<see cref="RedisStoreOnServerTests"/>) and on a
-/// cluster of three masters and three replicas (<see cref="RedisStoreOnClusterTests"/>).
+/// cluster of three masters and three replicas (<see cref="RedisStoreOnClusterTests"/>), there also with each table spread
+/// over three shards (<see cref="RedisStoreOnShardedClusterTests"/>).
 /// </summary>
 public abstract class RedisStoreSharedTableTests : IDisposable
 {
@@ -24,6 +25,9 @@ public abstract class RedisStoreSharedTableTests : IDisposable
 
     /// <summary>Skips the test, with the reason, when the deployment cannot run here.</summary>
     protected abstract void RequireRedis();
+
+    /// <summary>How many shards each table is spread over (<see cref="RedisStoreOptions.Shards"/>).</summary>
+    protected virtual int Shards => 1;
 
     public void Dispose()
     {
@@ -42,7 +46,8 @@ public abstract class RedisStoreSharedTableTests : IDisposable
     private (RedisNatTranslator Nat, RedisNatStore Store) Router(string prefix, NatOptions? options = null, Action<RedisStoreOptions>? configure = null)
     {
         // Generous by default so a busy CI machine does not fail these tests.
-        var storeOptions = new RedisStoreOptions { Configuration = Configuration, KeyPrefix = Prefixed(prefix), OperationTimeout = TimeSpan.FromSeconds(2) };
+        var storeOptions = new RedisStoreOptions { Configuration = Configuration, KeyPrefix = Prefixed(prefix), OperationTimeout = TimeSpan.FromSeconds(2),
+            Shards = Shards };
         configure?.Invoke(storeOptions);
         var store = new RedisNatStore(storeOptions);
         _owned.Add(store);
@@ -150,7 +155,7 @@ public abstract class RedisStoreSharedTableTests : IDisposable
         var (b, _) = Router("tcpstate", options);
         using var redis = await ConnectionMultiplexer.ConnectAsync(Configuration);
         var db = redis.GetDatabase();
-        string pattern = "{" + Prefixed("tcpstate") + "}:k:*";
+        string pattern = ConnectionKeys(Prefixed("tcpstate"));
         async Task<long[]> LifetimesAsync()
         {
             var found = KeysMatching(redis, pattern);
@@ -179,6 +184,20 @@ public abstract class RedisStoreSharedTableTests : IDisposable
         await Task.Delay(2500);
         Assert.Empty(KeysMatching(redis, pattern));
         Assert.True(await b.IsPortFreeAsync(NatProtocol.Tcp, Server, Public, 80, port));
+    }
+
+    /// <summary>The glob of a table's connection keys: under its prefix's tag, or under each shard's.</summary>
+    private string ConnectionKeys(string prefix) => Shards == 1 ? "{" + prefix + "}:k:*" : "{" + prefix + ".*}:k:*";
+
+    /// <summary>
+    /// Inside hosts (numbers under 10.77.0.0, from 2 up) whose source-NAT connections share host 2's shard: a sharded
+    /// table bounds each shard, so a test of the bound keeps its connections in one. Every host on one shard.
+    /// </summary>
+    private static int[] HostsInOneShard(RedisNatStore store, int count)
+    {
+        PortClass ClassOf(int host) => store.PortClassOf(FlowKey.Udp(new Ipv4Address(0x0A4D0000u + (uint)host), 4000, Server, 53), redirect: false);
+        var first = ClassOf(2);
+        return Enumerable.Range(2, 10_000).Where(h => ClassOf(h) == first).Take(count).ToArray();
     }
 
     private static ushort SourcePortOf(byte[] translated) => (ushort)(translated[20] << 8 | translated[21]);
@@ -215,8 +234,9 @@ public abstract class RedisStoreSharedTableTests : IDisposable
         var (a, storeA) = Router("bounded", options, o => o.UdpCapacity = 5);
         var (b, storeB) = Router("bounded", options, o => o.UdpCapacity = 5);
 
+        var hosts = HostsInOneShard(storeA, 40); // hosts[0] is 2
         var results = new List<NatAddStatus>();
-        for (int i = 0; i < 8; i++) results.Add((await (i % 2 == 0 ? a : b).AddNatAsync(Udp(2 + i, 4000), Public)).Status);
+        for (int i = 0; i < 8; i++) results.Add((await (i % 2 == 0 ? a : b).AddNatAsync(Udp(hosts[i], 4000), Public)).Status);
 
         Assert.Equal(Enumerable.Repeat(NatAddStatus.Ok, 5).Concat(Enumerable.Repeat(NatAddStatus.TableFull, 3)), results);
         Assert.Equal(5, await storeA.CountAsync(NatProtocol.Udp));
@@ -227,14 +247,14 @@ public abstract class RedisStoreSharedTableTests : IDisposable
         // A removal makes room at once, on every router.
         await b.RemoveConnectionsAsync(new Ipv4Address(0x0A4D0002u));
         Assert.Equal(4, await storeA.CountAsync(NatProtocol.Udp));
-        Assert.True((await a.AddNatAsync(Udp(20, 4000), Public)).IsOk);
-        Assert.Equal(NatAddStatus.TableFull, (await b.AddNatAsync(Udp(21, 4000), Public)).Status);
+        Assert.True((await a.AddNatAsync(Udp(hosts[18], 4000), Public)).IsOk);
+        Assert.Equal(NatAddStatus.TableFull, (await b.AddNatAsync(Udp(hosts[19], 4000), Public)).Status);
 
         // Expiry (Redis's own, here 2 s) makes room too.
         await Task.Delay(2500);
         Assert.Equal(0, await storeB.CountAsync(NatProtocol.Udp));
-        for (int i = 0; i < 5; i++) Assert.True((await b.AddNatAsync(Udp(30 + i, 4000), Public)).IsOk);
-        Assert.Equal(NatAddStatus.TableFull, (await a.AddNatAsync(Udp(40, 4000), Public)).Status);
+        for (int i = 0; i < 5; i++) Assert.True((await b.AddNatAsync(Udp(hosts[28 + i], 4000), Public)).IsOk);
+        Assert.Equal(NatAddStatus.TableFull, (await a.AddNatAsync(Udp(hosts[38], 4000), Public)).Status);
     }
 
     [SkippableFact]
@@ -248,8 +268,11 @@ public abstract class RedisStoreSharedTableTests : IDisposable
         // Every key that mentions the prefix anywhere, on every master.
         var keys = KeysMatching(redis, "*" + Prefixed("tagged") + "*").Select(k => (string)k!).ToList();
 
-        Assert.Equal(4, keys.Count); // outbound key, reply key, host set, the protocol's expiry index
-        Assert.All(keys, k => Assert.StartsWith("{" + Prefixed("tagged") + "}:", k));
+        Assert.Equal(5, keys.Count); // outbound key, reply key, host set, the protocol's expiry index, the table's shard count
+        // One shard: the prefix is the tag. Several: each shard's tag is the prefix, its number and a slot chooser; the
+        // shard count is kept under the prefix itself.
+        string shardTag = Shards == 1 ? "\\{" + Prefixed("tagged") + "\\}" : "\\{" + Prefixed("tagged") + "\\.[0-9]+\\.[0-9]+\\}";
+        Assert.All(keys, k => Assert.Matches("^(" + shardTag + ":[khe]:|\\{" + Prefixed("tagged") + "\\}:shards$)", k));
     }
 
     [SkippableFact]

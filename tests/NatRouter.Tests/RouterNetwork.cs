@@ -22,6 +22,7 @@ public sealed class RouterNetwork : IDisposable
     private readonly bool _offload;
     private readonly int _threads;
     private readonly int _queues;
+    private readonly int _redisShards;
     private readonly string? _sharedRedis;
     private readonly TimeSpan _spin;
     private readonly NatOptions _nat;
@@ -32,9 +33,11 @@ public sealed class RouterNetwork : IDisposable
 
     public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true,
         int threads = 2, TimeSpan? spin = null, NatOptions? nat = null, int tcpPerHost = 0, int udpPerHost = 0,
-        NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent, int queues = 1, string? redisConfiguration = null, int firstInsideHost = 2)
+        NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent, int queues = 1, string? redisConfiguration = null, int firstInsideHost = 2,
+        int redisShards = 1)
     {
         _queues = queues;
+        _redisShards = redisShards;
         _sharedRedis = redisConfiguration;
         _filtering = filtering;
         _nat = nat ?? new NatOptions();
@@ -114,7 +117,7 @@ public sealed class RouterNetwork : IDisposable
         var options = _nat.Clone();
         options.PublicAddress = Ipv4Address.Parse("198.51.100.1");
         options.Policy = Settings.Policy;
-        return new(_store, options, RedisConfiguration, LiteDbPath, redisTimeout: TimeSpan.FromSeconds(2));
+        return new(_store, options, RedisConfiguration, LiteDbPath, redisTimeout: TimeSpan.FromSeconds(2), redisShards: _redisShards);
     }
 
     /// <summary>Stops the attached router (its threads, its interface descriptors, its store, which flushes).</summary>

@@ -8,7 +8,8 @@ namespace NatRouter.Tests;
 
 /// <summary>
 /// Three routers, each between its own pair of TUN interfaces, translating to the same public address on one Redis table
-/// (a single server, and a cluster of three masters and three replicas), with new connections arriving through all three
+/// (a single server, a cluster of three masters and three replicas, and that cluster with the table spread over three
+/// shards, one per master), with new connections arriving through all three
 /// at once: no two connections get one public endpoint — checked in the table afterwards and by the servers, which see
 /// only distinct source ports. Root only.
 /// </summary>
@@ -19,12 +20,14 @@ public sealed class SharedTableTests(ITestOutputHelper output)
     [SkippableTheory]
     [InlineData("server")]
     [InlineData("cluster")]
+    [InlineData("sharded cluster")]
     public async Task Three_routers_on_one_table_never_give_two_connections_one_public_endpoint(string redis)
     {
         string? reason = RouterNetwork.WhyNot("redis");
         Skip.If(reason is not null, reason);
         using var server = redis == "server" ? new RedisServer() : null;
-        using var cluster = redis == "cluster" ? new RedisCluster() : null;
+        using var cluster = redis != "server" ? new RedisCluster() : null;
+        int shards = redis == "sharded cluster" ? 3 : 1;
         string configuration = server?.Configuration ?? cluster!.Configuration;
         var networks = new List<RouterNetwork>();
         try
@@ -32,7 +35,7 @@ public sealed class SharedTableTests(ITestOutputHelper output)
             // One inside network's hosts behind three routers, as on a real network: here each router's namespace holds
             // its own hosts (10.77.0.2, .12, .22). The table knows inside hosts by address, so routers sharing a table
             // must serve one address space: two copies of 10.77.0.2 would be one host to it.
-            for (int i = 0; i < 3; i++) networks.Add(new RouterNetwork("redis", redisConfiguration: configuration, firstInsideHost: 2 + 10 * i));
+            for (int i = 0; i < 3; i++) networks.Add(new RouterNetwork("redis", redisConfiguration: configuration, firstInsideHost: 2 + 10 * i, redisShards: shards));
             var echoes = networks.Select(n => n.StartHelper(n.Outside, "helper-tcp-echo-peers", "198.51.100.2", "7000")).ToList();
 
             // A few connections first, to another server port, so that the rate below is not the first packets' (the
@@ -70,7 +73,7 @@ public sealed class SharedTableTests(ITestOutputHelper output)
             Assert.Equal(3 * ConnectionsPerRouter, seen.Distinct().Count());
 
             // What the table holds: as many connections to the server, each on its own public port.
-            using var store = new RedisNatStore(new RedisStoreOptions { Configuration = configuration, OperationTimeout = TimeSpan.FromSeconds(2) });
+            using var store = new RedisNatStore(new RedisStoreOptions { Configuration = configuration, OperationTimeout = TimeSpan.FromSeconds(2), Shards = shards });
             var ports = new List<ushort>();
             await foreach (var connection in store.GetConnectionsAsync())
                 if (connection.Protocol == NatProtocol.Tcp && connection.ReplyKey.Source == Ipv4Address.Parse("198.51.100.2") && connection.ReplyKey.SourcePort == 7000)

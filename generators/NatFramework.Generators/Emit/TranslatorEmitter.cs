@@ -200,6 +200,11 @@ internal static class TranslatorEmitter
             ? Member(access, interfaceName, signature, call)
             : $"        public {signature}\n            => {Timer}.Time({Timer}.Start(), {Access(access, interfaceName)}.{call}, StoreName, \"{operation}\");\n";
 
+    /// <summary>The ports a new connection may take: the store's answer, or every port when the store does not partition them.</summary>
+    private static string PortClassMember(MemberAccess access)
+        => $"        {Inline}\n        public {Ns}.PortClass PortClassOf(in {Ns}.FlowKey outbound, bool redirect) => "
+           + (access == MemberAccess.Absent ? $"{Ns}.PortClass.Any;\n" : $"{Access(access, "INatPortClasses")}.PortClassOf(outbound, redirect);\n");
+
     private static string Flag(MemberAccess access) => access == MemberAccess.Absent ? "false" : "true";
 
     private static string SyncStoreCalls(TranslatorModel model)
@@ -234,6 +239,7 @@ internal static class TranslatorEmitter
         text.Append(Member(c, "INatStore", $"{Ns}.NatInsertStatus TryInsert(in {Ns}.NatConnection connection, in {Ns}.NatInsertRules rules, out {Ns}.NatLookup existing)", "TryInsert(connection, rules, out existing)")).Append('\n');
         text.Append(Member(c, "INatStore", $"bool TryFindMapping({Ns}.NatProtocol protocol, {Ns}.Ipv4Address publicAddress, ushort publicPort, {Ns}.Ipv4Address remoteAddress, in {Ns}.ExpiryCutoffs expiry, out {Ns}.NatMapping mapping)",
             "TryFindMapping(protocol, publicAddress, publicPort, remoteAddress, expiry, out mapping)")).Append('\n');
+        text.Append(PortClassMember(model.PortClasses)).Append('\n');
         text.Append(Member(c, "INatStore", $"void Touch(in {Ns}.FlowKey key, long now)", "Touch(key, now)")).Append('\n');
         text.Append(Member(c, "INatStore", $"{Ns}.NatConnectionFlags? UpdateState(in {Ns}.FlowKey key, {Ns}.NatConnectionFlags expected, {Ns}.NatConnectionFlags flags, long now)", "UpdateState(key, expected, flags, now)")).Append('\n');
         text.Append(Member(c, "INatStore", $"bool Remove(in {Ns}.FlowKey key, out {Ns}.NatConnection removed)", "Remove(key, out removed)")).Append('\n');
@@ -270,6 +276,7 @@ internal static class TranslatorEmitter
         text.Append(TimedMember(c, "IAsyncNatStore", "insert", $"{Tasks}.ValueTask<{Ns}.NatInsertOutcome> InsertAsync({Ns}.NatConnection connection, {Ns}.NatInsertRules rules, {Token} cancellationToken)", "InsertAsync(connection, rules, cancellationToken)")).Append('\n');
         text.Append(TimedMember(c, "IAsyncNatStore", "find_mapping", $"{Tasks}.ValueTask<{Ns}.NatMapping> FindMappingAsync({Ns}.NatProtocol protocol, {Ns}.Ipv4Address publicAddress, ushort publicPort, {Ns}.Ipv4Address remoteAddress, {Ns}.ExpiryCutoffs expiry, {Token} cancellationToken)",
             "FindMappingAsync(protocol, publicAddress, publicPort, remoteAddress, expiry, cancellationToken)")).Append('\n');
+        text.Append(PortClassMember(model.PortClasses)).Append('\n');
         text.Append(TimedMember(c, "IAsyncNatStore", "touch", $"{Tasks}.ValueTask TouchAsync({Ns}.FlowKey key, long now, {Token} cancellationToken)", "TouchAsync(key, now, cancellationToken)")).Append('\n');
         text.Append(TimedMember(c, "IAsyncNatStore", "update_state", $"{Tasks}.ValueTask<{Ns}.NatConnectionFlags?> UpdateStateAsync({Ns}.FlowKey key, {Ns}.NatConnectionFlags expected, {Ns}.NatConnectionFlags flags, long now, {Token} cancellationToken)", "UpdateStateAsync(key, expected, flags, now, cancellationToken)")).Append('\n');
         text.Append(TimedMember(c, "IAsyncNatStore", "remove", $"{Tasks}.ValueTask<{Ns}.NatLookup> RemoveAsync({Ns}.FlowKey key, {Token} cancellationToken)", "RemoveAsync(key, cancellationToken)")).Append('\n');

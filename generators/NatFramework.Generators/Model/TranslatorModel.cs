@@ -25,6 +25,7 @@ internal enum MemberAccess
 /// <param name="HostIndex">The host index capability.</param>
 /// <param name="NativeExpiry">The native expiry capability.</param>
 /// <param name="Statistics">The statistics capability.</param>
+/// <param name="PortClasses">The port classes capability (a store that partitions the public ports).</param>
 internal sealed record TranslatorModel(
     string Namespace,
     string ClassName,
@@ -38,7 +39,8 @@ internal sealed record TranslatorModel(
     MemberAccess RewriteBatchLookup,
     MemberAccess HostIndex,
     MemberAccess NativeExpiry,
-    MemberAccess Statistics)
+    MemberAccess Statistics,
+    MemberAccess PortClasses)
 {
     /// <summary>The hint name of the generated file.</summary>
     public string HintName => (Namespace.Length == 0 ? ClassName : Namespace + "." + ClassName) + ".g.cs";

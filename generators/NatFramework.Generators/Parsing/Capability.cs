@@ -52,4 +52,9 @@ internal sealed record Capability(string Name, string InterfaceName, string Memb
         "statistics", KnownTypes.AsyncStatistics, "GetStatisticsAsync", "global::System.Threading.Tasks.ValueTask<global::NatFramework.NatStoreStatistics>",
         ["global::System.Threading.CancellationToken"],
         "ValueTask<NatStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken)");
+
+    public static readonly Capability PortClasses = new(
+        "port classes", KnownTypes.PortClasses, "PortClassOf", "global::NatFramework.PortClass",
+        ["in global::NatFramework.FlowKey", "bool"],
+        "PortClass PortClassOf(in FlowKey outbound, bool redirect)");
 }

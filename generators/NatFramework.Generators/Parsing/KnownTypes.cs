@@ -14,4 +14,5 @@ internal static class KnownTypes
     public const string NativeExpiry = "NatFramework.INatNativeExpiry";
     public const string Statistics = "NatFramework.INatStoreStatistics";
     public const string AsyncStatistics = "NatFramework.IAsyncNatStoreStatistics";
+    public const string PortClasses = "NatFramework.INatPortClasses";
 }

@@ -101,6 +101,7 @@ internal static class TranslatorParser
         var hostIndex = CapabilityAccess(store, isSync ? Capability.HostIndex : Capability.AsyncHostIndex, compilation, attributeLocation, diagnostics, ref canGenerate);
         var expiry = CapabilityAccess(store, Capability.NativeExpiry, compilation, attributeLocation, diagnostics, ref canGenerate);
         var statistics = CapabilityAccess(store, isSync ? Capability.Statistics : Capability.AsyncStatistics, compilation, attributeLocation, diagnostics, ref canGenerate);
+        var portClasses = CapabilityAccess(store, Capability.PortClasses, compilation, attributeLocation, diagnostics, ref canGenerate);
 
         if (!canGenerate) return new ParseResult(null, ToArray(diagnostics));
 
@@ -117,7 +118,8 @@ internal static class TranslatorParser
             RewriteBatchLookup: rewriteBatch,
             HostIndex: hostIndex,
             NativeExpiry: expiry,
-            Statistics: statistics);
+            Statistics: statistics,
+            PortClasses: portClasses);
         return new ParseResult(model, ToArray(diagnostics));
     }
 

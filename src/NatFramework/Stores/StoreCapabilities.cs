@@ -128,3 +128,19 @@ public interface IAsyncNatStoreStatistics
     /// <exception cref="NatStoreUnavailableException">The store could not be reached.</exception>
     ValueTask<NatStoreStatistics> GetStatisticsAsync(CancellationToken cancellationToken = default);
 }
+
+/// <summary>
+/// Optional capability: the store partitions the public port space, so a new connection may only take ports of one
+/// class (a table sharded by inside host, where a reply's public port has to say which shard holds it). The translator asks
+/// once per new connection and hands the class to the port allocator (<see cref="IPortAllocator.TryGetCandidate(in FlowKey, int, PortClass, out ushort)"/>);
+/// a store with it refuses a candidate outside the class as <see cref="NatInsertStatus.ReplyTaken"/>, so an allocator that
+/// insists on such a port (a fixed one) runs out of candidates instead of creating a connection no reply could find.
+/// </summary>
+public interface INatPortClasses
+{
+    /// <summary>The ports a new connection with the outbound flow <paramref name="outbound"/> may take. Pure and cheap.</summary>
+    /// <param name="outbound">The new connection's outbound flow (the inside endpoint's side; a redirect's first packet).</param>
+    /// <param name="redirect">True for a redirect (destination NAT), whose place follows the public port it arrived at.</param>
+    /// <returns>The class; <see cref="PortClass.Any"/> when every port will do.</returns>
+    PortClass PortClassOf(in FlowKey outbound, bool redirect);
+}

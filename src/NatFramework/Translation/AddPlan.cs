@@ -113,10 +113,19 @@ public readonly struct AddPlan
     /// <param name="attempt">0, 1, …</param>
     /// <param name="connection">The candidate.</param>
     /// <returns>False when the allocator has no more candidates.</returns>
-    public bool TryCandidate(IPortAllocator ports, int attempt, out NatConnection connection)
+    public bool TryCandidate(IPortAllocator ports, int attempt, out NatConnection connection) => TryCandidate(ports, PortClass.Any, attempt, out connection);
+
+    /// <summary>The candidate connection of attempt <paramref name="attempt"/> with a port of <paramref name="portClass"/>; false when the allocator has none.</summary>
+    /// <param name="ports">The allocator the plan was made for.</param>
+    /// <param name="portClass">The ports the store accepts for this connection (<see cref="INatPortClasses"/>).</param>
+    /// <param name="attempt">0, 1, …</param>
+    /// <param name="connection">The candidate.</param>
+    /// <returns>False when the allocator has no more candidates.</returns>
+    public bool TryCandidate(IPortAllocator ports, PortClass portClass, int attempt, out NatConnection connection)
     {
         ushort port = _fixedPort;
-        if (port != 0 ? attempt > 0 : !ports.TryGetCandidate(Outbound, attempt, out port))
+        if (port != 0 ? attempt > 0
+            : portClass.IsAny ? !ports.TryGetCandidate(Outbound, attempt, out port) : !ports.TryGetCandidate(Outbound, attempt, portClass, out port))
         {
             connection = default;
             return false;

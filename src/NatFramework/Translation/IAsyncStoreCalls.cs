@@ -28,6 +28,12 @@ public interface IAsyncStoreCalls
     ValueTask<NatMapping> FindMappingAsync(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, ExpiryCutoffs expiry,
         CancellationToken cancellationToken);
 
+    /// <summary>The ports a new connection may take: the store's answer (<see cref="INatPortClasses"/>), or every port.</summary>
+    /// <param name="outbound">The new connection's outbound flow.</param>
+    /// <param name="redirect">True for a redirect.</param>
+    /// <returns>The class of ports.</returns>
+    PortClass PortClassOf(in FlowKey outbound, bool redirect);
+
     /// <inheritdoc cref="IAsyncNatStore.TouchAsync"/>
     ValueTask TouchAsync(FlowKey key, long now, CancellationToken cancellationToken);
 

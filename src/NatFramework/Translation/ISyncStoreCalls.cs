@@ -42,6 +42,12 @@ public interface ISyncStoreCalls
     /// <inheritdoc cref="INatStore.TryFindMapping"/>
     bool TryFindMapping(NatProtocol protocol, Ipv4Address publicAddress, ushort publicPort, Ipv4Address remoteAddress, in ExpiryCutoffs expiry, out NatMapping mapping);
 
+    /// <summary>The ports a new connection may take: the store's answer (<see cref="INatPortClasses"/>), or every port.</summary>
+    /// <param name="outbound">The new connection's outbound flow.</param>
+    /// <param name="redirect">True for a redirect.</param>
+    /// <returns>The class of ports.</returns>
+    PortClass PortClassOf(in FlowKey outbound, bool redirect);
+
     /// <inheritdoc cref="INatStore.Touch"/>
     void Touch(in FlowKey key, long now);
 

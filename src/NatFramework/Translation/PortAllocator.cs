@@ -13,6 +13,25 @@ public interface IPortAllocator
     /// <param name="port">The candidate port.</param>
     /// <returns>True with a port to try; false when the allocator has no more for this flow.</returns>
     bool TryGetCandidate(in FlowKey outbound, int attempt, out ushort port);
+
+    /// <summary>
+    /// The candidate for attempt <paramref name="attempt"/> among the ports of <paramref name="portClass"/> (a store that
+    /// partitions its ports: <see cref="INatPortClasses"/>). By default the allocator's own candidates are drawn again, a
+    /// bounded number of times, until one is in the class; an allocator that can draw from a class directly overrides
+    /// this. A port outside the class may still come back (a fixed allocator's): the store refuses it.
+    /// </summary>
+    /// <param name="outbound">The outbound flow a port is wanted for.</param>
+    /// <param name="attempt">Which candidate: 0 for the first.</param>
+    /// <param name="portClass">The ports the store accepts for this flow.</param>
+    /// <param name="port">The candidate port.</param>
+    /// <returns>True with a port to try; false when the allocator has no more for this flow.</returns>
+    bool TryGetCandidate(in FlowKey outbound, int attempt, PortClass portClass, out ushort port)
+    {
+        if (!TryGetCandidate(outbound, attempt, out port)) return false;
+        for (int draw = 1; draw < 4 * portClass.Modulus && !portClass.Contains(port); draw++)
+            if (!TryGetCandidate(outbound, attempt, out port)) return false;
+        return true;
+    }
 }
 
 /// <summary>Port allocators.</summary>
@@ -86,6 +105,26 @@ public sealed class RandomPortAllocator : IPortAllocator
             return true;
         }
         port = (ushort)(_start + SecureRandomBits.UniformBelow(_count));
+        return true;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Uniform over the class's ports in the range (the same RFC 6056 draw, over fewer ports); none in the range: no candidate.</remarks>
+    public bool TryGetCandidate(in FlowKey outbound, int attempt, PortClass portClass, out ushort port)
+    {
+        if (portClass.IsAny) return TryGetCandidate(outbound, attempt, out port);
+        if (attempt == 0 && _preserve && outbound.SourcePort >= _start && outbound.SourcePort < _start + _count && portClass.Contains(outbound.SourcePort))
+        {
+            port = outbound.SourcePort;
+            return true;
+        }
+        int count = portClass.CountIn(_start, _start + _count - 1, out int first);
+        if (count == 0)
+        {
+            port = 0;
+            return false;
+        }
+        port = (ushort)(first + portClass.Modulus * SecureRandomBits.UniformBelow(count));
         return true;
     }
 }

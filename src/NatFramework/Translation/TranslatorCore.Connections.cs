@@ -189,7 +189,8 @@ public sealed partial class TranslatorCore
     {
         inserted = false;
         var current = plan;
-        for (int tries = 0, attempt = 0; tries < Options.AddAttempts && current.TryCandidate(ports, attempt, out var candidate); tries++, attempt++)
+        var portClass = calls.PortClassOf(plan.Outbound, plan.IsRedirect);
+        for (int tries = 0, attempt = 0; tries < Options.AddAttempts && current.TryCandidate(ports, portClass, attempt, out var candidate); tries++, attempt++)
         {
             var status = calls.TryInsert(candidate, current.Rules, out var existing);
             // The usual answer first, without the nullable result of Complete (two copies of a connection).
@@ -306,7 +307,8 @@ public sealed partial class TranslatorCore
     private async ValueTask<(NatAddResult Result, bool Inserted)> InsertAsync<TCalls>(TCalls calls, AddPlan plan, IPortAllocator ports,
         CancellationToken cancellationToken) where TCalls : struct, IAsyncStoreCalls
     {
-        for (int tries = 0, attempt = 0; tries < Options.AddAttempts && plan.TryCandidate(ports, attempt, out var candidate); tries++, attempt++)
+        var portClass = calls.PortClassOf(plan.Outbound, plan.IsRedirect);
+        for (int tries = 0, attempt = 0; tries < Options.AddAttempts && plan.TryCandidate(ports, portClass, attempt, out var candidate); tries++, attempt++)
         {
             var outcome = await calls.InsertAsync(candidate, plan.Rules, cancellationToken).ConfigureAwait(false);
             if (outcome.Status == NatInsertStatus.Inserted) return (new NatAddResult(NatAddStatus.Ok, candidate), true);

@@ -93,6 +93,9 @@ partial class RemoteNat : global::NatFramework.INatTranslator
         public global::System.Threading.Tasks.ValueTask<global::NatFramework.NatMapping> FindMappingAsync(global::NatFramework.NatProtocol protocol, global::NatFramework.Ipv4Address publicAddress, ushort publicPort, global::NatFramework.Ipv4Address remoteAddress, global::NatFramework.ExpiryCutoffs expiry, global::System.Threading.CancellationToken cancellationToken)
             => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).FindMappingAsync(protocol, publicAddress, publicPort, remoteAddress, expiry, cancellationToken), StoreName, "find_mapping");
 
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::NatFramework.PortClass PortClassOf(in global::NatFramework.FlowKey outbound, bool redirect) => global::NatFramework.PortClass.Any;
+
         public global::System.Threading.Tasks.ValueTask TouchAsync(global::NatFramework.FlowKey key, long now, global::System.Threading.CancellationToken cancellationToken)
             => global::NatFramework.Translation.StoreCallTimer.Time(global::NatFramework.Translation.StoreCallTimer.Start(), ((global::NatFramework.IAsyncNatStore)_store).TouchAsync(key, now, cancellationToken), StoreName, "touch");
 

@@ -134,6 +134,9 @@ partial class TableNat : global::NatFramework.ISyncNatTranslator
         public bool TryFindMapping(global::NatFramework.NatProtocol protocol, global::NatFramework.Ipv4Address publicAddress, ushort publicPort, global::NatFramework.Ipv4Address remoteAddress, in global::NatFramework.ExpiryCutoffs expiry, out global::NatFramework.NatMapping mapping) => _store.TryFindMapping(protocol, publicAddress, publicPort, remoteAddress, expiry, out mapping);
 
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        public global::NatFramework.PortClass PortClassOf(in global::NatFramework.FlowKey outbound, bool redirect) => global::NatFramework.PortClass.Any;
+
+        [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public void Touch(in global::NatFramework.FlowKey key, long now) => _store.Touch(key, now);
 
         [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
