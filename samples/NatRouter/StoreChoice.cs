@@ -115,7 +115,7 @@ public sealed class StoreChoice : IDisposable
         {
             try
             {
-                _redis.ClearAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
+                _redis.DeleteTableAsync().AsTask().Wait(TimeSpan.FromSeconds(2));
             }
             catch (AggregateException)
             {

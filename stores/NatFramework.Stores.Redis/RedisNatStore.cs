@@ -739,19 +739,32 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
     }
 
     /// <inheritdoc/>
+    /// <remarks>The table's recorded shard count stays: it describes the table, which routers go on sharing.</remarks>
     public async ValueTask ClearAsync(CancellationToken cancellationToken = default)
     {
-        var patterns = _shards.All.Select(shard => shard.Pattern).ToList();
-        if (_shards.Count > 1) patterns.Add(System.Text.Encoding.UTF8.GetBytes("{" + _options.KeyPrefix + "}:*"));
-        foreach (var pattern in patterns)
-        foreach (var batch in await ScanAsync(pattern, cancellationToken).ConfigureAwait(false))
+        foreach (var shard in _shards.All)
+        foreach (var batch in await ScanAsync(shard.Pattern, cancellationToken).ConfigureAwait(false))
         {
+            var keys = batch.Where(key => key != _layoutKey).ToArray(); // one shard: "{prefix}:*" holds the shard count too
             // A shard is one slot, so its keys go in one DEL on a cluster too.
-            await Call(static (db, k) => db.KeyDeleteAsync(k), batch, cancellationToken).ConfigureAwait(false);
+            if (keys.Length > 0) await Call(static (db, k) => db.KeyDeleteAsync(k), keys, cancellationToken).ConfigureAwait(false);
         }
-        await Call(static (db, s) => db.StringSetAsync(s.Key, s.Shards), (Key: _layoutKey, Shards: _shards.Count), cancellationToken).ConfigureAwait(false);
         _nearCache.Clear();
         await PublishAsync([]).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Removes the table from Redis altogether: every connection, as <see cref="ClearAsync"/>, and the recorded shard
+    /// count, so that the prefix is free for a table of any layout. For a throwaway table; routers still using the table
+    /// would record their count again only when they restart.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels waiting for the store.</param>
+    /// <returns>Completes when the table is gone.</returns>
+    /// <exception cref="NatStoreUnavailableException">Redis did not answer.</exception>
+    public async ValueTask DeleteTableAsync(CancellationToken cancellationToken = default)
+    {
+        await ClearAsync(cancellationToken).ConfigureAwait(false);
+        await Call(static (db, k) => db.KeyDeleteAsync(k), _layoutKey, cancellationToken).ConfigureAwait(false);
     }
 
     // ---- invalidation ------------------------------------------------------------------------------------------

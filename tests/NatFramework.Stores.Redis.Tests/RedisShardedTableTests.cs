@@ -157,6 +157,23 @@ public sealed class RedisShardedTableTests(RedisClusterFixture fixture) : IClass
     }
 
     [SkippableFact]
+    public async Task A_reset_keeps_the_shard_count_and_deleting_the_table_frees_the_prefix()
+    {
+        string prefix = Unique("reset");
+        var (nat, store) = Router(prefix);
+        for (int host = 2; host < 12; host++) Assert.True((await nat.AddNatAsync(Udp(host, 4000), Public)).IsOk);
+
+        await nat.ResetAsync();
+        Assert.Equal(0, await store.CountAsync(NatProtocol.Udp));
+        Assert.Empty(ShardTagsIn(string.Concat(KeysByMaster(prefix).Values), prefix)); // no shard key left
+        Assert.Throws<ArgumentException>(() => Router(prefix, shards: 2)); // the count still describes the table
+
+        await store.DeleteTableAsync();
+        Assert.All(KeysByMaster(prefix).Values, listing => Assert.Equal("", listing.Trim()));
+        Router(prefix, shards: 2); // the prefix is free for another layout
+    }
+
+    [SkippableFact]
     public async Task Shard_tags_land_in_the_thirds_of_the_slot_space_redis_computes()
     {
         string prefix = Unique("slots");
