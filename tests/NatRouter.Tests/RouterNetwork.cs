@@ -23,6 +23,7 @@ public sealed class RouterNetwork : IDisposable
     private readonly int _threads;
     private readonly int _queues;
     private readonly int _redisShards;
+    private readonly TimeSpan _redisTimeout;
     private readonly string? _sharedRedis;
     private readonly TimeSpan _spin;
     private readonly NatOptions _nat;
@@ -34,8 +35,9 @@ public sealed class RouterNetwork : IDisposable
     public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true,
         int threads = 2, TimeSpan? spin = null, NatOptions? nat = null, int tcpPerHost = 0, int udpPerHost = 0,
         NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent, int queues = 1, string? redisConfiguration = null, int firstInsideHost = 2,
-        int redisShards = 1)
+        int redisShards = 1, TimeSpan? redisTimeout = null)
     {
+        _redisTimeout = redisTimeout ?? TimeSpan.FromSeconds(2);
         _queues = queues;
         _redisShards = redisShards;
         _sharedRedis = redisConfiguration;
@@ -110,14 +112,15 @@ public sealed class RouterNetwork : IDisposable
     /// <summary>
     /// Opens a store like the running router's (same Redis, same LiteDB file) and its router, not attached yet: a
     /// standby. LiteDB allows one process per file, so its standby can only be made after the running one stopped.
-    /// Redis operations may take 2 s here, not 250 ms: the test projects run at once on two cores.
+    /// Redis operations may take 2 s here unless the test says otherwise, not 250 ms: the test projects run at once on
+    /// two cores.
     /// </summary>
     public StoreChoice OpenStore()
     {
         var options = _nat.Clone();
         options.PublicAddress = Ipv4Address.Parse("198.51.100.1");
         options.Policy = Settings.Policy;
-        return new(_store, options, RedisConfiguration, LiteDbPath, redisTimeout: TimeSpan.FromSeconds(2), redisShards: _redisShards);
+        return new(_store, options, RedisConfiguration, LiteDbPath, redisTimeout: _redisTimeout, redisShards: _redisShards);
     }
 
     /// <summary>Stops the attached router (its threads, its interface descriptors, its store, which flushes).</summary>
