@@ -489,28 +489,65 @@ internal sealed unsafe class ConnectionTable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int RemoveConnections(uint host, List<NatConnection> removed)
     {
-        int count = 0;
         lock (_lock)
         {
             BeginWrite();
-            // A host's entries lie anywhere in the table, so each is a cache miss, and so are its two slots. The walk
-            // runs a step ahead of itself: while one entry is removed, the next one's slots and the one after it are
-            // already being fetched, so the misses of neighbouring steps overlap instead of queueing.
-            int head = _hosts.HeadOf(host);
-            if (head != 0) PrefetchEntryAndSlots(head - 1);
-            while (head != 0)
-            {
-                int index = head - 1;
-                int next = _entryBase[index].HostNext;
-                if (next != 0) PrefetchEntryAndSlots(next - 1);
-                removed.Add(ToConnection(ref _entryBase[index]));
-                RemoveEntry(index); // unlinks the head: the list now starts at next
-                head = next;
-                count++;
-            }
+            int count = RemoveHostList(_hosts.HeadOf(host), removed);
             EndWrite();
+            return count;
         }
+    }
+
+    /// <summary>
+    /// Removes the connections of the host list starting at <paramref name="head"/>, in two passes. A host's connections
+    /// lie anywhere in the table, and each has two slots elsewhere again, all cache misses in a big table. The list is
+    /// walked first into an array of entry indexes (the walk itself is one dependent load per entry); the removal then
+    /// runs over the array with the slots of the entry <see cref="RemovalLookahead"/> places ahead already being fetched, so
+    /// that many misses are in flight at once. Walking and removing in one loop could look only one entry ahead (the
+    /// next is known only once the current one is read), and measured ≈ 20 % slower with the table out of the cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int RemoveHostList(int head, List<NatConnection> removed)
+    {
+        if (head == 0) return 0;
+        var pool = System.Buffers.ArrayPool<int>.Shared;
+        int[] indexes = pool.Rent(64);
+        int count = 0;
+        for (int at = head; at != 0; at = _entryBase[at - 1].HostNext)
+        {
+            if (count == indexes.Length)
+            {
+                int[] larger = pool.Rent(count * 2);
+                indexes.AsSpan(0, count).CopyTo(larger);
+                pool.Return(indexes);
+                indexes = larger;
+            }
+            indexes[count++] = at - 1;
+        }
+        removed.EnsureCapacity(removed.Count + count);
+        for (int i = 0; i < Math.Min(count, RemovalLookahead); i++) PrefetchSlots(indexes[i]);
+        for (int i = 0; i < count; i++)
+        {
+            if (i + RemovalLookahead < count) PrefetchSlots(indexes[i + RemovalLookahead]);
+            int index = indexes[i];
+            removed.Add(ToConnection(ref _entryBase[index]));
+            RemoveEntry(index); // the head of the host's list each time: unlinking touches only the next entry
+        }
+        pool.Return(indexes);
         return count;
+    }
+
+    /// <summary>How many entries ahead a host's removal fetches slots (2–24 measured alike; 8 leaves room for slower memory).</summary>
+    private const int RemovalLookahead = 8;
+
+    /// <summary>Starts fetching the slots of an entry's two keys.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PrefetchSlots(int index)
+    {
+        if (!Sse.IsSupported) return;
+        ref Entry e = ref _entryBase[index];
+        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: false).Hash64(_hashSeed) & _slotMask));
+        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: true).Hash64(_hashSeed) & _slotMask));
     }
 
     /// <summary>Slots 7 or more places from their home, whose distance a removal reads from the entry (for tests).</summary>
@@ -519,17 +556,6 @@ internal sealed unsafe class ConnectionTable
         int saturated = 0;
         foreach (uint slot in _slots) if (slot != 0 && (slot & DistanceMask) == DistanceMask) saturated++;
         return saturated;
-    }
-
-    /// <summary>Prefetches the slots of an entry's two keys and the entry after it in its host list.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void PrefetchEntryAndSlots(int index)
-    {
-        if (!Sse.IsSupported) return;
-        ref Entry e = ref _entryBase[index];
-        if (e.HostNext != 0) Sse.Prefetch0(_entryBase + e.HostNext - 1);
-        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: false).Hash64(_hashSeed) & _slotMask));
-        Sse.Prefetch0(_slotBase + ((int)KeyOf(ref e, reply: true).Hash64(_hashSeed) & _slotMask));
     }
 
     public void Clear()
