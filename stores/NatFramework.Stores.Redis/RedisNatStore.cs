@@ -605,7 +605,6 @@ public sealed class RedisNatStore : IAsyncNatStore, IAsyncNatBatchLookup, IAsync
         }
     }
 
-
     /// <summary>True for a redirect or a hairpinned connection: its keys' destinations are public endpoints.</summary>
     private static bool TranslatesDestination(in NatConnection connection)
         => connection.Outbound.Destination != connection.Translated.Destination || connection.Outbound.DestinationPort != connection.Translated.DestinationPort;
