@@ -39,11 +39,18 @@ public sealed class RedisStoreTests : IDisposable
 
     private static async Task<NatTranslateResult> Translate(INatTranslator nat, byte[] packet) => await nat.TranslateAsync((byte[])packet.Clone());
 
-    [SkippableFact]
-    public async Task Redis_down_gives_store_unavailable_in_bounded_time_keeps_established_flows_and_recovers()
+    /// <param name="shards">The table in one hash tag, or spread over three (on one server here: the same outage for each).</param>
+    [SkippableTheory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public async Task Redis_down_gives_store_unavailable_in_bounded_time_keeps_established_flows_and_recovers(int shards)
     {
         RequireServer();
-        var (nat, store) = Router("outage", configure: o => o.OperationTimeout = new RedisStoreOptions().OperationTimeout);
+        var (nat, store) = Router("outage", configure: o =>
+        {
+            o.OperationTimeout = new RedisStoreOptions().OperationTimeout;
+            o.Shards = shards;
+        });
         var established = Udp(2, 4000);
         var added = await nat.AddNatAsync(established, Public);
         Assert.True(added.IsOk);
@@ -76,7 +83,7 @@ public sealed class RedisStoreTests : IDisposable
         Assert.True(store.IsAvailable);
 
         // Nothing acknowledged was lost: a router that never cached it finds the connection added before the crash.
-        var (fresh, _) = Router("outage");
+        var (fresh, _) = Router("outage", configure: o => o.Shards = shards);
         var copy = (byte[])established.Clone();
         Assert.True((await fresh.TranslateAsync(copy)).IsTranslated);
         Ipv4Packet.TryParse(copy, out var ip);
@@ -282,6 +289,9 @@ public sealed class RedisStoreTests : IDisposable
         Assert.Contains("KeyPrefix", Assert.Throws<ArgumentException>(() => new RedisStoreOptions { Configuration = "x", KeyPrefix = "{a}" }.Validate()).Message);
         Assert.Contains("NearCacheFreshness", Assert.Throws<ArgumentOutOfRangeException>(() =>
             new RedisStoreOptions { Configuration = "x", NearCacheFreshness = TimeSpan.FromSeconds(5) }.Validate()).Message);
+        Assert.Contains("Shards", Assert.Throws<ArgumentOutOfRangeException>(() => new RedisStoreOptions { Configuration = "x", Shards = 0 }.Validate()).Message);
+        Assert.Contains("Shards", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            new RedisStoreOptions { Configuration = "x", Shards = RedisStoreOptions.MaxShards + 1 }.Validate()).Message);
     }
 
     [SkippableFact]
@@ -305,6 +315,7 @@ public sealed class RedisStoreTests : IDisposable
             ["Redis:Configuration"] = _redis.Configuration,
             ["Redis:KeyPrefix"] = "natcfg",
             ["Redis:OperationTimeout"] = "00:00:00.500",
+            ["Redis:Shards"] = "2",
         }).Build();
         var services = new ServiceCollection();
         services.AddNat(o => o.PublicAddress = Ipv4Address.Parse("198.51.100.1")).UseRedisStore(configuration.GetSection("Redis"));
@@ -313,6 +324,7 @@ public sealed class RedisStoreTests : IDisposable
         var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<RedisStoreOptions>>().Value;
         Assert.Equal("natcfg", options.KeyPrefix);
         Assert.Equal(TimeSpan.FromMilliseconds(500), options.OperationTimeout);
+        Assert.Equal(2, options.Shards);
         Assert.IsType<RedisNatTranslator>(provider.GetRequiredService<INatTranslator>());
     }
 
