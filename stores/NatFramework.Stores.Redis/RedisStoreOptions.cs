@@ -24,9 +24,12 @@ public sealed class RedisStoreOptions
     /// endpoint-independent mapping stay atomic there), a redirect in the shard of the public port it arrived at; the
     /// public port (ICMP: identifier) a new connection takes is one whose remainder modulo the shard count is its shard's
     /// number, so a reply, which names only the public port, is looked for in one place. The price: each inside host and
-    /// each forwarded port draws from 1/N of the port range, each shard holds 1/N of each capacity, and a lookup Redis has
-    /// to answer asks two shards at once. Every router on the table must use the same count; the store records it in
-    /// Redis and refuses to start with another. At most <see cref="MaxShards"/>.
+    /// each forwarded port draws from 1/N of the port range, and a lookup Redis has to answer asks two shards at once.
+    /// Each shard is bounded by the capacities (<see cref="TcpCapacity"/>…) on its own, so the table holds up to N times
+    /// them: set them to what one shard's master should hold (a host's connections all go to one shard, so dividing them
+    /// would bound a busy host by 1/N of the table). Every router on the table must use the same count; the store records
+    /// it in Redis and refuses to start with another (checked when the store starts with Redis reachable: a store started
+    /// while Redis is down cannot check). At most <see cref="MaxShards"/>.
     /// </summary>
     public int Shards { get; set; } = 1;
 
