@@ -68,8 +68,7 @@ public sealed class RedisStoreOptions
     /// <summary>
     /// The most TCP connections the shared table holds (default <see cref="NatDefaults.TcpCapacity"/>), counted in Redis
     /// atomically with each insert, across every router on the table; beyond it an add answers <c>TableFull</c>. On a
-    /// sharded table (<see cref="Shards"/>) the bound of each shard. Routers
-    /// sharing a table should use the same capacities.
+    /// sharded table (<see cref="Shards"/>) the bound of each shard. Routers sharing a table should use the same capacities.
     /// </summary>
     public int TcpCapacity { get; set; } = NatDefaults.TcpCapacity;
 
