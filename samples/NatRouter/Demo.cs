@@ -47,8 +47,8 @@ internal sealed class Demo : IDisposable
         EnsureTools();
         Step("building namespaces " + Inside + " (10.77.0.2) and " + Outside + " (198.51.100.2) and the TUN interfaces");
         RemoveLeftovers();
-        _privateTun = TunDevice.Open("natdemo0", offload: true);
-        _publicTun = TunDevice.Open("natdemo1", offload: true);
+        _privateTun = TunDevice.Open("natdemo0", offload: true, napi: true);
+        _publicTun = TunDevice.Open("natdemo1", offload: true, napi: true);
         var settings = new RouterSettings(Ipv4Address.Parse("198.51.100.1"), Ipv4Prefix.Parse("10.77.0.0/24"),
             Forwards: [new ForwardRule(NatProtocol.Tcp, 8080, Ipv4Address.Parse("10.77.0.2"), 8080)]);
         RouterWarmUp.Run(settings, offload: true);

@@ -35,6 +35,11 @@ public static class Program
         var litedb = new Option<string>("--litedb") { Description = "the table file, for --store litedb", DefaultValueFactory = _ => "nat.db" };
         var forwards = new Option<string[]>("--forward") { Description = "a port forward such as tcp:8080=10.77.0.2:80 (repeatable)", AllowMultipleArgumentsPerToken = false };
         var offload = new Option<bool>("--offload") { Description = "TUN offloads (64 KiB TCP segment trains, checksums finished by the kernel)", DefaultValueFactory = _ => true };
+        var napi = new Option<bool>("--napi")
+        {
+            Description = "NAPI on the TUNs' writes (IFF_NAPI): the kernel takes written packets into its stack in batches, not inside each write",
+            DefaultValueFactory = _ => true,
+        };
         var tcpTimeout = new Option<int>("--tcp-timeout") { Description = "seconds an idle TCP connection is kept", DefaultValueFactory = _ => 7440 };
         var udpTimeout = new Option<int>("--udp-timeout") { Description = "seconds an idle UDP flow is kept", DefaultValueFactory = _ => 300 };
         var icmpTimeout = new Option<int>("--icmp-timeout") { Description = "seconds an idle ICMP query id is kept", DefaultValueFactory = _ => 60 };
@@ -71,7 +76,7 @@ public static class Program
         var logLevel = new Option<LogLevel>("--log-level") { Description = "the least the log shows: Trace, Debug (adds stack traces of start-up failures), Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
         var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).")
         {
-            privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, redisShards, litedb, forwards, offload,
+            privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, redisShards, litedb, forwards, offload, napi,
             tcpTimeout, udpTimeout, icmpTimeout, transitoryTimeout, tcpCapacity, udpCapacity, icmpCapacity, tcpPerHost, udpPerHost, icmpPerHost,
             mapping, filtering, hairpin, preservePorts, summary, spin, threads, queues, logLevel,
         };
@@ -120,6 +125,7 @@ public static class Program
                 RedisShards = result.GetValue(redisShards),
                 LiteDb = result.GetValue(litedb)!,
                 Offload = result.GetValue(offload),
+                Napi = result.GetValue(napi),
                 Nat = nat,
                 SummaryInterval = TimeSpan.FromSeconds(Math.Max(1, result.GetValue(summary))),
                 SpinTime = TimeSpan.FromMicroseconds(Math.Clamp(result.GetValue(spin), 0, 10_000)),

@@ -47,6 +47,12 @@ public sealed record RouterOptions
     /// <summary>TUN offloads: 64 KiB TCP segment trains and unfinished checksums, cut and finished by the kernel.</summary>
     public bool Offload { get; init; } = true;
 
+    /// <summary>
+    /// NAPI on the TUNs' writes (IFF_NAPI): the kernel queues what the router writes and hands it to the network stack in
+    /// batches from the queue's poll, instead of running the receiving stack inside each write.
+    /// </summary>
+    public bool Napi { get; init; } = true;
+
     /// <summary>The NAT's settings: timeouts and capacities (the public address is set from <see cref="PublicAddress"/>).</summary>
     public NatOptions Nat { get; init; } = new();
 

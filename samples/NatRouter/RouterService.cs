@@ -38,8 +38,10 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             {
                 if (RouterWarmUp.Run(settings, options.Offload, warmUp.Translator) == 0) logger.LogWarning("The warm-up conversation came through empty");
             }
-            _inside = TunDevice.OpenQueues(options.PrivateTun, options.Queues, options.Offload, options.PrivateNetns);
-            _outside = TunDevice.OpenQueues(options.PublicTun, options.Queues, options.Offload, options.PublicNetns);
+            _inside = TunDevice.OpenQueues(options.PrivateTun, options.Queues, options.Offload, options.PrivateNetns, options.Napi);
+            _outside = TunDevice.OpenQueues(options.PublicTun, options.Queues, options.Offload, options.PublicNetns, options.Napi);
+            if (options.Napi && !_inside.Concat(_outside).All(queue => queue.UsesNapi))
+                logger.LogWarning("The kernel refused NAPI (IFF_NAPI) on the TUN interfaces: written packets go through its stack inside each write");
             _router = new PacketRouter(_store.Translator, settings, _inside, _outside, logger);
             _metrics = new RouterMetrics(meters, _router.Counters);
             _router.Start();
@@ -50,7 +52,8 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             throw;
         }
         Console.Out.WriteLine($"ready: {options.PrivateTun} (inside {options.PrivateNetwork}) <-> {options.PublicTun} (public {options.PublicAddress}), " +
-                              $"mtu {options.Mtu}, store {_store.Name}, offload {(options.Offload ? "on" : "off")}, lanes {_router.Lanes}");
+                              $"mtu {options.Mtu}, store {_store.Name}, offload {(options.Offload ? "on" : "off")}, " +
+                              $"napi {(_inside.Concat(_outside).All(queue => queue.UsesNapi) ? "on" : "off")}, lanes {_router.Lanes}");
         Console.Out.Flush();
         logger.LogInformation("Routing {Private} <-> {Public} as {Address} on the {Store} store, {Forwards} port forward(s)",
             options.PrivateTun, options.PublicTun, options.PublicAddress, _store.Name, options.Forwards.Count);

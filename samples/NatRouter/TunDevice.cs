@@ -25,6 +25,7 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     private const short NoPacketInfo = 0x1000;     // IFF_NO_PI
     private const short VnetHeader = 0x4000;       // IFF_VNET_HDR
     private const short MultiQueue = 0x0100;       // IFF_MULTI_QUEUE
+    private const short Napi = 0x0010;             // IFF_NAPI
     private const uint OffloadChecksum = 0x01, OffloadTso4 = 0x02, OffloadTsoEcn = 0x08; // TUN_F_*
     private const short PollIn = 0x0001;           // POLLIN
     private const int Interrupted = 4;             // EINTR
@@ -33,11 +34,12 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     private const int NewNetworkNamespace = 0x40000000; // CLONE_NEWNET
     private int _fd;
 
-    private TunDevice(int fd, string name, bool offload)
+    private TunDevice(int fd, string name, bool offload, bool napi = false)
     {
         _fd = fd;
         Name = name;
         Offload = offload;
+        UsesNapi = napi;
     }
 
     /// <summary>The interface name.</summary>
@@ -47,13 +49,24 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     public bool Offload { get; }
 
     /// <summary>
+    /// True when the kernel takes this queue's writes through NAPI (IFF_NAPI): a written packet is queued and handed to
+    /// the network stack by the queue's poll, in batches, instead of being pushed through the receiving host's stack
+    /// inside the write call.
+    /// </summary>
+    public bool UsesNapi { get; }
+
+    /// <summary>
     /// Opens the TUN interface <paramref name="name"/>, creating it when it does not exist. With
     /// <paramref name="netns"/> (a name under /var/run/netns) the interface is looked up (or created) inside that
     /// network namespace, where a persistent device the environment prepared lives; the calling thread's namespace is
     /// left alone. Needs CAP_NET_ADMIN (root).
     /// </summary>
+    /// <param name="name">The interface name (at most 15 characters).</param>
+    /// <param name="offload">Ask for TCP segmentation and checksum offload (packets carry a virtio-net header).</param>
+    /// <param name="netns">The network namespace the interface is in, or null for this process's.</param>
+    /// <param name="napi">Ask for NAPI on writes (IFF_NAPI); a kernel that refuses it gets a plain queue (<see cref="UsesNapi"/>).</param>
     /// <exception cref="Win32Exception">The device could not be opened or configured; the message says which call failed.</exception>
-    public static TunDevice Open(string name, bool offload = false, string? netns = null) => OpenQueues(name, 1, offload, netns)[0];
+    public static TunDevice Open(string name, bool offload = false, string? netns = null, bool napi = false) => OpenQueues(name, 1, offload, netns, napi)[0];
 
     /// <summary>
     /// Opens <paramref name="queues"/> queues of the multi-queue TUN interface <paramref name="name"/> (IFF_MULTI_QUEUE),
@@ -63,13 +76,18 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     /// multi-queue (<c>ip tuntap add … multi_queue</c>) to be opened with more than one queue. One queue is a plain TUN
     /// (<see cref="Open"/>).
     /// </summary>
+    /// <param name="name">The interface name (at most 15 characters).</param>
+    /// <param name="queues">How many queues to open.</param>
+    /// <param name="offload">Ask for TCP segmentation and checksum offload (packets carry a virtio-net header).</param>
+    /// <param name="netns">The network namespace the interface is in, or null for this process's.</param>
+    /// <param name="napi">Ask for NAPI on writes (IFF_NAPI) on every queue; a kernel that refuses it gets plain queues.</param>
     /// <exception cref="Win32Exception">A queue could not be opened or configured; those opened are closed again.</exception>
-    public static IReadOnlyList<TunDevice> OpenQueues(string name, int queues, bool offload = false, string? netns = null)
+    public static IReadOnlyList<TunDevice> OpenQueues(string name, int queues, bool offload = false, string? netns = null, bool napi = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(queues, 1);
         if (System.Text.Encoding.ASCII.GetByteCount(name) > 15) throw new ArgumentException("Interface names are at most 15 characters.", nameof(name));
-        if (netns is null) return OpenAllHere(name, queues, offload);
+        if (netns is null) return OpenAllHere(name, queues, offload, napi);
 
         // A network namespace is a property of an OS thread: enter it on a thread of our own, which ends afterwards, so
         // no pooled thread is left in the wrong namespace. The descriptors keep working from any thread.
@@ -85,7 +103,7 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
                 int error = Marshal.GetLastPInvokeError();
                 Close(nsFd);
                 if (entered < 0) throw new Win32Exception(error, $"setns into '{netns}' failed");
-                devices = OpenAllHere(name, queues, offload);
+                devices = OpenAllHere(name, queues, offload, napi);
             }
             catch (Exception e) when (e is Win32Exception or ArgumentException)
             {
@@ -98,12 +116,12 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
         return devices!;
     }
 
-    private static TunDevice[] OpenAllHere(string name, int queues, bool offload)
+    private static TunDevice[] OpenAllHere(string name, int queues, bool offload, bool napi)
     {
         var devices = new List<TunDevice>(queues);
         try
         {
-            for (int i = 0; i < queues; i++) devices.Add(OpenHere(name, offload, multiQueue: queues > 1));
+            for (int i = 0; i < queues; i++) devices.Add(OpenHere(name, offload, multiQueue: queues > 1, napi));
             return [.. devices];
         }
         catch
@@ -126,14 +144,23 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
         try { unopened.Write(stackalloc byte[1]); } catch (Win32Exception) { }
     }
 
-    private static TunDevice OpenHere(string name, bool offload, bool multiQueue = false)
+    private static TunDevice OpenHere(string name, bool offload, bool multiQueue, bool napi)
     {
         int fd = OpenFile("/dev/net/tun", ReadWrite | NonBlocking | CloseOnExec);
         if (fd < 0) throw new Win32Exception(Marshal.GetLastPInvokeError(), "open /dev/net/tun failed (is this root, and is the tun module loaded?)");
         var request = default(InterfaceRequest);
         System.Text.Encoding.ASCII.GetBytes(name, new Span<byte>(request.Name, 16));
-        request.Flags = (short)(Tun | NoPacketInfo | (offload ? VnetHeader : 0) | (multiQueue ? MultiQueue : 0));
-        if (Control(fd, SetInterface, &request) < 0)
+        short flags = (short)(Tun | NoPacketInfo | (offload ? VnetHeader : 0) | (multiQueue ? MultiQueue : 0));
+        request.Flags = napi ? (short)(flags | Napi) : flags;
+        bool attached = Control(fd, SetInterface, &request) >= 0;
+        if (!attached && napi)
+        {
+            // A kernel without IFF_NAPI (before 4.15) or one that reserves it says EINVAL or EPERM: a plain queue then.
+            napi = false;
+            request.Flags = flags;
+            attached = Control(fd, SetInterface, &request) >= 0;
+        }
+        if (!attached)
         {
             int error = Marshal.GetLastPInvokeError();
             Close(fd);
@@ -145,7 +172,7 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
             Close(fd);
             throw new Win32Exception(error, $"TUNSETOFFLOAD for '{name}' failed");
         }
-        return new TunDevice(fd, name, offload);
+        return new TunDevice(fd, name, offload, napi);
     }
 
     /// <inheritdoc/>

@@ -109,6 +109,9 @@ public sealed class RouterNetwork : IDisposable
     /// <summary>The router attached to the interfaces now.</summary>
     public PacketRouter Router => _router?.Router ?? throw new InvalidOperationException("No router is attached.");
 
+    /// <summary>True when every queue of the attached router's interfaces takes its writes through NAPI (IFF_NAPI).</summary>
+    public bool UsesNapi => _router is { } running && running.Inside.Concat(running.Outside).All(queue => queue.UsesNapi);
+
     /// <summary>
     /// Opens a store like the running router's (same Redis, same LiteDB file) and its router, not attached yet: a
     /// standby. LiteDB allows one process per file, so its standby can only be made after the running one stopped.
@@ -144,8 +147,8 @@ public sealed class RouterNetwork : IDisposable
         IReadOnlyList<TunDevice> inside = [], outside = [];
         try
         {
-            inside = TunDevice.OpenQueues(PrivateTun, _queues, _offload, Inside);
-            outside = TunDevice.OpenQueues(PublicTun, _queues, _offload, Outside);
+            inside = TunDevice.OpenQueues(PrivateTun, _queues, _offload, Inside, napi: true); // as the router opens them by default
+            outside = TunDevice.OpenQueues(PublicTun, _queues, _offload, Outside, napi: true);
             var router = new PacketRouter(store.Translator, Settings, inside, outside);
             router.Start();
             return new RunningRouter(router, inside, outside, store);
