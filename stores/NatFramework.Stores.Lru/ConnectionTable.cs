@@ -72,6 +72,7 @@ internal sealed unsafe class ConnectionTable
     private const uint DistanceSaturated = 7;
     private const uint DistanceMask = DistanceSaturated << DistanceShift;
     private const int SweepPerInsert = 2;
+    private const int PrefetchProbes = 8; // slots PrefetchEntry looks at past the home slot (half a cache line of them)
 
     private readonly NatProtocol _protocol;
     private readonly ulong _hashSeed;
@@ -263,9 +264,19 @@ internal sealed unsafe class ConnectionTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void PrefetchEntry(ulong hash)
     {
-        uint slot = _slotBase[(int)hash & _slotMask];
+        // The entry of the first slot of the probe whose tag matches, as Find will take it. Prefetching the home slot's
+        // entry regardless left every key that does not sit in its home slot a whole DRAM miss in Find: batches at a
+        // million flows took 52-53 ns per packet that way, 42 ns this way (prof harness, interleaved). The probe's next
+        // slots share the home slot's line, already fetched.
+        uint tag = TagOf(hash), mask = (uint)_slotMask, i = (uint)hash & mask;
+        uint slot = _slotBase[i];
+        for (int probes = 0; slot != 0 && ((slot >> TagShift) & TagMask) != tag && probes < PrefetchProbes; probes++)
+        {
+            i = (i + 1) & mask;
+            slot = _slotBase[i];
+        }
         uint index = (slot & IndexMask) - 1;
-        if (Sse.IsSupported && index < _capacity)
+        if (Sse.IsSupported && slot != 0 && index < _capacity)
         {
             // A 48-byte entry straddles two cache lines every other time; both are needed.
             byte* entry = (byte*)(_entryBase + index);
