@@ -331,6 +331,7 @@ internal sealed unsafe class ConnectionTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private NatConnection ToConnection(ref Entry e) => new(KeyOf(ref e, reply: false), Reversed(e.Reply), e.LastSeen, (NatConnectionFlags)e.Flags);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private FlowKey KeyOf(ref Entry e, bool reply)
     {
         ref StoredKey k = ref reply ? ref e.Reply : ref e.Outbound;
@@ -494,8 +495,11 @@ internal sealed unsafe class ConnectionTable
 
     /// <summary>Removes every connection of <paramref name="host"/>: a walk of its list, no recursion, no scan.</summary>
     /// <remarks>
-    /// Compiled fully optimised at once (as are the removal helpers it calls): it runs rarely but does a host's worth of
-    /// work per call, so under tiered compilation its walk ran as unoptimised tier-0 code, helpers not inlined.
+    /// Compiled fully optimised at once, as is every helper it calls down to the host and mapping indexes' unlinks: it
+    /// runs rarely but does a host's worth of work per call, so under tiered compilation its walk ran as unoptimised
+    /// tier-0 code. With only the walk and the slot removal optimised, a process's first dozen removals (all that
+    /// BenchmarkDotNet measures of a rare call) took 100-190 µs per 1,000 connections; with every helper, 57-68 µs
+    /// from the second call on.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int RemoveConnections(uint host, List<NatConnection> removed)
@@ -837,6 +841,7 @@ internal sealed unsafe class ConnectionTable
     }
 
     /// <summary>How far the slot at <paramref name="position"/> is from its key's home: from the slot, or from the entry when it saturated.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int DistanceFromHome(uint slot, int position)
     {
         uint stored = (slot & DistanceMask) >> DistanceShift;
@@ -894,6 +899,7 @@ internal sealed unsafe class ConnectionTable
         if (head != 0) _entries[head - 1].HostPrevious = index + 1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void UnlinkHost(int index, uint host)
     {
         ref Entry e = ref _entries[index];

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NatFramework.Stores.Lru;
 
 /// <summary>
@@ -89,6 +91,7 @@ internal sealed class HostIndex
     /// Records that one of <paramref name="host"/>'s connections left its list; when it was the head, <paramref name="next"/>
     /// is the new head. The host goes when its last connection does.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Unlink(uint host, bool wasHead, int next, bool counted)
     {
         int i = Find(host);
@@ -102,6 +105,7 @@ internal sealed class HostIndex
 
     public void Clear() => Array.Clear(_slots);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Find(uint host)
     {
         int i = Home(host, _mask);
@@ -114,6 +118,7 @@ internal sealed class HostIndex
     }
 
     /// <summary>Backward-shift deletion: no tombstones, so probe sequences stay short however long the store runs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Delete(int hole)
     {
         int j = hole;

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace NatFramework.Stores.Lru;
 
 /// <summary>
@@ -84,6 +86,7 @@ internal sealed class MappingIndex
     }
 
     /// <summary>Takes entry <paramref name="index"/> out of its mapping; the mapping goes with its last connection.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Unlink(int index, ulong inside, ulong publicEndpoint, uint remote)
     {
         int next = _next[index], previous = _previous[index];
