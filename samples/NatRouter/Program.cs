@@ -66,6 +66,12 @@ public static class Program
         var udpCapacity = new Option<int>("--udp-capacity") { Description = "UDP flows the table holds", DefaultValueFactory = _ => 65_536 };
         var icmpCapacity = new Option<int>("--icmp-capacity") { Description = "ICMP query ids the table holds", DefaultValueFactory = _ => 4_096 };
         var spin = new Option<int>("--spin-us") { Description = "microseconds a thread keeps polling after the last packet: latency for CPU (0 = sleep at once)", DefaultValueFactory = _ => 1000 };
+        var cpuLatency = new Option<int>("--cpu-latency-us")
+        {
+            Description = "hold idle CPUs to states they leave within this many microseconds while routing (Linux PM QoS, root; 0 = idle CPUs poll: "
+                + "a sleeping router wakes at once, at the cost of busy idle CPUs; -1 = leave them alone)",
+            DefaultValueFactory = _ => -1,
+        };
         var threads = new Option<int>("--threads") { Description = "reading threads: 2 (one per interface) or 1 (one for both)", DefaultValueFactory = _ => 2 };
         var queues = new Option<int>("--queues")
         {
@@ -78,7 +84,7 @@ public static class Program
         {
             privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, redisShards, litedb, forwards, offload, napi,
             tcpTimeout, udpTimeout, icmpTimeout, transitoryTimeout, tcpCapacity, udpCapacity, icmpCapacity, tcpPerHost, udpPerHost, icmpPerHost,
-            mapping, filtering, hairpin, preservePorts, summary, spin, threads, queues, logLevel,
+            mapping, filtering, hairpin, preservePorts, summary, spin, cpuLatency, threads, queues, logLevel,
         };
         run.SetAction(result =>
         {
@@ -129,6 +135,7 @@ public static class Program
                 Nat = nat,
                 SummaryInterval = TimeSpan.FromSeconds(Math.Max(1, result.GetValue(summary))),
                 SpinTime = TimeSpan.FromMicroseconds(Math.Clamp(result.GetValue(spin), 0, 10_000)),
+                CpuLatency = result.GetValue(cpuLatency) == -1 ? null : TimeSpan.FromMicroseconds(result.GetValue(cpuLatency)),
                 Threads = Math.Clamp(result.GetValue(threads), 1, 2),
                 Queues = result.GetValue(queues) == 0 ? Environment.ProcessorCount : result.GetValue(queues),
                 LogLevel = result.GetValue(logLevel),

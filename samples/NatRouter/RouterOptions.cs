@@ -59,6 +59,12 @@ public sealed record RouterOptions
     /// <summary>How often the one-line summary is logged.</summary>
     public TimeSpan SummaryInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// When set, the longest CPU wake-up the router asks the machine to allow while it runs (<see cref="CpuLatencyRequest"/>;
+    /// zero keeps idle CPUs polling, so a sleeping router wakes in microseconds); null leaves the machine's idle states alone.
+    /// </summary>
+    public TimeSpan? CpuLatency { get; init; }
+
     /// <summary>Busy-polling after the last packet (see <see cref="RouterSettings.SpinTime"/>).</summary>
     public TimeSpan SpinTime { get; init; } = TimeSpan.FromMilliseconds(1);
 
@@ -108,6 +114,8 @@ public sealed record RouterOptions
             throw new ArgumentException($"--mtu {Mtu} must be 68–65535 (68 is IPv4's minimum, RFC 791).");
         if (Queues is < 1 or > MaxQueues)
             throw new ArgumentException($"--queues {Queues} must be 0 (one per core) to {MaxQueues}.");
+        if (CpuLatency is { } latency && (latency < TimeSpan.Zero || latency.TotalMicroseconds > CpuLatencyRequest.MaxMicroseconds))
+            throw new ArgumentException($"--cpu-latency-us {latency.TotalMicroseconds:F0} must be -1 (leave the CPUs' idle states alone) or 0 to {CpuLatencyRequest.MaxMicroseconds}.");
         if (Store is not ("lru" or "redis" or "litedb"))
             throw new ArgumentException($"--store '{Store}' is not one of lru, redis, litedb.");
         var seen = new HashSet<(NatProtocol, ushort)>();

@@ -18,6 +18,7 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
     private PacketRouter? _router;
     private RouterMetrics? _metrics;
     private Timer? _summary;
+    private CpuLatencyRequest? _cpuLatency;
 
     /// <summary>The running router (after start).</summary>
     public PacketRouter? Router => _router;
@@ -42,6 +43,8 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             _outside = TunDevice.OpenQueues(options.PublicTun, options.Queues, options.Offload, options.PublicNetns, options.Napi);
             if (options.Napi && !_inside.Concat(_outside).All(queue => queue.UsesNapi))
                 logger.LogWarning("The kernel refused NAPI (IFF_NAPI) on the TUN interfaces: written packets go through its stack inside each write");
+            if (options.CpuLatency is { } latency && !CpuLatencyRequest.TryHold(latency, out _cpuLatency, out string? why))
+                logger.LogWarning("CPU wake-up latency left as it was ({Reason}): a sleeping router wakes as fast as the machine's idle states allow", why);
             _router = new PacketRouter(_store.Translator, settings, _inside, _outside, logger);
             _metrics = new RouterMetrics(meters, _router.Counters);
             _router.Start();
@@ -53,7 +56,8 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         }
         Console.Out.WriteLine($"ready: {options.PrivateTun} (inside {options.PrivateNetwork}) <-> {options.PublicTun} (public {options.PublicAddress}), " +
                               $"mtu {options.Mtu}, store {_store.Name}, offload {(options.Offload ? "on" : "off")}, " +
-                              $"napi {(_inside.Concat(_outside).All(queue => queue.UsesNapi) ? "on" : "off")}, lanes {_router.Lanes}");
+                              $"napi {(_inside.Concat(_outside).All(queue => queue.UsesNapi) ? "on" : "off")}, lanes {_router.Lanes}" +
+                              (_cpuLatency is null ? "" : $", cpu latency {_cpuLatency.Latency.TotalMicroseconds:F0} us"));
         Console.Out.Flush();
         logger.LogInformation("Routing {Private} <-> {Public} as {Address} on the {Store} store, {Forwards} port forward(s)",
             options.PrivateTun, options.PublicTun, options.PublicAddress, _store.Name, options.Forwards.Count);
@@ -92,5 +96,7 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         _inside = _outside = [];
         _store?.Dispose();
         _store = null;
+        _cpuLatency?.Dispose();
+        _cpuLatency = null;
     }
 }

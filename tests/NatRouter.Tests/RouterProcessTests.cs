@@ -81,6 +81,27 @@ public sealed class RouterProcessTests
         Assert.Single(router.Output); // standard output carries the ready line only; logs go to standard error
     }
 
+    [SkippableFact]
+    public void Run_holds_the_cpu_latency_asked_for_while_it_routes_and_lets_go_when_it_stops()
+    {
+        string? reason = RouterNetwork.WhyNot();
+        Skip.If(reason is not null, reason);
+        Skip.If(!File.Exists(CpuLatencyRequest.DevicePath), $"{CpuLatencyRequest.DevicePath} is missing: no CPU latency requests on this kernel");
+        var before = CpuLatencyRequest.Current();
+        using var network = new RouterNetwork(attach: false);
+        using var router = new RouterProcess("run", "--private-tun", network.PrivateTun, "--private-netns", network.Inside,
+            "--public-tun", network.PublicTun, "--public-netns", network.Outside, "--public-ip", "198.51.100.1", "--cpu-latency-us", "0");
+
+        Assert.True(router.WaitFor(r => r.Output.Any(l => l.Contains("ready", StringComparison.Ordinal)), TimeSpan.FromSeconds(60)), router.ToString());
+        Assert.Contains(router.Output, l => l.EndsWith(", cpu latency 0 us", StringComparison.Ordinal));
+        Assert.Equal(TimeSpan.Zero, CpuLatencyRequest.Current());
+        var (code, output) = network.In(network.Inside, "ping", "-c", "3", "-i", "0.2", "-W", "2", "198.51.100.2");
+        Assert.True(code == 0, output + router);
+
+        Assert.Equal(0, router.Stop(TimeSpan.FromSeconds(20)));
+        Assert.Equal(before, CpuLatencyRequest.Current());
+    }
+
     [Theory]
     [InlineData("--public-ip", "--public-ip 0.0.0.0")]
     [InlineData("--public-ip", "--public-ip 224.0.0.5")]
@@ -101,6 +122,7 @@ public sealed class RouterProcessTests
     [InlineData("--filtering", "--public-ip 198.51.100.1 --mapping apd --filtering ei")]
     [InlineData("--queues", "--public-ip 198.51.100.1 --queues -1")]
     [InlineData("--queues", "--public-ip 198.51.100.1 --queues 257")]
+    [InlineData("--cpu-latency-us", "--public-ip 198.51.100.1 --cpu-latency-us -2")]
     public void Run_refuses_an_unusable_command_line_in_one_line_before_opening_anything(string option, string arguments)
     {
         string tun = "nrq" + Guid.NewGuid().ToString("N")[..6];
