@@ -13,6 +13,7 @@ command -v redis-server >/dev/null 2>&1 || needed_packages+=(redis-server)
 command -v ip >/dev/null 2>&1 || needed_packages+=(iproute2)
 command -v ping >/dev/null 2>&1 || needed_packages+=(iputils-ping)
 command -v curl >/dev/null 2>&1 || needed_packages+=(curl)
+command -v ethtool >/dev/null 2>&1 || needed_packages+=(ethtool)
 command -v openssl >/dev/null 2>&1 || needed_packages+=(openssl)
 if [ ${#needed_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

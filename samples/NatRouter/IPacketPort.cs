@@ -23,4 +23,12 @@ public interface IPacketPort
     /// threads at once (a hairpinned packet goes back out the interface it came from), so it must be thread-safe.
     /// </summary>
     bool Write(ReadOnlySpan<byte> frame);
+
+    /// <summary>
+    /// Sends what <see cref="Write"/> queued, for ports that send in batches (<see cref="XdpPort"/>); the router calls it
+    /// after each burst. A port that sends inside <see cref="Write"/> (a TUN) has nothing to do.
+    /// </summary>
+    void Flush()
+    {
+    }
 }

@@ -17,8 +17,14 @@ public static class Program
     public static int Main(string[] args)
     {
         if (args is [var first, ..] && first.StartsWith("helper-", StringComparison.Ordinal)) return DemoHelpers.Run(args);
-        var privateTun = new Option<string>("--private-tun") { Description = "the inside TUN interface", Required = true };
-        var publicTun = new Option<string>("--public-tun") { Description = "the outside TUN interface", Required = true };
+        var privateTun = new Option<string>("--private-tun", "--private-if") { Description = "the inside interface (a TUN; with --port xdp an Ethernet interface)", Required = true };
+        var publicTun = new Option<string>("--public-tun", "--public-if") { Description = "the outside interface", Required = true };
+        var port = new Option<string>("--port")
+        {
+            Description = "tun: TUN interfaces (opened, created if needed); xdp: existing Ethernet interfaces (veth, NIC queue 0) through AF_XDP sockets, ARP answered by the router",
+            DefaultValueFactory = _ => "tun",
+        };
+        var publicGateway = new Option<string?>("--public-gateway") { Description = "with --port xdp: the outside next hop (default: every destination is on the link)" };
         var publicIp = new Option<string>("--public-ip") { Description = "the address inside hosts are translated to", Required = true };
         var privateNet = new Option<string>("--private-net") { Description = "the inside network (CIDR)", DefaultValueFactory = _ => "10.77.0.0/24" };
         var privateNetns = new Option<string?>("--private-netns") { Description = "attach to the inside TUN in this network namespace (a persistent device prepared there)" };
@@ -80,9 +86,9 @@ public static class Program
         };
         var summary = new Option<int>("--summary-seconds") { Description = "how often the one-line summary is logged", DefaultValueFactory = _ => 5 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "the least the log shows: Trace, Debug (adds stack traces of start-up failures), Information, Warning, Error", DefaultValueFactory = _ => LogLevel.Information };
-        var run = new Command("run", "Route between two TUN interfaces through a NAT table (--store lru, redis or litedb).")
+        var run = new Command("run", "Route between two TUN interfaces (or, with --port xdp, two Ethernet interfaces) through a NAT table (--store lru, redis or litedb).")
         {
-            privateTun, publicTun, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, redisShards, litedb, forwards, offload, napi,
+            privateTun, publicTun, port, publicGateway, publicIp, privateNet, privateNetns, publicNetns, mtu, store, redis, redisTimeout, redisShards, litedb, forwards, offload, napi,
             tcpTimeout, udpTimeout, icmpTimeout, transitoryTimeout, tcpCapacity, udpCapacity, icmpCapacity, tcpPerHost, udpPerHost, icmpPerHost,
             mapping, filtering, hairpin, preservePorts, summary, spin, cpuLatency, threads, queues, logLevel,
         };
@@ -99,6 +105,12 @@ public static class Program
                 if (!ForwardRule.TryParse(text, out var rule))
                     return Refuse($"--forward '{text}' must look like tcp:8080=10.77.0.2:80 (ports 1–65535).");
                 rules.Add(rule!);
+            }
+            Ipv4Address? gatewayAddress = null;
+            if (result.GetValue(publicGateway) is { } gatewayText)
+            {
+                if (!Ipv4Address.TryParse(gatewayText, out var parsedGateway)) return Refuse($"--public-gateway '{gatewayText}' is not an IPv4 address.");
+                gatewayAddress = parsedGateway;
             }
             if (!BehaviorNames.TryParseMapping(result.GetValue(mapping)!, out var mappingBehavior))
                 return Refuse($"--mapping '{result.GetValue(mapping)}' is not one of ei, apd.");
@@ -119,6 +131,8 @@ public static class Program
             {
                 PrivateTun = result.GetValue(privateTun)!,
                 PublicTun = result.GetValue(publicTun)!,
+                Port = result.GetValue(port)!,
+                PublicGateway = gatewayAddress,
                 PrivateNetns = result.GetValue(privateNetns),
                 PublicNetns = result.GetValue(publicNetns),
                 PublicAddress = publicAddress,

@@ -98,8 +98,12 @@ internal sealed class RouterLane
         try
         {
             int count = ReadBurst();
-            if (count > 0) Handle(count);
-            return count > 0;
+            if (count == 0) return false;
+            Handle(count);
+            // Results went out the other interface, answers (ICMP, hairpins) back out this one.
+            _to.Flush();
+            _from.Flush();
+            return true;
         }
         finally
         {

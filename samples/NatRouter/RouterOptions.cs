@@ -5,11 +5,20 @@ namespace NatRouter;
 /// <summary>Everything <c>NatRouter run</c> is told on its command line.</summary>
 public sealed record RouterOptions
 {
-    /// <summary>The inside TUN interface.</summary>
+    /// <summary>The inside interface: a TUN, or with <see cref="Port"/> xdp an Ethernet interface.</summary>
     public required string PrivateTun { get; init; }
 
-    /// <summary>The outside TUN interface.</summary>
+    /// <summary>The outside interface.</summary>
     public required string PublicTun { get; init; }
+
+    /// <summary>
+    /// How the router reaches its interfaces: <c>tun</c> (TUN devices it opens or creates) or <c>xdp</c> (existing
+    /// Ethernet interfaces, a veth or a NIC's queue 0, worked through AF_XDP sockets: <see cref="XdpPort"/>).
+    /// </summary>
+    public string Port { get; init; } = "tun";
+
+    /// <summary>With <see cref="Port"/> xdp: the outside next hop every packet is framed for; null when all destinations are on the link.</summary>
+    public Ipv4Address? PublicGateway { get; init; }
 
     /// <summary>The network namespace (under /var/run/netns) where the inside interface is, when it was prepared there.</summary>
     public string? PrivateNetns { get; init; }
@@ -114,6 +123,16 @@ public sealed record RouterOptions
             throw new ArgumentException($"--mtu {Mtu} must be 68–65535 (68 is IPv4's minimum, RFC 791).");
         if (Queues is < 1 or > MaxQueues)
             throw new ArgumentException($"--queues {Queues} must be 0 (one per core) to {MaxQueues}.");
+        if (Port is not ("tun" or "xdp"))
+            throw new ArgumentException($"--port '{Port}' is not one of tun, xdp.");
+        if (Port == "xdp" && Queues != 1)
+            throw new ArgumentException($"--queues {Queues}: --port xdp works queue 0 of each interface (--queues 1).");
+        if (Port == "xdp" && Mtu > XdpSocket.MaxFrame - EthernetFrame.HeaderLength)
+            throw new ArgumentException($"--mtu {Mtu}: --port xdp takes frames of up to {XdpSocket.MaxFrame} bytes, so an MTU of at most {XdpSocket.MaxFrame - EthernetFrame.HeaderLength}.");
+        if (PublicGateway is { } gateway && Port != "xdp")
+            throw new ArgumentException($"--public-gateway {gateway} applies to --port xdp (a TUN has no link layer to address a gateway on).");
+        if (PublicGateway is { } hop && (!hop.IsUnicastRoutable || PrivateNetwork.Contains(hop) || hop == PublicAddress))
+            throw new ArgumentException($"--public-gateway {hop} must be a unicast address outside --private-net, other than --public-ip.");
         if (CpuLatency is { } latency && (latency < TimeSpan.Zero || latency.TotalMicroseconds > CpuLatencyRequest.MaxMicroseconds))
             throw new ArgumentException($"--cpu-latency-us {latency.TotalMicroseconds:F0} must be -1 (leave the CPUs' idle states alone) or 0 to {CpuLatencyRequest.MaxMicroseconds}.");
         if (Store is not ("lru" or "redis" or "litedb"))

@@ -14,7 +14,7 @@ namespace NatRouter;
 public sealed class RouterService(RouterOptions options, IMeterFactory meters, ILoggerFactory logging, ILogger<RouterService> logger) : IHostedService, IDisposable
 {
     private StoreChoice? _store;
-    private IReadOnlyList<TunDevice> _inside = [], _outside = [];
+    private IReadOnlyList<IPacketPort> _inside = [], _outside = [];
     private PacketRouter? _router;
     private RouterMetrics? _metrics;
     private Timer? _summary;
@@ -39,9 +39,17 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             {
                 if (RouterWarmUp.Run(settings, options.Offload, warmUp.Translator) == 0) logger.LogWarning("The warm-up conversation came through empty");
             }
-            _inside = TunDevice.OpenQueues(options.PrivateTun, options.Queues, options.Offload, options.PrivateNetns, options.Napi);
-            _outside = TunDevice.OpenQueues(options.PublicTun, options.Queues, options.Offload, options.PublicNetns, options.Napi);
-            if (options.Napi && !_inside.Concat(_outside).All(queue => queue.UsesNapi))
+            if (options.Port == "xdp")
+            {
+                _inside = [XdpPort.Open(options.PrivateTun, settings.PrivateAddress, gateway: null, options.PrivateNetns)];
+                _outside = [XdpPort.Open(options.PublicTun, options.PublicAddress, options.PublicGateway, options.PublicNetns)];
+            }
+            else
+            {
+                _inside = TunDevice.OpenQueues(options.PrivateTun, options.Queues, options.Offload, options.PrivateNetns, options.Napi);
+                _outside = TunDevice.OpenQueues(options.PublicTun, options.Queues, options.Offload, options.PublicNetns, options.Napi);
+            }
+            if (options.Port == "tun" && options.Napi && !_inside.Concat(_outside).All(queue => queue is TunDevice { UsesNapi: true }))
                 logger.LogWarning("The kernel refused NAPI (IFF_NAPI) on the TUN interfaces: written packets go through its stack inside each write");
             if (options.CpuLatency is { } latency && !CpuLatencyRequest.TryHold(latency, out _cpuLatency, out string? why))
                 logger.LogWarning("CPU wake-up latency left as it was ({Reason}): a sleeping router wakes as fast as the machine's idle states allow", why);
@@ -55,8 +63,7 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             throw;
         }
         Console.Out.WriteLine($"ready: {options.PrivateTun} (inside {options.PrivateNetwork}) <-> {options.PublicTun} (public {options.PublicAddress}), " +
-                              $"mtu {options.Mtu}, store {_store.Name}, offload {(options.Offload ? "on" : "off")}, " +
-                              $"napi {(_inside.Concat(_outside).All(queue => queue.UsesNapi) ? "on" : "off")}, lanes {_router.Lanes}" +
+                              $"mtu {options.Mtu}, store {_store.Name}, {PortDescription()}, lanes {_router.Lanes}" +
                               (_cpuLatency is null ? "" : $", cpu latency {_cpuLatency.Latency.TotalMicroseconds:F0} us"));
         Console.Out.Flush();
         logger.LogInformation("Routing {Private} <-> {Public} as {Address} on the {Store} store, {Forwards} port forward(s)",
@@ -65,13 +72,23 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         return Task.CompletedTask;
     }
 
-    /// <summary>The one-line summary: counters and table sizes.</summary>
+    /// <summary>What the `ready` line says about the interfaces: TUN offloads and NAPI, or how XDP runs.</summary>
+    private string PortDescription()
+    {
+        if (_inside[0] is XdpPort xdp)
+            return $"port xdp ({(xdp.NativeXdp ? "native" : "generic")}, {(xdp.ZeroCopy ? "zero-copy" : "copy")})";
+        return $"offload {(options.Offload ? "on" : "off")}, napi {(_inside.Concat(_outside).All(queue => queue is TunDevice { UsesNapi: true }) ? "on" : "off")}";
+    }
+
+    /// <summary>The one-line summary: counters and table sizes (and, on AF_XDP ports, ARP).</summary>
     public string Summary()
     {
         if (_router is null || _store is null) return "not started";
         var table = string.Join(' ', new[] { NatProtocol.Tcp, NatProtocol.Udp, NatProtocol.Icmp }
             .Select(p => $"{p.ToString().ToLowerInvariant()} {_store.Connections(p)?.ToString() ?? "?"}"));
-        return $"{_router.Counters}; table {table}";
+        var arp = _inside.Concat(_outside).OfType<XdpPort>()
+            .Select(p => $"; {p.Name}: arp requests {p.ArpRequestsSent} replies {p.ArpRepliesSent} unresolved {p.Unresolved} ignored {p.FramesIgnored} ring-full {p.TransmitRefused}");
+        return $"{_router.Counters}; table {table}{string.Concat(arp)}";
     }
 
     /// <inheritdoc/>
@@ -92,7 +109,7 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         _router = null;
         _metrics?.Dispose();
         _metrics = null;
-        foreach (var queue in _inside.Concat(_outside)) queue.Dispose();
+        foreach (var queue in _inside.Concat(_outside)) (queue as IDisposable)?.Dispose();
         _inside = _outside = [];
         _store?.Dispose();
         _store = null;

@@ -31,7 +31,6 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
     private const int Interrupted = 4;             // EINTR
     private const int WouldBlock = 11;             // EAGAIN
     private const int InputOutput = 5;             // EIO
-    private const int NewNetworkNamespace = 0x40000000; // CLONE_NEWNET
     private int _fd;
 
     private TunDevice(int fd, string name, bool offload, bool napi = false)
@@ -87,33 +86,8 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(queues, 1);
         if (System.Text.Encoding.ASCII.GetByteCount(name) > 15) throw new ArgumentException("Interface names are at most 15 characters.", nameof(name));
-        if (netns is null) return OpenAllHere(name, queues, offload, napi);
-
-        // A network namespace is a property of an OS thread: enter it on a thread of our own, which ends afterwards, so
-        // no pooled thread is left in the wrong namespace. The descriptors keep working from any thread.
-        IReadOnlyList<TunDevice>? devices = null;
-        Exception? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                int nsFd = OpenFile("/var/run/netns/" + netns, CloseOnExec);
-                if (nsFd < 0) throw new Win32Exception(Marshal.GetLastPInvokeError(), $"network namespace '{netns}' not found under /var/run/netns");
-                int entered = SetNamespace(nsFd, NewNetworkNamespace);
-                int error = Marshal.GetLastPInvokeError();
-                Close(nsFd);
-                if (entered < 0) throw new Win32Exception(error, $"setns into '{netns}' failed");
-                devices = OpenAllHere(name, queues, offload, napi);
-            }
-            catch (Exception e) when (e is Win32Exception or ArgumentException)
-            {
-                failure = e;
-            }
-        }) { Name = "tun: open in " + netns };
-        thread.Start();
-        thread.Join();
-        if (failure is not null) throw failure;
-        return devices!;
+        // Opened inside the namespace; the descriptors keep working from any thread.
+        return NetworkNamespace.Run(netns, () => OpenAllHere(name, queues, offload, napi));
     }
 
     private static TunDevice[] OpenAllHere(string name, int queues, bool offload, bool napi)
@@ -246,9 +220,6 @@ public sealed unsafe partial class TunDevice : IPacketPort, IDisposable
 
     [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
     private static partial int Control(int fd, nuint request, void* argument);
-
-    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
-    private static partial int SetNamespace(int fd, int type);
 
     [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
     private static partial int Poll(PollDescriptor* descriptors, nuint count, int timeout);

@@ -11,6 +11,9 @@ namespace NatRouter.Tests;
 /// connections: the router runs in this process on the store named (lru, redis on a private redis-server, litedb on a
 /// temporary file) and attaches to the devices from outside their namespaces. Everything made here is removed on
 /// dispose, also after a failure.
+/// <para>With <c>port: "xdp"</c> the links are veth pairs instead: the hosts' ends in their namespaces (checksum
+/// offload off, as on a wire; the inside's default route via the router's 10.77.0.1), the router's ends in a third
+/// namespace (<see cref="RouterNamespace"/>), up and unaddressed, worked through AF_XDP (<see cref="XdpPort"/>).</para>
 /// </summary>
 public sealed class RouterNetwork : IDisposable
 {
@@ -30,13 +33,17 @@ public sealed class RouterNetwork : IDisposable
     private readonly int _tcpPerHost, _udpPerHost;
     private readonly NatFilteringBehavior _filtering;
     private readonly List<Process> _helpers = new();
+    private readonly string _port;
+    private readonly Ipv4Address? _publicGateway;
     private RunningRouter? _router;
 
     public RouterNetwork(string store = "lru", IReadOnlyList<ForwardRule>? forwards = null, bool offload = true, bool attach = true,
         int threads = 2, TimeSpan? spin = null, NatOptions? nat = null, int tcpPerHost = 0, int udpPerHost = 0,
         NatFilteringBehavior filtering = NatFilteringBehavior.AddressDependent, int queues = 1, string? redisConfiguration = null, int firstInsideHost = 2,
-        int redisShards = 1, TimeSpan? redisTimeout = null)
+        int redisShards = 1, TimeSpan? redisTimeout = null, string port = "tun", Ipv4Address? publicGateway = null)
     {
+        _port = port;
+        _publicGateway = publicGateway;
         _redisTimeout = redisTimeout ?? TimeSpan.FromSeconds(2);
         _queues = queues;
         _redisShards = redisShards;
@@ -54,12 +61,19 @@ public sealed class RouterNetwork : IDisposable
         Outside = "natout-" + _suffix;
         PrivateTun = "ntp" + _suffix;
         PublicTun = "ntq" + _suffix;
+        RouterNamespace = port == "xdp" ? "natr-" + _suffix : null;
         try
         {
             if (store == "redis" && redisConfiguration is null) _redis = new RedisServer();
             Ip("netns", "add", Inside);
             Ip("netns", "add", Outside);
             foreach (var ns in new[] { Inside, Outside }) Run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+            if (RouterNamespace is not null)
+            {
+                BuildVethLinks(firstInsideHost);
+                if (attach) _router = StartRouter();
+                return;
+            }
             string[] multiQueue = queues > 1 ? ["multi_queue"] : [];
             Ip(["-n", Inside, "tuntap", "add", "dev", PrivateTun, "mode", "tun", .. multiQueue]);
             // The first address is the one the inside namespace's sockets use by default.
@@ -84,6 +98,9 @@ public sealed class RouterNetwork : IDisposable
     }
 
     public string Inside { get; }
+
+    /// <summary>With <c>port: "xdp"</c>, the namespace of the router's ends of the veth pairs; null with TUNs.</summary>
+    public string? RouterNamespace { get; }
 
     public string Outside { get; }
 
@@ -110,7 +127,41 @@ public sealed class RouterNetwork : IDisposable
     public PacketRouter Router => _router?.Router ?? throw new InvalidOperationException("No router is attached.");
 
     /// <summary>True when every queue of the attached router's interfaces takes its writes through NAPI (IFF_NAPI).</summary>
-    public bool UsesNapi => _router is { } running && running.Inside.Concat(running.Outside).All(queue => queue.UsesNapi);
+    public bool UsesNapi => _router is { } running && running.Inside.Concat(running.Outside).All(queue => queue is TunDevice { UsesNapi: true });
+
+    /// <summary>The attached router's AF_XDP ports (inside, outside), with <c>port: "xdp"</c>.</summary>
+    public (XdpPort Inside, XdpPort Outside) XdpPorts => _router is { Inside: [XdpPort inside], Outside: [XdpPort outside] }
+        ? (inside, outside)
+        : throw new InvalidOperationException("No router on AF_XDP ports is attached.");
+
+    /// <summary>
+    /// Two veth pairs: 10.77.0.x (two inside hosts) and 198.51.100.2–.4 on the hosts' ends, the router's ends in
+    /// <see cref="RouterNamespace"/>. The hosts' ends finish their checksums themselves (tx offload off): an AF_XDP port
+    /// takes frames as a wire carries them.
+    /// </summary>
+    private void BuildVethLinks(int firstInsideHost)
+    {
+        Ip("netns", "add", RouterNamespace!);
+        Run("ip", "netns", "exec", RouterNamespace!, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+        string insideHost = "nvi" + _suffix, outsideHost = "nvo" + _suffix;
+        Ip("link", "add", insideHost, "netns", Inside, "type", "veth", "peer", "name", PrivateTun, "netns", RouterNamespace!);
+        Ip("link", "add", outsideHost, "netns", Outside, "type", "veth", "peer", "name", PublicTun, "netns", RouterNamespace!);
+        Ip("-n", Inside, "addr", "add", $"10.77.0.{firstInsideHost}/24", "dev", insideHost);
+        Ip("-n", Inside, "addr", "add", $"10.77.0.{firstInsideHost + 1}/24", "dev", insideHost);
+        Ip("-n", Outside, "addr", "add", "198.51.100.2/24", "dev", outsideHost);
+        Ip("-n", Outside, "addr", "add", "198.51.100.3/24", "dev", outsideHost);
+        Ip("-n", Outside, "addr", "add", "198.51.100.4/24", "dev", outsideHost);
+        foreach (var (ns, device) in new[] { (Inside, insideHost), (Outside, outsideHost) })
+        {
+            var (code, output) = In(ns, "ethtool", "-K", device, "tx", "off");
+            if (code != 0) throw new InvalidOperationException($"ethtool -K {device} tx off failed: {output}");
+            Ip("-n", ns, "link", "set", device, "up");
+            Ip("-n", ns, "link", "set", "lo", "up");
+        }
+        Ip("-n", Inside, "route", "add", "default", "via", "10.77.0.1");
+        Ip("-n", RouterNamespace!, "link", "set", PrivateTun, "up");
+        Ip("-n", RouterNamespace!, "link", "set", PublicTun, "up");
+    }
 
     /// <summary>
     /// Opens a store like the running router's (same Redis, same LiteDB file) and its router, not attached yet: a
@@ -144,18 +195,26 @@ public sealed class RouterNetwork : IDisposable
     private RunningRouter StartRouter(StoreChoice? store = null)
     {
         store ??= OpenStore();
-        IReadOnlyList<TunDevice> inside = [], outside = [];
+        IReadOnlyList<IPacketPort> inside = [], outside = [];
         try
         {
-            inside = TunDevice.OpenQueues(PrivateTun, _queues, _offload, Inside, napi: true); // as the router opens them by default
-            outside = TunDevice.OpenQueues(PublicTun, _queues, _offload, Outside, napi: true);
+            if (RouterNamespace is not null)
+            {
+                inside = [XdpPort.Open(PrivateTun, Settings.PrivateAddress, netns: RouterNamespace)];
+                outside = [XdpPort.Open(PublicTun, Settings.PublicAddress, _publicGateway, RouterNamespace)];
+            }
+            else
+            {
+                inside = TunDevice.OpenQueues(PrivateTun, _queues, _offload, Inside, napi: true); // as the router opens them by default
+                outside = TunDevice.OpenQueues(PublicTun, _queues, _offload, Outside, napi: true);
+            }
             var router = new PacketRouter(store.Translator, Settings, inside, outside);
             router.Start();
             return new RunningRouter(router, inside, outside, store);
         }
         catch
         {
-            foreach (var queue in inside.Concat(outside)) queue.Dispose();
+            foreach (var queue in inside.Concat(outside)) (queue as IDisposable)?.Dispose();
             store.Dispose();
             throw;
         }
@@ -169,6 +228,15 @@ public sealed class RouterNetwork : IDisposable
         if (!File.Exists("/dev/net/tun")) return "/dev/net/tun is missing";
         if (Run("ip", "-V").ExitCode != 0) return "iproute2 (ip) is not installed (bash tests/run.sh installs it)";
         if (Run("ping", "-V").ExitCode != 0) return "iputils-ping is not installed (bash tests/run.sh installs it)";
+        return null;
+    }
+
+    /// <summary>Why the AF_XDP tests cannot run here, or null when they can: those of <see cref="WhyNot"/>, ethtool, and a kernel with AF_XDP.</summary>
+    public static string? WhyNotXdp()
+    {
+        if (WhyNot() is { } reason) return reason;
+        if (Run("ethtool", "--version").ExitCode != 0) return "ethtool is not installed (bash tests/run.sh installs it)";
+        if (!XdpPort.IsSupported(out string? why)) return why;
         return null;
     }
 
@@ -242,15 +310,16 @@ public sealed class RouterNetwork : IDisposable
         // Deleting a namespace removes the devices in it, persistent or not.
         Run("ip", "netns", "del", Inside);
         Run("ip", "netns", "del", Outside);
+        if (RouterNamespace is not null) Run("ip", "netns", "del", RouterNamespace);
     }
 
     /// <summary>A router attached to the interfaces, with what it owns.</summary>
-    private sealed record RunningRouter(PacketRouter Router, IReadOnlyList<TunDevice> Inside, IReadOnlyList<TunDevice> Outside, StoreChoice Store) : IDisposable
+    private sealed record RunningRouter(PacketRouter Router, IReadOnlyList<IPacketPort> Inside, IReadOnlyList<IPacketPort> Outside, StoreChoice Store) : IDisposable
     {
         public void Dispose()
         {
             Router.Dispose();
-            foreach (var queue in Inside.Concat(Outside)) queue.Dispose();
+            foreach (var queue in Inside.Concat(Outside)) (queue as IDisposable)?.Dispose();
             Store.Dispose();
         }
     }

@@ -82,6 +82,28 @@ public sealed class RouterProcessTests
     }
 
     [SkippableFact]
+    public void Run_on_xdp_ports_says_so_routes_answers_arp_and_detaches_when_it_stops()
+    {
+        string? reason = RouterNetwork.WhyNotXdp();
+        Skip.If(reason is not null, reason);
+        using var network = new RouterNetwork(attach: false, port: "xdp");
+        using var router = new RouterProcess("run", "--port", "xdp", "--private-if", network.PrivateTun, "--private-netns", network.RouterNamespace!,
+            "--public-if", network.PublicTun, "--public-netns", network.RouterNamespace!, "--public-ip", "198.51.100.1", "--summary-seconds", "1");
+
+        Assert.True(router.WaitFor(r => r.Output.Any(l => l.Contains("ready", StringComparison.Ordinal)), TimeSpan.FromSeconds(60)), router.ToString());
+        Assert.Contains(router.Output, l => l.Contains(", port xdp (", StringComparison.Ordinal));
+        var (code, output) = network.In(network.Inside, "ping", "-c", "3", "-i", "0.2", "-W", "2", "198.51.100.2");
+        Assert.True(code == 0, output + router);
+        Assert.True(router.WaitFor(r => r.Errors.Any(l => l.Contains("translated 6", StringComparison.Ordinal)
+            && l.Contains($"{network.PrivateTun}: arp requests 0 replies 1", StringComparison.Ordinal)), TimeSpan.FromSeconds(10)), router.ToString());
+
+        Assert.Equal(0, router.Stop(TimeSpan.FromSeconds(20)));
+        // The link's XDP program went with the router: the interface is the kernel's again.
+        var (_, link) = network.In(network.RouterNamespace!, "ip", "link", "show", network.PrivateTun);
+        Assert.DoesNotContain("xdp", link);
+    }
+
+    [SkippableFact]
     public void Run_holds_the_cpu_latency_asked_for_while_it_routes_and_lets_go_when_it_stops()
     {
         string? reason = RouterNetwork.WhyNot();
@@ -123,6 +145,12 @@ public sealed class RouterProcessTests
     [InlineData("--queues", "--public-ip 198.51.100.1 --queues -1")]
     [InlineData("--queues", "--public-ip 198.51.100.1 --queues 257")]
     [InlineData("--cpu-latency-us", "--public-ip 198.51.100.1 --cpu-latency-us -2")]
+    [InlineData("--port", "--public-ip 198.51.100.1 --port dpdk")]
+    [InlineData("--queues", "--public-ip 198.51.100.1 --port xdp --queues 2")]
+    [InlineData("--mtu", "--public-ip 198.51.100.1 --port xdp --mtu 9000")]
+    [InlineData("--public-gateway", "--public-ip 198.51.100.1 --public-gateway 198.51.100.254")]
+    [InlineData("--public-gateway", "--public-ip 198.51.100.1 --port xdp --public-gateway 10.77.0.5")]
+    [InlineData("--public-gateway", "--public-ip 198.51.100.1 --port xdp --public-gateway gateway")]
     public void Run_refuses_an_unusable_command_line_in_one_line_before_opening_anything(string option, string arguments)
     {
         string tun = "nrq" + Guid.NewGuid().ToString("N")[..6];
@@ -134,6 +162,20 @@ public sealed class RouterProcessTests
         Assert.Contains(option, error);
         Assert.Empty(router.Output);
         if (Environment.UserName == "root") Assert.NotEqual(0, RouterNetwork.Run("ip", "link", "show", tun + "a").ExitCode); // no TUN was made
+    }
+
+    [SkippableFact]
+    public void Run_on_xdp_ports_that_do_not_exist_exits_in_one_line_naming_the_interface()
+    {
+        string? reason = RouterNetwork.WhyNotXdp();
+        Skip.If(reason is not null, reason);
+        using var router = new RouterProcess("run", "--port", "xdp", "--private-if", "nosuchin0", "--public-if", "nosuchout0", "--public-ip", "198.51.100.1");
+
+        Assert.Equal(1, router.WaitForExit(TimeSpan.FromSeconds(60)));
+        var error = Assert.Single(router.Errors);
+        Assert.StartsWith("NatRouter could not start: ", error);
+        Assert.Contains("nosuchin0", error);
+        Assert.DoesNotContain(router.Output, l => l.Contains("ready", StringComparison.Ordinal));
     }
 
     [Fact]
