@@ -47,7 +47,10 @@ public sealed class PacketRouter : IDisposable
         if (privateQueues.Concat(publicQueues).Any(q => q.Offload != privateQueues[0].Offload))
             throw new ArgumentException("Both interfaces must have TUN offloads on, or both off.", nameof(publicQueues));
         _settings = settings;
-        _spinTicks = (long)(settings.SpinTime.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+        // Polling all the time is a spin that never runs out (a quarter of the range: adding it to a timestamp cannot overflow).
+        _spinTicks = settings.SpinTime == Timeout.InfiniteTimeSpan
+            ? long.MaxValue / 4
+            : (long)(settings.SpinTime.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _logger = logger ?? NullLogger.Instance;
         var translator = BurstTranslator.For(nat);
         var icmp = new IcmpErrorResponder(settings);

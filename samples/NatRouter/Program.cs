@@ -71,7 +71,11 @@ public static class Program
         var tcpCapacity = new Option<int>("--tcp-capacity") { Description = "TCP connections the table holds (LRU: least recently used evicted beyond)", DefaultValueFactory = _ => 65_536 };
         var udpCapacity = new Option<int>("--udp-capacity") { Description = "UDP flows the table holds", DefaultValueFactory = _ => 65_536 };
         var icmpCapacity = new Option<int>("--icmp-capacity") { Description = "ICMP query ids the table holds", DefaultValueFactory = _ => 4_096 };
-        var spin = new Option<int>("--spin-us") { Description = "microseconds a thread keeps polling after the last packet: latency for CPU (0 = sleep at once)", DefaultValueFactory = _ => 1000 };
+        var spin = new Option<int>("--spin-us")
+        {
+            Description = "microseconds a thread keeps polling after the last packet: latency for CPU (0 = sleep at once, up to 10000; -1 = poll all the time, one core busy)",
+            DefaultValueFactory = _ => 1000,
+        };
         var cpuLatency = new Option<int>("--cpu-latency-us")
         {
             Description = "hold idle CPUs to states they leave within this many microseconds while routing (Linux PM QoS, root; 0 = idle CPUs poll: "
@@ -148,7 +152,7 @@ public static class Program
                 Napi = result.GetValue(napi),
                 Nat = nat,
                 SummaryInterval = TimeSpan.FromSeconds(Math.Max(1, result.GetValue(summary))),
-                SpinTime = TimeSpan.FromMicroseconds(Math.Clamp(result.GetValue(spin), 0, 10_000)),
+                SpinTime = result.GetValue(spin) == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMicroseconds(result.GetValue(spin)),
                 CpuLatency = result.GetValue(cpuLatency) == -1 ? null : TimeSpan.FromMicroseconds(result.GetValue(cpuLatency)),
                 Threads = Math.Clamp(result.GetValue(threads), 1, 2),
                 Queues = result.GetValue(queues) == 0 ? Environment.ProcessorCount : result.GetValue(queues),

@@ -74,7 +74,7 @@ public sealed record RouterOptions
     /// </summary>
     public TimeSpan? CpuLatency { get; init; }
 
-    /// <summary>Busy-polling after the last packet (see <see cref="RouterSettings.SpinTime"/>).</summary>
+    /// <summary>Busy-polling after the last packet (see <see cref="RouterSettings.SpinTime"/>); <see cref="Timeout.InfiniteTimeSpan"/> to poll all the time.</summary>
     public TimeSpan SpinTime { get; init; } = TimeSpan.FromMilliseconds(1);
 
     /// <summary>Reading threads: 2 (one per interface) or 1, with one queue per interface.</summary>
@@ -82,6 +82,9 @@ public sealed record RouterOptions
 
     /// <summary>Queues per interface (multi-queue TUN), each pair a lane with its own thread; 1 for a plain TUN.</summary>
     public int Queues { get; init; } = 1;
+
+    /// <summary>The longest poll after traffic that <c>--spin-us</c> takes, short of polling all the time.</summary>
+    public static readonly TimeSpan MaxSpinTime = TimeSpan.FromMilliseconds(10);
 
     /// <summary>The most queues a TUN device takes (the kernel's MAX_TAP_QUEUES).</summary>
     public const int MaxQueues = 256;
@@ -123,6 +126,8 @@ public sealed record RouterOptions
             throw new ArgumentException($"--mtu {Mtu} must be 68–65535 (68 is IPv4's minimum, RFC 791).");
         if (Queues is < 1 or > MaxQueues)
             throw new ArgumentException($"--queues {Queues} must be 0 (one per core) to {MaxQueues}.");
+        if (SpinTime != Timeout.InfiniteTimeSpan && (SpinTime < TimeSpan.Zero || SpinTime > MaxSpinTime))
+            throw new ArgumentException($"--spin-us {SpinTime.TotalMicroseconds:F0} must be -1 (poll all the time) or 0 to {MaxSpinTime.TotalMicroseconds:F0}.");
         if (Port is not ("tun" or "xdp"))
             throw new ArgumentException($"--port '{Port}' is not one of tun, xdp.");
         if (Port == "xdp" && Queues != 1)

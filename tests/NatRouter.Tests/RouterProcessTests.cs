@@ -146,6 +146,8 @@ public sealed class RouterProcessTests
     [InlineData("--queues", "--public-ip 198.51.100.1 --queues 257")]
     [InlineData("--cpu-latency-us", "--public-ip 198.51.100.1 --cpu-latency-us -2")]
     [InlineData("--port", "--public-ip 198.51.100.1 --port dpdk")]
+    [InlineData("--spin-us", "--public-ip 198.51.100.1 --spin-us -2")]
+    [InlineData("--spin-us", "--public-ip 198.51.100.1 --spin-us 10001")]
     [InlineData("--queues", "--public-ip 198.51.100.1 --port xdp --queues 2")]
     [InlineData("--mtu", "--public-ip 198.51.100.1 --port xdp --mtu 9000")]
     [InlineData("--public-gateway", "--public-ip 198.51.100.1 --public-gateway 198.51.100.254")]

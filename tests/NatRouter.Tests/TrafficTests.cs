@@ -88,11 +88,15 @@ public sealed class TrafficTests
     [InlineData(1, 0)]
     [InlineData(1, 1000)]
     [InlineData(2, 0)]
+    [InlineData(2, -1)]
+    [InlineData(1, -1)]
     public void Other_thread_and_polling_settings_route_tcp_and_icmp_too(int threads, int spinMicroseconds)
     {
         string? reason = RouterNetwork.WhyNot();
         Skip.If(reason is not null, reason);
-        using var network = new RouterNetwork(threads: threads, spin: TimeSpan.FromMicroseconds(spinMicroseconds));
+        // -1: poll all the time (--spin-us -1).
+        var spin = spinMicroseconds == -1 ? Timeout.InfiniteTimeSpan : TimeSpan.FromMicroseconds(spinMicroseconds);
+        using var network = new RouterNetwork(threads: threads, spin: spin);
         network.StartHelper(network.Outside, "helper-http-serve", "198.51.100.2", "8000", "2000000");
 
         var (code, output) = network.Helper(network.Inside, "helper-http-get", "198.51.100.2", "8000", "2000000");
