@@ -87,7 +87,8 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         var table = string.Join(' ', new[] { NatProtocol.Tcp, NatProtocol.Udp, NatProtocol.Icmp }
             .Select(p => $"{p.ToString().ToLowerInvariant()} {_store.Connections(p)?.ToString() ?? "?"}"));
         var arp = _inside.Concat(_outside).OfType<XdpPort>()
-            .Select(p => $"; {p.Name}: arp requests {p.ArpRequestsSent} replies {p.ArpRepliesSent} unresolved {p.Unresolved} ignored {p.FramesIgnored} ring-full {p.TransmitRefused}");
+            .Select(p => $"; {p.Name}: arp requests {p.ArpRequestsSent} replies {p.ArpRepliesSent} unresolved {p.Unresolved} ignored {p.FramesIgnored}"
+                + $" rx-dropped {p.ReceiveDropped} tx-ring-full {p.TransmitRefused}");
         return $"{_router.Counters}; table {table}{string.Concat(arp)}";
     }
 

@@ -101,6 +101,20 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
     /// <summary>Frames dropped before the router saw them: unicast to another MAC, shorter than a header, or unusable ARP.</summary>
     public long FramesIgnored => Interlocked.Read(ref _notForUs) + Interlocked.Read(ref _unusable);
 
+    /// <summary>
+    /// Frames the kernel dropped before the router saw them, by the socket's statistics: no room in the receive ring,
+    /// or (in copy mode, the same overload seen from the other side) no free frame in the fill ring because all of them
+    /// waited in the receive ring — the router did not keep up with the link — or a frame larger than a UMEM frame.
+    /// </summary>
+    public ulong ReceiveDropped
+    {
+        get
+        {
+            var statistics = _socket.ReadStatistics();
+            return statistics.ReceiveRingFull + statistics.ReceiveDropped + statistics.ReceiveInvalidDescriptors;
+        }
+    }
+
     /// <summary>Packets the transmit ring had no room for.</summary>
     public long TransmitRefused => Interlocked.Read(ref _refused);
 

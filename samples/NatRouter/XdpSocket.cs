@@ -21,7 +21,7 @@ internal sealed unsafe partial class XdpSocket : IDisposable
     private const int FrameCount = 2 * RingSize;
 
     private const int AddressFamilyXdp = 44, SocketRaw = 3, SolXdp = 283;
-    private const int MmapOffsets = 1, RxRing = 2, TxRing = 3, UmemRegister = 4, FillRing = 5, CompletionRing = 6, Options = 8;
+    private const int MmapOffsets = 1, RxRing = 2, TxRing = 3, UmemRegister = 4, FillRing = 5, CompletionRing = 6, StatisticsOption = 7, Options = 8;
     private const long RxRingPage = 0, TxRingPage = 0x80000000, FillRingPage = 0x100000000, CompletionRingPage = 0x180000000;
     private const int ProtectReadWrite = 3, MapShared = 0x01, MapPrivate = 0x02, MapAnonymous = 0x20, MapPopulate = 0x8000;
     private const int DontWait = 0x40; // MSG_DONTWAIT
@@ -58,6 +58,18 @@ internal sealed unsafe partial class XdpSocket : IDisposable
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Descriptor { public ulong Address; public uint Length, Options; }
+
+    /// <summary>What the kernel counted on the socket (struct xdp_statistics).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Statistics
+    {
+        /// <summary>Frames dropped for want of a buffer (in copy mode: the fill ring was empty) or too large for a UMEM frame.</summary>
+        public ulong ReceiveDropped;
+        public ulong ReceiveInvalidDescriptors, TransmitInvalidDescriptors;
+        /// <summary>Frames dropped because the receive ring was full.</summary>
+        public ulong ReceiveRingFull;
+        public ulong FillRingEmpty, TransmitRingEmpty;
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct PollDescriptor { public int Fd; public short Events, ReturnedEvents; }
@@ -223,6 +235,15 @@ internal sealed unsafe partial class XdpSocket : IDisposable
         for (int i = 0; i < count; i++) _freeTransmitFrames[_freeCount++] = ((ulong*)_completion.Descriptors)[(consumer + (uint)i) & (RingSize - 1)];
         if (count > 0) Volatile.Write(ref *_completion.Consumer, producer);
         return count;
+    }
+
+    /// <summary>What the kernel has counted on this socket so far (zeros when it cannot say).</summary>
+    public Statistics ReadStatistics()
+    {
+        Statistics statistics = default;
+        int length = sizeof(Statistics);
+        if (_fd < 0 || GetSocketOption(_fd, SolXdp, StatisticsOption, &statistics, &length) < 0) return default;
+        return statistics;
     }
 
     /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> for a received frame on this socket or on <paramref name="other"/>.</summary>
