@@ -88,7 +88,7 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             .Select(p => $"{p.ToString().ToLowerInvariant()} {_store.Connections(p)?.ToString() ?? "?"}"));
         var arp = _inside.Concat(_outside).OfType<XdpPort>()
             .Select(p => $"; {p.Name}: arp requests {p.ArpRequestsSent} replies {p.ArpRepliesSent} unresolved {p.Unresolved} ignored {p.FramesIgnored}"
-                + $" rx-dropped {p.ReceiveDropped} tx-ring-full {p.TransmitRefused}");
+                + $" rx-dropped {p.ReceiveDropped} tx-ring-full {p.TransmitRefused} tx-deferred {p.SendsDeferred}");
         return $"{_router.Counters}; table {table}{string.Concat(arp)}";
     }
 

@@ -29,7 +29,7 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
     private readonly byte[] _arpFrame = new byte[EthernetFrame.HeaderLength + EthernetFrame.ArpLength];
     private readonly byte[] _header = new byte[EthernetFrame.HeaderLength];
     private int _queued;
-    private long _arpRequests, _arpReplies, _notForUs, _unusable, _refused;
+    private long _arpRequests, _arpReplies, _notForUs, _unusable, _refused, _deferred;
 
     private XdpPort(string name, XdpSocket socket, XdpRedirectProgram program, ulong mac, Ipv4Address address, Ipv4Address? gateway)
     {
@@ -114,6 +114,9 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
             return statistics.ReceiveRingFull + statistics.ReceiveDropped + statistics.ReceiveInvalidDescriptors;
         }
     }
+
+    /// <summary>Kicks the kernel could not act on (the link down, or the device busy): what they were to send waits in the ring.</summary>
+    public long SendsDeferred => Interlocked.Read(ref _deferred);
 
     /// <summary>Packets the transmit ring had no room for.</summary>
     public long TransmitRefused => Interlocked.Read(ref _refused);
@@ -254,7 +257,12 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
     /// <summary>Sends what <see cref="Write"/> queued (one system call for the whole burst).</summary>
     public void Flush()
     {
-        if (Interlocked.Exchange(ref _queued, 0) > 0) _socket.Kick();
+        if (Interlocked.Exchange(ref _queued, 0) > 0 && !_socket.Kick())
+        {
+            // The frames stay in the ring; the next burst's kick (or this one's, once the link is back) sends them.
+            Interlocked.Increment(ref _deferred);
+            Interlocked.Increment(ref _queued);
+        }
     }
 
     /// <summary>Learns from an ARP packet and answers a request for this port's address (RFC 826's algorithm).</summary>

@@ -26,7 +26,7 @@ internal sealed unsafe partial class XdpSocket : IDisposable
     private const int ProtectReadWrite = 3, MapShared = 0x01, MapPrivate = 0x02, MapAnonymous = 0x20, MapPopulate = 0x8000;
     private const int DontWait = 0x40; // MSG_DONTWAIT
     private const short PollIn = 0x0001;
-    private const int WouldBlock = 11, Busy = 16, NoBuffers = 105, Interrupted = 4;
+    private const int WouldBlock = 11, Busy = 16, NoBuffers = 105, Interrupted = 4, NetworkDown = 100, NoDevice = 6;
 
     private int _fd;
     private readonly byte* _umem;
@@ -210,7 +210,8 @@ internal sealed unsafe partial class XdpSocket : IDisposable
     /// <summary>
     /// Tells the kernel to send what is queued. In copy mode it sends a few dozen frames per call and says EAGAIN when
     /// more wait, so this calls again until the ring is empty or the device is busy. Returns false when the kernel
-    /// could not take them now (a later kick retries). Safe beside a thread queueing (the kernel consumes the ring
+    /// could not take them now — the device busy, or the link down (ENETDOWN, ENXIO) — and they wait in the ring for a
+    /// later kick. Safe beside a thread queueing (the kernel consumes the ring
     /// while we fill it); it never touches the completion ring, which has room for every transmit frame.
     /// </summary>
     public bool Kick()
@@ -220,7 +221,7 @@ internal sealed unsafe partial class XdpSocket : IDisposable
             if (SendTo(_fd, null, 0, DontWait, null, 0) >= 0) return true;
             int error = Marshal.GetLastPInvokeError();
             if (error is WouldBlock or Interrupted) continue; // a batch went out and more wait
-            if (error is Busy or NoBuffers) return false;
+            if (error is Busy or NoBuffers or NetworkDown or NoDevice) return false;
             throw new Win32Exception(error, "sending on the AF_XDP socket failed");
         }
         return false;

@@ -102,6 +102,23 @@ public sealed class XdpPortTests
     }
 
     [SkippableFact]
+    public void A_link_that_goes_down_and_up_again_is_served_again_and_the_refused_sends_are_counted()
+    {
+        using var network = Network();
+        var (code, ping) = network.In(network.Inside, "ping", "-c", "2", "-i", "0.2", "-W", "2", "198.51.100.2");
+        Assert.True(code == 0, ping);
+
+        network.In(network.RouterNamespace!, "ip", "link", "set", network.PublicTun, "down");
+        var (downCode, _) = network.In(network.Inside, "ping", "-c", "3", "-i", "0.2", "-W", "1", "198.51.100.2");
+        network.In(network.RouterNamespace!, "ip", "link", "set", network.PublicTun, "up");
+        var (upCode, up) = network.In(network.Inside, "ping", "-c", "3", "-i", "0.3", "-W", "2", "198.51.100.2");
+
+        Assert.NotEqual(0, downCode);
+        Assert.True(upCode == 0, $"{up} (router: {network.Router.Counters})");
+        Assert.True(network.XdpPorts.Outside.SendsDeferred > 0, $"deferred {network.XdpPorts.Outside.SendsDeferred}");
+    }
+
+    [SkippableFact]
     public void A_missing_interface_is_a_clear_error_and_leaves_nothing_attached()
     {
         string? reason = RouterNetwork.WhyNotXdp();
