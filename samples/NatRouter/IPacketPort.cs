@@ -9,6 +9,12 @@ public interface IPacketPort
     /// <summary>True when every frame starts with a <see cref="VirtioNetHeader"/> (TUN offloads on).</summary>
     bool Offload { get; }
 
+    /// <summary>
+    /// True when looking for a frame costs no system call (<see cref="XdpPort"/>'s rings in shared memory): a polling
+    /// router then yields the CPU only when a look found nothing. False for a TUN, where each look is a read().
+    /// </summary>
+    bool PollsWithoutSystemCall => false;
+
     /// <summary>Waits up to <paramref name="timeoutMilliseconds"/> for a frame to read; false on timeout.</summary>
     bool WaitReadable(int timeoutMilliseconds);
 

@@ -21,6 +21,7 @@ public sealed class PacketRouter : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Thread> _threads = new();
     private readonly long _spinTicks;
+    private readonly bool _yieldEveryLook;
     private int _spinning;
     private readonly ManualResetEventSlim _spinEnded = new(true);
     private int _disposed;
@@ -52,6 +53,7 @@ public sealed class PacketRouter : IDisposable
             ? long.MaxValue / 4
             : (long)(settings.SpinTime.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _logger = logger ?? NullLogger.Instance;
+        _yieldEveryLook = !privateQueues.Concat(publicQueues).All(queue => queue.PollsWithoutSystemCall);
         var translator = BurstTranslator.For(nat);
         var icmp = new IcmpErrorResponder(settings);
         _outbound = new RouterLane[privateQueues.Count];
@@ -174,10 +176,15 @@ public sealed class PacketRouter : IDisposable
     private void SpinOn(RouterLane own, RouterLane other)
     {
         long until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+        bool found = false;
         while (System.Diagnostics.Stopwatch.GetTimestamp() < until && !_stop.IsCancellationRequested)
         {
-            Thread.Yield();
-            if (own.TryRun() | other.TryRun()) until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
+            // On ports whose looks are free (AF_XDP rings) yield only after a look that found nothing: while packets
+            // keep coming, a yield per burst is a system call and a pass through the scheduler for nothing (+20 %
+            // small packets measured). On TUNs, where each look is a read(), a yield per burst measured better.
+            if (_yieldEveryLook || !found) Thread.Yield();
+            found = own.TryRun() | other.TryRun();
+            if (found) until = System.Diagnostics.Stopwatch.GetTimestamp() + _spinTicks;
         }
     }
 

@@ -86,6 +86,9 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
     /// <summary>True when the driver moves frames without a copy (a NIC that supports it); a veth works in copy mode.</summary>
     public bool ZeroCopy => _socket.ZeroCopy;
 
+    /// <summary>Always: a look is a read of the receive ring's producer index in shared memory.</summary>
+    public bool PollsWithoutSystemCall => true;
+
     /// <summary>Never: frames carry no virtio-net header and every packet is whole.</summary>
     public bool Offload => false;
 
