@@ -16,14 +16,14 @@ public sealed class BehaviorTests
         return new RouterNetwork(store, nat: new NatOptions { PreservePorts = preservePorts }, filtering: filtering);
     }
 
-    private static void Say(Process helper, string line)
+    internal static void Say(Process helper, string line)
     {
         helper.StandardInput.WriteLine(line);
         helper.StandardInput.Flush();
     }
 
     /// <summary>The next line a peer prints, which must start with <paramref name="prefix"/>; the rest of it.</summary>
-    private static string Expect(Process helper, string prefix, string what)
+    internal static string Expect(Process helper, string prefix, string what)
     {
         var line = RouterNetwork.ReadLine(helper, TimeSpan.FromSeconds(10));
         Assert.True(line is not null && line.StartsWith(prefix, StringComparison.Ordinal), $"{what}: expected '{prefix}…', got '{line}'");
@@ -31,7 +31,7 @@ public sealed class BehaviorTests
     }
 
     /// <summary>Asks the whoami server at <paramref name="server"/> which endpoint the peer's datagrams come from.</summary>
-    private static string PublicEndpointOf(Process peer, string server, int port)
+    internal static string PublicEndpointOf(Process peer, string server, int port)
     {
         Say(peer, $"send {server} {port} who");
         return Expect(peer, $"from {server}:{port} ", $"the answer of {server}:{port}");

@@ -58,6 +58,43 @@ public sealed class XdpPortTests
     }
 
     [SkippableFact]
+    public void Fragments_ttl_expiry_and_icmp_errors_work_on_ethernet_as_on_tun()
+    {
+        using var network = Network();
+
+        var (fragmentedCode, fragmented) = network.In(network.Inside, "ping", "-c", "2", "-W", "2", "-s", "4000", "198.51.100.2");
+        var (_, ttl) = network.In(network.Inside, "ping", "-c", "1", "-W", "2", "-t", "1", "198.51.100.2");
+        var (refusedCode, refused) = network.Helper(network.Inside, "helper-udp-send", "198.51.100.2", "9", "refused");
+
+        Assert.True(fragmentedCode == 0, fragmented);
+        Assert.Contains("2 received", fragmented);
+        Assert.Contains("From 10.77.0.1", ttl);
+        Assert.Contains("Time to live exceeded", ttl);
+        Assert.True(refusedCode == 0, $"{refused} (router: {network.Router.Counters})");
+        Assert.Contains("port unreachable", refused);
+    }
+
+    [SkippableFact]
+    public void Many_connections_open_at_once_and_two_inside_hosts_reach_each_other_through_the_public_address()
+    {
+        using var network = Network();
+        network.StartHelper(network.Outside, "helper-tcp-echo", "198.51.100.2", "7000");
+        network.StartHelper(network.Outside, "helper-udp-whoami", "198.51.100.2", "3478");
+        var (manyCode, many) = network.Helper(network.Inside, "helper-tcp-many", "198.51.100.2", "7000", "300");
+        var a = network.StartHelper(network.Inside, "helper-udp-peer", "10.77.0.2", "4000");
+        var b = network.StartHelper(network.Inside, "helper-udp-peer", "10.77.0.3", "5000");
+        string publicA = BehaviorTests.PublicEndpointOf(a, "198.51.100.2", 3478);
+        string publicB = BehaviorTests.PublicEndpointOf(b, "198.51.100.2", 3478);
+
+        // Hairpinned: out the inside port again, framed for the other inside host's MAC, which the router asks for.
+        BehaviorTests.Say(a, $"send 198.51.100.1 {publicB.Split(':')[1]} hello-from-a");
+
+        Assert.True(manyCode == 0, $"{many} (router: {network.Router.Counters})");
+        Assert.Contains("300 of 300", many);
+        Assert.Equal("hello-from-a", BehaviorTests.Expect(b, $"from {publicA} ", "what b received"));
+    }
+
+    [SkippableFact]
     public void Unsolicited_traffic_from_outside_is_dropped_and_counted()
     {
         using var network = Network();
