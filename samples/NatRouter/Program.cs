@@ -21,7 +21,7 @@ public static class Program
         var publicTun = new Option<string>("--public-tun", "--public-if") { Description = "the outside interface", Required = true };
         var port = new Option<string>("--port")
         {
-            Description = "tun: TUN interfaces (opened, created if needed); xdp: existing Ethernet interfaces (veth, NIC queue 0) through AF_XDP sockets, ARP answered by the router",
+            Description = "tun: TUN interfaces (opened, created if needed); xdp: existing Ethernet interfaces (veth, NIC) through AF_XDP sockets, ARP answered by the router",
             DefaultValueFactory = _ => "tun",
         };
         var publicGateway = new Option<string?>("--public-gateway") { Description = "with --port xdp: the outside next hop (default: every destination is on the link)" };
@@ -85,7 +85,7 @@ public static class Program
         var threads = new Option<int>("--threads") { Description = "reading threads: 2 (one per interface) or 1 (one for both)", DefaultValueFactory = _ => 2 };
         var queues = new Option<int>("--queues")
         {
-            Description = "queues per interface (multi-queue TUN), each pair worked by its own thread: one lane per core (0 = as many as the machine has cores; 1 = a plain TUN)",
+            Description = "queues per interface (multi-queue TUN; with --port xdp, receive queues 0 to N-1), each pair worked by its own thread: one lane per core (0 = as many as the machine has cores; 1 = a plain TUN)",
             DefaultValueFactory = _ => 1,
         };
         var summary = new Option<int>("--summary-seconds") { Description = "how often the one-line summary is logged", DefaultValueFactory = _ => 5 };

@@ -13,7 +13,7 @@ public sealed record RouterOptions
 
     /// <summary>
     /// How the router reaches its interfaces: <c>tun</c> (TUN devices it opens or creates) or <c>xdp</c> (existing
-    /// Ethernet interfaces, a veth or a NIC's queue 0, worked through AF_XDP sockets: <see cref="XdpPort"/>).
+    /// Ethernet interfaces, a veth or a NIC, worked through AF_XDP sockets: <see cref="XdpPort"/>).
     /// </summary>
     public string Port { get; init; } = "tun";
 
@@ -80,7 +80,7 @@ public sealed record RouterOptions
     /// <summary>Reading threads: 2 (one per interface) or 1, with one queue per interface.</summary>
     public int Threads { get; init; } = 2;
 
-    /// <summary>Queues per interface (multi-queue TUN), each pair a lane with its own thread; 1 for a plain TUN.</summary>
+    /// <summary>Queues per interface (multi-queue TUN, or an Ethernet interface's receive queues with xdp), each pair a lane with its own thread; 1 for a plain TUN.</summary>
     public int Queues { get; init; } = 1;
 
     /// <summary>The longest poll after traffic that <c>--spin-us</c> takes, short of polling all the time.</summary>
@@ -130,8 +130,6 @@ public sealed record RouterOptions
             throw new ArgumentException($"--spin-us {SpinTime.TotalMicroseconds:F0} must be -1 (poll all the time) or 0 to {MaxSpinTime.TotalMicroseconds:F0}.");
         if (Port is not ("tun" or "xdp"))
             throw new ArgumentException($"--port '{Port}' is not one of tun, xdp.");
-        if (Port == "xdp" && Queues != 1)
-            throw new ArgumentException($"--queues {Queues}: --port xdp works queue 0 of each interface (--queues 1).");
         if (Port == "xdp" && Mtu > XdpSocket.MaxFrame - EthernetFrame.HeaderLength)
             throw new ArgumentException($"--mtu {Mtu}: --port xdp takes frames of up to {XdpSocket.MaxFrame} bytes, so an MTU of at most {XdpSocket.MaxFrame - EthernetFrame.HeaderLength}.");
         if (PublicGateway is { } gateway && Port != "xdp")

@@ -41,8 +41,8 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
             }
             if (options.Port == "xdp")
             {
-                _inside = [XdpPort.Open(options.PrivateTun, settings.PrivateAddress, gateway: null, options.PrivateNetns)];
-                _outside = [XdpPort.Open(options.PublicTun, options.PublicAddress, options.PublicGateway, options.PublicNetns)];
+                _inside = XdpPort.OpenQueues(options.PrivateTun, options.Queues, settings.PrivateAddress, gateway: null, options.PrivateNetns);
+                _outside = XdpPort.OpenQueues(options.PublicTun, options.Queues, options.PublicAddress, options.PublicGateway, options.PublicNetns);
             }
             else
             {
@@ -86,9 +86,11 @@ public sealed class RouterService(RouterOptions options, IMeterFactory meters, I
         if (_router is null || _store is null) return "not started";
         var table = string.Join(' ', new[] { NatProtocol.Tcp, NatProtocol.Udp, NatProtocol.Icmp }
             .Select(p => $"{p.ToString().ToLowerInvariant()} {_store.Connections(p)?.ToString() ?? "?"}"));
-        var arp = _inside.Concat(_outside).OfType<XdpPort>()
-            .Select(p => $"; {p.Name}: arp requests {p.ArpRequestsSent} replies {p.ArpRepliesSent} unresolved {p.Unresolved} ignored {p.FramesIgnored}"
-                + $" rx-dropped {p.ReceiveDropped} tx-ring-full {p.TransmitRefused} tx-deferred {p.SendsDeferred}");
+        // One set of counts per interface, its queues' summed (the neighbor table's count is the interface's already).
+        var arp = _inside.Concat(_outside).OfType<XdpPort>().GroupBy(p => p.Name)
+            .Select(q => $"; {q.Key}: arp requests {q.Sum(p => p.ArpRequestsSent)} replies {q.Sum(p => p.ArpRepliesSent)} unresolved {q.First().Unresolved}"
+                + $" ignored {q.Sum(p => p.FramesIgnored)} rx-dropped {q.Aggregate(0UL, (sum, p) => sum + p.ReceiveDropped)}"
+                + $" tx-ring-full {q.Sum(p => p.TransmitRefused)} tx-deferred {q.Sum(p => p.SendsDeferred)}");
         return $"{_router.Counters}; table {table}{string.Concat(arp)}";
     }
 

@@ -6,8 +6,8 @@ using NatFramework;
 namespace NatRouter;
 
 /// <summary>
-/// An Ethernet interface (a veth, or one queue of a NIC) worked through an AF_XDP socket instead of the kernel's stack:
-/// the XDP program on the interface hands every frame of queue 0 to the router, which takes IPv4 packets out of their
+/// One receive queue of an Ethernet interface (a veth, a NIC) worked through an AF_XDP socket instead of the kernel's
+/// stack: the XDP program on the interface hands every frame of the queue to the router, which takes IPv4 packets out of their
 /// frames without a system call, answers ARP for its own address itself, and frames what it writes for the neighbor's
 /// MAC address (learned by ARP; a packet for a neighbor not known yet waits for the answer). Writes are queued in the
 /// socket's transmit ring and sent by one kick per burst (<see cref="Flush"/>). The interface must be up; the router
@@ -20,22 +20,39 @@ namespace NatRouter;
 public sealed partial class XdpPort : IPacketPort, IDisposable
 {
     private readonly XdpSocket _socket;
-    private readonly XdpRedirectProgram _program;
+    private readonly Link _link;
     private readonly uint _address;
     private readonly uint _gateway;
-    private readonly NeighborTable _neighbors = new();
-    private readonly Lock _send = new();
-    private readonly List<byte[]> _released = new();
     private readonly byte[] _arpFrame = new byte[EthernetFrame.HeaderLength + EthernetFrame.ArpLength];
     private readonly byte[] _header = new byte[EthernetFrame.HeaderLength];
-    private int _queued;
+    private int _queued, _disposed;
     private long _arpRequests, _arpReplies, _notForUs, _unusable, _refused, _deferred;
 
-    private XdpPort(string name, XdpSocket socket, XdpRedirectProgram program, ulong mac, Ipv4Address address, Ipv4Address? gateway)
+    /// <summary>
+    /// What the queues of one interface share: the redirect program (detached when the last queue closes), the
+    /// neighbor table, and the lock that guards it and every queue's transmit ring (a queue's ring is written by the
+    /// lane that reads the other interface, and by its own lane for hairpins and ICMP answers).
+    /// </summary>
+    private sealed class Link(XdpRedirectProgram program, int queues)
+    {
+        private int _open = queues;
+        public XdpRedirectProgram Program { get; } = program;
+        public NeighborTable Neighbors { get; } = new();
+        public Lock Lock { get; } = new();
+        public List<byte[]> Released { get; } = new();
+
+        public void Close()
+        {
+            if (Interlocked.Decrement(ref _open) == 0) Program.Dispose();
+        }
+    }
+
+    private XdpPort(string name, int queue, XdpSocket socket, Link link, ulong mac, Ipv4Address address, Ipv4Address? gateway)
     {
         Name = name;
+        Queue = queue;
         _socket = socket;
-        _program = program;
+        _link = link;
         Mac = mac;
         _address = address.Value;
         _gateway = gateway?.Value ?? 0;
@@ -65,7 +82,7 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
         // The router calls a port through IPacketPort; the runtime sets up that dispatch for a type at its first call
         // (~5 ms here, under the first frame). A port on no socket makes those calls now: nothing to read, a packet too
         // short to send, nothing to flush, a poll of no descriptor.
-        IPacketPort unopened = new XdpPort("unopened", XdpSocket.Unopened(), XdpRedirectProgram.Unattached(), 0, default, null);
+        IPacketPort unopened = new XdpPort("unopened", 0, XdpSocket.Unopened(), new Link(XdpRedirectProgram.Unattached(), 1), 0, default, null);
         _ = unopened.Offload;
         unopened.Read(frame);
         unopened.Write(frame.AsSpan(0, 1));
@@ -77,11 +94,14 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
     /// <summary>The interface name.</summary>
     public string Name { get; }
 
+    /// <summary>The receive queue this port's socket is bound to.</summary>
+    public int Queue { get; }
+
     /// <summary>The interface's MAC address, the source of every frame the port writes.</summary>
     public ulong Mac { get; }
 
     /// <summary>True when the XDP program runs in the driver; false when in the kernel's generic path (slower, works everywhere).</summary>
-    public bool NativeXdp => _program.Native;
+    public bool NativeXdp => _link.Program.Native;
 
     /// <summary>True when the driver moves frames without a copy (a NIC that supports it); a veth works in copy mode.</summary>
     public bool ZeroCopy => _socket.ZeroCopy;
@@ -98,8 +118,8 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
     /// <summary>ARP replies sent (to neighbors asking for the port's address).</summary>
     public long ArpRepliesSent => Interlocked.Read(ref _arpReplies);
 
-    /// <summary>Packets dropped because their neighbor did not answer ARP in time (or too many waited).</summary>
-    public long Unresolved { get { lock (_send) return _neighbors.Unresolved; } }
+    /// <summary>Packets dropped because their neighbor did not answer ARP in time (or too many waited); one count for all queues of the interface.</summary>
+    public long Unresolved { get { lock (_link.Lock) return _link.Neighbors.Unresolved; } }
 
     /// <summary>Frames dropped before the router saw them: unicast to another MAC, shorter than a header, or unusable ARP.</summary>
     public long FramesIgnored => Interlocked.Read(ref _notForUs) + Interlocked.Read(ref _unusable);
@@ -131,34 +151,43 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
     /// it for its destination's (all destinations on the link).
     /// </summary>
     /// <exception cref="Win32Exception">The interface, the program or the socket could not be set up; the message names the step.</exception>
-    public static XdpPort Open(string name, Ipv4Address address, Ipv4Address? gateway = null, string? netns = null)
+    public static XdpPort Open(string name, Ipv4Address address, Ipv4Address? gateway = null, string? netns = null) =>
+        OpenQueues(name, 1, address, gateway, netns)[0];
+
+    /// <summary>
+    /// Opens receive queues 0 to <paramref name="queues"/> − 1 of <paramref name="name"/>, a port (an AF_XDP socket with a
+    /// UMEM of its own) per queue, one program and one neighbor table for all: each a lane's, as the queues of a
+    /// multi-queue TUN. The interface must have that many receive queues (a NIC's channels; a veth made with
+    /// <c>numrxqueues</c>, whose peer sends on as many).
+    /// </summary>
+    /// <exception cref="Win32Exception">The interface, the program or a socket could not be set up; what was opened is closed again.</exception>
+    public static IReadOnlyList<XdpPort> OpenQueues(string name, int queues, Ipv4Address address, Ipv4Address? gateway = null, string? netns = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(queues, 1);
         return NetworkNamespace.Run(netns, () =>
         {
             int ifindex = (int)InterfaceIndex(name);
             if (ifindex == 0) throw new Win32Exception(Marshal.GetLastPInvokeError(), $"interface '{name}' not found{(netns is null ? "" : $" in network namespace '{netns}'")}");
             ulong mac = InterfaceMac(name);
-            var program = XdpRedirectProgram.Attach(ifindex, name, queues: 1);
+            var program = XdpRedirectProgram.Attach(ifindex, name, queues);
+            var sockets = new List<XdpSocket>(queues);
             try
             {
-                var socket = new XdpSocket(ifindex, 0, name);
-                try
+                for (int queue = 0; queue < queues; queue++)
                 {
-                    program.Bind(0, socket.Fd);
-                    return new XdpPort(name, socket, program, mac, address, gateway);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
+                    sockets.Add(new XdpSocket(ifindex, queue, name));
+                    program.Bind(queue, sockets[queue].Fd);
                 }
             }
             catch
             {
+                sockets.ForEach(socket => socket.Dispose());
                 program.Dispose();
                 throw;
             }
+            var link = new Link(program, queues);
+            return (IReadOnlyList<XdpPort>)[.. sockets.Select((socket, queue) => new XdpPort(name, queue, socket, link, mac, address, gateway))];
         });
     }
 
@@ -244,9 +273,9 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
         if (packet.Length < 20) return false;
         uint destination = BinaryPrimitives.ReadUInt32BigEndian(packet[16..]);
         uint nextHop = _gateway != 0 ? _gateway : destination;
-        lock (_send)
+        lock (_link.Lock)
         {
-            var step = _neighbors.Resolve(nextHop, packet, Environment.TickCount64, out ulong mac);
+            var step = _link.Neighbors.Resolve(nextHop, packet, Environment.TickCount64, out ulong mac);
             if (step is NeighborTable.Step.SendAndRequest or NeighborTable.Step.HeldAndRequest) QueueArp(EthernetFrame.ArpRequest, EthernetFrame.Broadcast, 0, nextHop);
             if (step is NeighborTable.Step.Held or NeighborTable.Step.HeldAndRequest)
             {
@@ -279,12 +308,12 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
         // Nothing to learn from our own address echoed back, a group sender, or a probe without a sender address (RFC 5227).
         if (arp.SenderAddress == _address || arp.SenderAddress == 0 || EthernetFrame.IsGroup(arp.SenderMac)) return;
         long now = Environment.TickCount64;
-        lock (_send)
+        lock (_link.Lock)
         {
             bool forUs = arp.TargetAddress == _address;
-            _neighbors.Learn(arp.SenderAddress, arp.SenderMac, now, create: forUs, _released);
-            foreach (var held in _released) QueueIpv4(arp.SenderMac, held);
-            _released.Clear();
+            _link.Neighbors.Learn(arp.SenderAddress, arp.SenderMac, now, create: forUs, _link.Released);
+            foreach (var held in _link.Released) QueueIpv4(arp.SenderMac, held);
+            _link.Released.Clear();
             if (forUs && arp.Operation == EthernetFrame.ArpRequest) QueueArp(EthernetFrame.ArpReply, arp.SenderMac, arp.SenderMac, arp.SenderAddress);
         }
         Flush();
@@ -313,11 +342,12 @@ public sealed partial class XdpPort : IPacketPort, IDisposable
         if (Interlocked.Increment(ref _queued) >= RouterLane.MaxBurst) Flush();
     }
 
-    /// <summary>Detaches the program and closes the socket; the interface goes back to the kernel's stack.</summary>
+    /// <summary>Closes the socket; the last queue of the interface to close detaches the program, and the interface goes back to the kernel's stack.</summary>
     public void Dispose()
     {
-        _program.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _socket.Dispose();
+        _link.Close();
     }
 
     private static unsafe ulong InterfaceMac(string name)

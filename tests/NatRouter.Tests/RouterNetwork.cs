@@ -129,8 +129,8 @@ public sealed class RouterNetwork : IDisposable
     /// <summary>True when every queue of the attached router's interfaces takes its writes through NAPI (IFF_NAPI).</summary>
     public bool UsesNapi => _router is { } running && running.Inside.Concat(running.Outside).All(queue => queue is TunDevice { UsesNapi: true });
 
-    /// <summary>The attached router's AF_XDP ports (inside, outside), with <c>port: "xdp"</c>.</summary>
-    public (XdpPort Inside, XdpPort Outside) XdpPorts => _router is { Inside: [XdpPort inside], Outside: [XdpPort outside] }
+    /// <summary>The attached router's AF_XDP ports of queue 0 (inside, outside), with <c>port: "xdp"</c>.</summary>
+    public (XdpPort Inside, XdpPort Outside) XdpPorts => _router is { Inside: [XdpPort inside, ..], Outside: [XdpPort outside, ..] }
         ? (inside, outside)
         : throw new InvalidOperationException("No router on AF_XDP ports is attached.");
 
@@ -144,8 +144,12 @@ public sealed class RouterNetwork : IDisposable
         Ip("netns", "add", RouterNamespace!);
         Run("ip", "netns", "exec", RouterNamespace!, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
         string insideHost = "nvi" + _suffix, outsideHost = "nvo" + _suffix;
-        Ip("link", "add", insideHost, "netns", Inside, "type", "veth", "peer", "name", PrivateTun, "netns", RouterNamespace!);
-        Ip("link", "add", outsideHost, "netns", Outside, "type", "veth", "peer", "name", PublicTun, "netns", RouterNamespace!);
+        // Both ends with as many queues as the router takes: a veth with XDP needs a receive queue per queue its peer sends on.
+        string queues = _queues.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Ip("link", "add", insideHost, "netns", Inside, "numtxqueues", queues, "numrxqueues", queues,
+            "type", "veth", "peer", "name", PrivateTun, "netns", RouterNamespace!, "numtxqueues", queues, "numrxqueues", queues);
+        Ip("link", "add", outsideHost, "netns", Outside, "numtxqueues", queues, "numrxqueues", queues,
+            "type", "veth", "peer", "name", PublicTun, "netns", RouterNamespace!, "numtxqueues", queues, "numrxqueues", queues);
         Ip("-n", Inside, "addr", "add", $"10.77.0.{firstInsideHost}/24", "dev", insideHost);
         Ip("-n", Inside, "addr", "add", $"10.77.0.{firstInsideHost + 1}/24", "dev", insideHost);
         Ip("-n", Outside, "addr", "add", "198.51.100.2/24", "dev", outsideHost);
@@ -200,8 +204,8 @@ public sealed class RouterNetwork : IDisposable
         {
             if (RouterNamespace is not null)
             {
-                inside = [XdpPort.Open(PrivateTun, Settings.PrivateAddress, netns: RouterNamespace)];
-                outside = [XdpPort.Open(PublicTun, Settings.PublicAddress, _publicGateway, RouterNamespace)];
+                inside = XdpPort.OpenQueues(PrivateTun, _queues, Settings.PrivateAddress, netns: RouterNamespace);
+                outside = XdpPort.OpenQueues(PublicTun, _queues, Settings.PublicAddress, _publicGateway, RouterNamespace);
             }
             else
             {

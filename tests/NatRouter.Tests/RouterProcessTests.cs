@@ -148,7 +148,7 @@ public sealed class RouterProcessTests
     [InlineData("--port", "--public-ip 198.51.100.1 --port dpdk")]
     [InlineData("--spin-us", "--public-ip 198.51.100.1 --spin-us -2")]
     [InlineData("--spin-us", "--public-ip 198.51.100.1 --spin-us 10001")]
-    [InlineData("--queues", "--public-ip 198.51.100.1 --port xdp --queues 2")]
+    [InlineData("--queues", "--public-ip 198.51.100.1 --port xdp --queues 257")]
     [InlineData("--mtu", "--public-ip 198.51.100.1 --port xdp --mtu 9000")]
     [InlineData("--public-gateway", "--public-ip 198.51.100.1 --public-gateway 198.51.100.254")]
     [InlineData("--public-gateway", "--public-ip 198.51.100.1 --port xdp --public-gateway 10.77.0.5")]
