@@ -161,21 +161,7 @@ public sealed class XdpPortTests
         string? reason = RouterNetwork.WhyNotXdp();
         Skip.If(reason is not null, reason);
         using var network = new RouterNetwork(port: "xdp", queues: 2);
-        network.StartHelper(network.Outside, "helper-tcp-echo", "198.51.100.2", "7000");
-        network.StartHelper(network.Outside, "helper-http-serve", "198.51.100.2", "8000", "2000000");
-
-        var (code, output) = network.Helper(network.Inside, "helper-tcp-many", "198.51.100.2", "7000", "200");
-        Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
-        Assert.Contains("200 of 200", output);
-        (code, output) = network.Helper(network.Inside, "helper-http-get", "198.51.100.2", "8000", "2000000");
-        Assert.True(code == 0, $"{output} (router: {network.Router.Counters})");
-        Assert.Contains("every byte as sent", output);
-
-        // The inside host's veth picks a queue per flow by its hash; 200 connections over two: both lanes carried a share.
-        var perLane = network.Router.Counters.ReceivedFromInsideByLane;
-        Assert.Equal(2, perLane.Count);
-        Assert.All(perLane, n => Assert.True(n > 100, $"packets per lane: {string.Join(", ", perLane)}"));
-        Assert.Equal(0, network.Router.Counters.DroppedTotal);
+        LaneTests.AssertConnectionsSpreadOverTwoLanes(network);
     }
 
     [SkippableFact]
