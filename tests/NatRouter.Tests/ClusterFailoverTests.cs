@@ -10,6 +10,7 @@ namespace NatRouter.Tests;
 /// election are dropped and counted (<c>store-unavailable</c>), and once the replica is promoted the router opens new
 /// flows again by itself. Root only.
 /// </summary>
+[Collection(TimingSensitiveCollection.Name)]
 public sealed class ClusterFailoverTests(ITestOutputHelper output)
 {
     [SkippableFact]

@@ -4,6 +4,7 @@ namespace NatRouter.Tests;
 /// The router on a Redis store whose server goes away: established flows keep flowing from the store's near cache,
 /// new flows are dropped and counted as store errors (never a crash), and once Redis is back new flows open again. Root only.
 /// </summary>
+[Collection(TimingSensitiveCollection.Name)]
 public sealed class StoreOutageTests
 {
     [SkippableFact]
