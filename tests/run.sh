@@ -40,7 +40,9 @@ fi
 # --- Test -------------------------------------------------------------------------------------------------
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-dotnet test NatFramework.sln -c Release --no-build -nologo 2>&1 | tee "$results"
+# One test project at a time (-m:1): several of them bound how long something takes (a conversation through a Redis
+# failover, a LiteDB writer's durability window), and two cores shared by projects running at once stretched those.
+dotnet test NatFramework.sln -c Release --no-build -nologo -m:1 2>&1 | tee "$results"
 test_status=${PIPESTATUS[0]}
 
 # Each test project ends with "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T ..." (or "Failed!  - ...").
