@@ -13,9 +13,10 @@ namespace NatFramework.Stores.LiteDb;
 /// </summary>
 /// <remarks>
 /// <para><b>Durability window.</b> Without <see cref="LiteDbStoreOptions.Durable"/>, a crash loses at most the connections
-/// acknowledged within <see cref="LiteDbStoreOptions.DurabilityWindow"/> (default 250 ms) before it, at any load: the
-/// writer sizes its batches from its measured speed, and an add waits while it is behind (answering
-/// <c>StoreUnavailable</c> if it does not catch up in time). Last-activity times are written lazily.</para>
+/// acknowledged within <see cref="LiteDbStoreOptions.DurabilityWindow"/> (default 250 ms) before it, at any rate of
+/// adds: the writer sizes its batches from its measured speed, and an add waits while it is behind (answering
+/// <c>StoreUnavailable</c> if it does not catch up in time). A writer that stalls (not scheduled, the disk not
+/// answering) holds what it was given for the stall. Last-activity times are written lazily.</para>
 /// <para><b>Bounds.</b> At most <see cref="LiteDbStoreOptions.TcpCapacity"/> (UDP, ICMP likewise) connections per
 /// protocol; a full protocol first reclaims its longest-idle connection if it expired, then its longest-idle transitory
 /// TCP connection, else answers <c>TableFull</c>. Per-host limits are counted per protocol.</para>

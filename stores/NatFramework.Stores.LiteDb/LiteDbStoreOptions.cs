@@ -14,9 +14,11 @@ public sealed class LiteDbStoreOptions
 
     /// <summary>
     /// The most a crash may lose without <see cref="Durable"/>: connections acknowledged within this time before the crash
-    /// (default 250 ms). Held at any load by backpressure: the writer measures how fast it commits and sizes its batches to
-    /// finish in time, and when it is behind (or failing), an add waits for it and, if it does not catch up within the
-    /// window, answers <c>StoreUnavailable</c> rather than acknowledging a connection it could lose.
+    /// (default 250 ms). Held at any rate of adds by backpressure: the writer measures how fast it commits and sizes its
+    /// batches to finish in time, and when it is behind (or failing), an add waits for it and, if it does not catch up
+    /// within the window, answers <c>StoreUnavailable</c> rather than acknowledging a connection it could lose. A writer
+    /// that stalls after acknowledgements were given (its thread not scheduled, the disk not answering) holds them for the
+    /// stall, which backpressure cannot shorten; <see cref="Durable"/> is the bound that holds through that too.
     /// </summary>
     public TimeSpan DurabilityWindow { get; set; } = TimeSpan.FromMilliseconds(250);
 
