@@ -285,12 +285,20 @@ public abstract class RedisStoreSharedTableTests : IDisposable
         var buffer = packets.SelectMany(p => p).ToArray();
         var ranges = Enumerable.Range(0, 200).Select(i => new Range(i * packets[0].Length, (i + 1) * packets[0].Length)).ToArray();
         var results = new NatTranslateResult[200];
-        long before = store.RoundTrips;
 
-        await nat.TranslateBatchAsync(buffer, ranges, results);
+        // The translator also refreshes a connection's expiry in Redis once per refresh interval: when adding the 200
+        // took longer than that (a loaded machine), the batch refreshes some too, each a request of its own. Refreshing
+        // only adds, and a batch just after one needs none, so the fewest of three tries is the lookups' own count.
+        long fewest = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && fewest > 1; attempt++)
+        {
+            long before = store.RoundTrips;
+            await nat.TranslateBatchAsync(buffer, ranges, results);
+            Assert.All(results, r => Assert.True(r.IsTranslated));
+            fewest = Math.Min(fewest, store.RoundTrips - before);
+        }
 
-        Assert.All(results, r => Assert.True(r.IsTranslated));
-        Assert.Equal(1, store.RoundTrips - before);
+        Assert.Equal(1, fewest);
     }
 
     [SkippableFact]
