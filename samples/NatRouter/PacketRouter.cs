@@ -26,8 +26,12 @@ public sealed class PacketRouter : IDisposable
     private readonly ManualResetEventSlim _spinEnded = new(true);
     private int _disposed;
 
-    /// <summary>Creates a router over <paramref name="nat"/> (give it <see cref="RouterSettings.Policy"/>); call <see cref="Start"/>.</summary>
-    /// <exception cref="ArgumentException">One side has TUN offloads on and the other not.</exception>
+    /// <summary>
+    /// Creates a router over <paramref name="nat"/>; call <see cref="Start"/>. A translator without a policy
+    /// (<see cref="NatPolicy.None"/>: it would only look up, and every new flow would go untranslated) is given
+    /// <see cref="RouterSettings.Policy"/>; one with a policy of its own keeps it, which must translate the private network.
+    /// </summary>
+    /// <exception cref="ArgumentException">One side has TUN offloads on and the other not, or the translator's policy has no source-NAT rule for the private network.</exception>
     public PacketRouter(INatTranslator nat, RouterSettings settings, IPacketPort privateSide, IPacketPort publicSide, ILogger? logger = null)
         : this(nat, settings, [privateSide], [publicSide], logger)
     {
@@ -40,7 +44,7 @@ public sealed class PacketRouter : IDisposable
     /// With one queue per side, <see cref="RouterSettings.Threads"/> decides between one thread per interface and one
     /// for both.
     /// </summary>
-    /// <exception cref="ArgumentException">The sides have different numbers of queues (or none), or offloads differ.</exception>
+    /// <exception cref="ArgumentException">The sides have different numbers of queues (or none), offloads differ, or the translator's policy has no source-NAT rule for the private network.</exception>
     public PacketRouter(INatTranslator nat, RouterSettings settings, IReadOnlyList<IPacketPort> privateQueues, IReadOnlyList<IPacketPort> publicQueues, ILogger? logger = null)
     {
         if (privateQueues.Count == 0 || privateQueues.Count != publicQueues.Count)
@@ -53,6 +57,7 @@ public sealed class PacketRouter : IDisposable
             ? long.MaxValue / 4
             : (long)(settings.SpinTime.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         _logger = logger ?? NullLogger.Instance;
+        RequirePolicy(nat, settings, _logger);
         _yieldEveryLook = !privateQueues.Concat(publicQueues).All(queue => queue.PollsWithoutSystemCall);
         var translator = BurstTranslator.For(nat);
         var icmp = new IcmpErrorResponder(settings);
@@ -63,6 +68,27 @@ public sealed class PacketRouter : IDisposable
             _outbound[i] = new RouterLane(translator, settings, Counters.NewCell(), icmp, privateQueues[i], publicQueues[i], fromInside: true);
             _inbound[i] = new RouterLane(translator, settings, Counters.NewCell(), icmp, publicQueues[i], privateQueues[i], fromInside: false);
         }
+    }
+
+    /// <summary>
+    /// Gives a translator without rules the router's policy, and refuses one whose rules would translate no host of the
+    /// private network: either way the router would run and forward nothing from inside, with nothing to say why.
+    /// </summary>
+    private static void RequirePolicy(INatTranslator nat, RouterSettings settings, ILogger logger)
+    {
+        var policy = nat.Policy;
+        if (policy.SourceNat.Count == 0 && policy.PortForwards.Count == 0)
+        {
+            nat.Policy = settings.Policy;
+            logger.LogInformation("The translator had no policy; it now has the router's: {Network} as {Address}, {Forwards} port forward(s)",
+                settings.PrivateNetwork, settings.PublicAddress, settings.Forwards?.Count ?? 0);
+            return;
+        }
+        var network = settings.PrivateNetwork;
+        if (!policy.SourceNat.Any(rule => rule.Inside.Length <= network.Length && rule.Inside.Contains(network.Network)))
+            throw new ArgumentException($"The translator's policy has no source-NAT rule for {network} (its rules: " +
+                $"{(policy.SourceNat.Count == 0 ? "none" : string.Join(", ", policy.SourceNat))}), so no host of the private network could open a connection. " +
+                "Give the translator RouterSettings.Policy, or a source-NAT rule of its own for that network.", nameof(nat));
     }
 
     /// <summary>What the router has done so far.</summary>

@@ -14,47 +14,29 @@ namespace NatFramework.Stores.LiteDb;
 /// <remarks>
 /// <para><b>Durability window.</b> Without <see cref="LiteDbStoreOptions.Durable"/>, a crash loses at most the connections
 /// acknowledged within <see cref="LiteDbStoreOptions.DurabilityWindow"/> (default 250 ms) before it, at any rate of
-/// adds: the writer sizes its batches from its measured speed, and an add waits while it is behind (answering
-/// <c>StoreUnavailable</c> if it does not catch up in time). A writer that stalls (not scheduled, the disk not
-/// answering) holds what it was given for the stall. Last-activity times are written lazily.</para>
+/// adds: the writer (<see cref="TableWriter"/>) sizes its batches from its measured speed and checkpoints LiteDB's log
+/// itself, between batches, and an add waits while it is behind (answering <c>StoreUnavailable</c> if it does not catch
+/// up in time). Last-activity times are written lazily.</para>
 /// <para><b>Bounds.</b> At most <see cref="LiteDbStoreOptions.TcpCapacity"/> (UDP, ICMP likewise) connections per
 /// protocol; a full protocol first reclaims its longest-idle connection if it expired, then its longest-idle transitory
 /// TCP connection, else answers <c>TableFull</c>. Per-host limits are counted per protocol.</para>
 /// <para><b>Files.</b> The file is locked for the store's lifetime (a second router on it gets an error naming it). A file
-/// is written only after it was verified as a NAT table without writing to it (<see cref="TableFileCheck"/>): anything
+/// is written only after it was verified as a NAT table without writing to it (<see cref="OpenTableFile"/>): anything
 /// else is an error naming it and stays byte for byte as it was. A failing write (a full disk) is logged, counted in
 /// <see cref="WriteFailures"/> and retried at every flush, while translation goes on from memory.</para>
 /// </remarks>
 public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatistics, IDisposable
 {
-    // A first guess at the writer's speed, corrected after every sizeable batch (this machine: 15–40 µs per document).
-    private const double InitialSecondsPerDocument = 50e-6;
-    private const int MinBatchLimit = 64, MaxBatchLimit = 200_000;
-
     private readonly LiteDbStoreOptions _options;
     private readonly ILogger _logger;
-    private readonly string _path;
-    private readonly FileStream _lockFile;
-    private LiteDatabase? _database;            // null after a failed write, until it is reopened
-    private ILiteCollection<BsonDocument>? _collection;
+    private readonly OpenTableFile _file;
+    private readonly TableWriter _writer;
 
-    // Memory and the pending changes, under _gate (a monitor: adds wait on it while the writer is behind).
+    // Memory, under _gate (a monitor: adds wait on it while the writer is behind; the writer's pending changes are under it too).
     private readonly object _gate = new();
     private readonly ConnectionIndex _index = new();
     private readonly List<ConnectionIndex.Entry> _expiredMet = new(); // expired connections a mapping walk met, reclaimed right after (under the gate)
-    private Dictionary<FlowKey, NatConnection?> _pending = new(); // by outbound key: the connection to write, or null to delete
-    private bool _pendingClear;
-    private long _oldestPendingInsert;   // Stopwatch timestamp of the oldest acknowledged insert not taken by the writer; 0: none
-    private long _committingSince;       // when the writer took the batch it is writing now; 0: idle
-    private double _secondsPerDocument = InitialSecondsPerDocument;
-    private bool _failing;
-
-    private readonly Lock _writeLock = new(); // the file
-    private readonly Thread _writer;
-    private readonly AutoResetEvent _wakeWriter = new(false);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly long _flushIntervalTicks, _commitBudgetTicks, _windowTicks;
-    private long _writeFailures;
+    private long _evicted, _expired;
     private bool _disposed;
 
     /// <summary>Opens (or creates) the table file and loads every connection that has not expired.</summary>
@@ -70,36 +52,22 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
         options.Validate();
         _options = options;
         _logger = logger ?? NullLogger<LiteDbNatStore>.Instance;
-        _path = Path.GetFullPath(options.Path);
-        _flushIntervalTicks = Ticks(options.FlushInterval);
-        _windowTicks = Ticks(options.DurabilityWindow);
-        // A batch taken when its oldest insert is one flush interval old must be written within the rest of the window;
-        // half of that rest leaves room for a batch that runs slower than measured.
-        _commitBudgetTicks = (_windowTicks - _flushIntervalTicks) / 2;
-        if (Directory.Exists(_path))
-            throw new IOException($"The NAT table path '{_path}' is a folder. Point Path at a file, for example '{Path.Combine(_path, "nat.db")}'.");
-        RequireAccess();
-        _lockFile = TakeLock(_path);
+        _file = new OpenTableFile(options, _logger);
         try
         {
-            Open();
+            Load(_file.Loaded);
+            _file.Loaded.Clear();
+            _writer = new TableWriter(_file, _gate, options, _logger);
         }
         catch
         {
-            DiscardEngine();
-            _lockFile.Dispose();
+            _file.Dispose();
             throw;
         }
-        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "NatFramework LiteDB writer" };
-        _writer.Start();
     }
 
-    private static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
-
     /// <summary>Failed writes since opening (each retried at the next flush).</summary>
-    public long WriteFailures => Interlocked.Read(ref _writeFailures);
-
-    private long _evicted, _expired; // under _gate
+    public long WriteFailures => _writer.WriteFailures;
 
     /// <inheritdoc/>
     public NatStoreStatistics GetStatistics()
@@ -127,113 +95,6 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
     /// <returns>The capacity.</returns>
     public int CapacityOf(NatProtocol protocol) => _options.CapacityFor(protocol);
 
-    // ---- opening -----------------------------------------------------------------------------------------------
-
-    /// <summary>
-    /// Checks, without writing anything, that the store may read and write the file, its LiteDB log and its folder (where
-    /// the lock file and the log are created), so a permission problem is reported as one — not as a damaged table.
-    /// </summary>
-    private void RequireAccess()
-    {
-        string folder = Path.GetDirectoryName(_path)!;
-        try
-        {
-            using (new FileStream(Path.Combine(folder, $".{Path.GetFileName(_path)}.{Environment.ProcessId}.access-check"), FileMode.CreateNew,
-                       FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
-            {
-            }
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            throw new UnauthorizedAccessException($"The folder of the NAT table file '{_path}' cannot be written ({e.Message}). The store keeps its lock " +
-                $"file and LiteDB's log there: give the router's user write access to '{folder}', or choose a file in another folder.", e);
-        }
-        foreach (var file in new[] { _path, TableFileCheck.LogPathOf(_path) })
-        {
-            if (!File.Exists(file)) continue;
-            try
-            {
-                using (new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
-                {
-                }
-            }
-            catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-            {
-                throw new UnauthorizedAccessException($"The NAT table file '{file}' cannot be opened for reading and writing ({e.Message}). It was left " +
-                    "as it is: give the router's user read and write access to it, or choose another file.", e);
-            }
-        }
-    }
-
-    private static FileStream TakeLock(string path)
-    {
-        try
-        {
-            // LiteDB's direct mode does not stop a second process from opening the file, so the store holds a lock
-            // file of its own for as long as it is open.
-            return new FileStream(path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException e)
-        {
-            throw new IOException($"The NAT table file '{path}' is in use by another router or process (its lock '{path}.lock' is held). Stop the other one or use another file.", e);
-        }
-    }
-
-    /// <summary>Verifies the file (reading only), moves an unreadable one aside when asked, then opens it for writing and loads it.</summary>
-    private void Open()
-    {
-        var connections = new List<NatConnection>();
-        switch (TableFileCheck.Inspect(_path, out string why))
-        {
-            case TableFileKind.Missing:
-                break;
-            case TableFileKind.Empty:
-                LiteDbStoreLog.EmptyFile(_logger, _path);
-                break;
-            case TableFileKind.Foreign:
-                Unreadable(why, null);
-                break;
-            default:
-                try
-                {
-                    connections = TableFileCheck.ReadVerified(_path);
-                }
-                catch (InvalidDataException e)
-                {
-                    Unreadable(e.Message, e);
-                }
-                break;
-        }
-        (_database, _collection) = OpenEngine();
-        Load(connections);
-    }
-
-    /// <summary>Fails with the reason, or (when asked to) moves the file and its log aside untouched and carries on with an empty table.</summary>
-    private void Unreadable(string why, Exception? cause)
-    {
-        if (!_options.MoveAsideCorruptFile)
-            throw new InvalidDataException($"The NAT table file '{_path}' cannot be used: {why}. It was left as it is: restore it, point the store at " +
-                "another file, or set MoveAsideCorruptFile to move it aside and start an empty table.", cause);
-        string aside = $"{_path}.corrupt-{DateTime.UtcNow:yyyyMMddHHmmssfff}";
-        File.Move(_path, aside);
-        string log = TableFileCheck.LogPathOf(_path);
-        if (File.Exists(log)) File.Move(log, aside + "-log");
-        LiteDbStoreLog.MovedAside(_logger, cause, _path, why, aside);
-    }
-
-    private (LiteDatabase, ILiteCollection<BsonDocument>) OpenEngine()
-    {
-        try
-        {
-            var database = new LiteDatabase(new ConnectionString { Filename = _path, Connection = ConnectionType.Direct });
-            return (database, database.GetCollection(ConnectionDocument.CollectionName));
-        }
-        catch (LiteException e)
-        {
-            throw new IOException($"LiteDB could not open the NAT table file '{_path}' for writing: {e.Message}", e);
-        }
-    }
-
     /// <summary>Puts the verified connections in memory, oldest first, and deletes those that expired while the file was closed.</summary>
     private void Load(List<NatConnection> connections)
     {
@@ -253,20 +114,10 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
         }
         foreach (var protocol in new[] { NatProtocol.Tcp, NatProtocol.Udp, NatProtocol.Icmp })
             if (_index.CountOf(protocol) > _options.CapacityFor(protocol))
-                LiteDbStoreLog.OverCapacity(_logger, _path, _index.CountOf(protocol), protocol, _options.CapacityFor(protocol));
+                LiteDbStoreLog.OverCapacity(_logger, _file.Path, _index.CountOf(protocol), protocol, _options.CapacityFor(protocol));
         if (expired.Count == 0) return;
-        _database!.BeginTrans();
-        try
-        {
-            foreach (var id in expired) _collection!.Delete(id);
-            _database.Commit();
-        }
-        catch
-        {
-            _database.Rollback();
-            throw;
-        }
-        LiteDbStoreLog.ExpiredWhileClosed(_logger, expired.Count, _path);
+        _file.Delete(expired);
+        LiteDbStoreLog.ExpiredWhileClosed(_logger, expired.Count, _file.Path);
     }
 
     // ---- memory (under _gate) ----------------------------------------------------------------------------------
@@ -311,22 +162,11 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
     private void Forget(ConnectionIndex.Entry entry)
     {
         _index.Remove(entry);
-        _pending[entry.Connection.OutboundKey] = null;
+        _writer.Delete(entry.Connection.OutboundKey);
     }
 
     private static FlowDirection DirectionOf(in NatConnection connection, in FlowKey key)
         => key.Equals(connection.OutboundKey) ? FlowDirection.Outbound : FlowDirection.Reply;
-
-    /// <summary>How many pending changes a batch may hold to be written within the commit budget, at the measured speed.</summary>
-    private int BatchLimit => (int)Math.Clamp(_commitBudgetTicks / (double)Stopwatch.Frequency / _secondsPerDocument, MinBatchLimit, MaxBatchLimit);
-
-    /// <summary>
-    /// True when an insert acknowledged now might not reach the disk within the durability window: the writer is failing,
-    /// the next batch is already as large as it can write in time, or the batch being written is taking far longer than
-    /// measured.
-    /// </summary>
-    private bool WriterBehind() => _failing || _pending.Count >= BatchLimit
-        || (_committingSince != 0 && Stopwatch.GetTimestamp() - _committingSince > 2 * _commitBudgetTicks);
 
     // ---- the contract ------------------------------------------------------------------------------------------
 
@@ -397,34 +237,27 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
                 }
                 if (_index.CountOf(connection.Protocol) >= _options.CapacityFor(connection.Protocol) && !MakeRoom(connection.Protocol, expiry))
                     return NatInsertStatus.TableFull;
-                if (_options.Durable || !WriterBehind()) break;
-                if (_failing)
-                    throw new NatStoreUnavailableException($"The NAT table file '{_path}' cannot be written at the moment, so a new connection could not be " +
-                        "kept; the connection was not added (established connections are still translated).");
-                long now = Stopwatch.GetTimestamp();
-                if (waitUntil == 0) waitUntil = now + _windowTicks;
-                if (now >= waitUntil)
-                    throw new NatStoreUnavailableException($"The NAT table file '{_path}' is not being written fast enough to keep new connections within the " +
-                        $"durability window of {_options.DurabilityWindow.TotalMilliseconds} ms; the connection was not added.");
-                _wakeWriter.Set();
-                Monitor.Wait(_gate, TimeSpan.FromSeconds((waitUntil - now) / (double)Stopwatch.Frequency));
+                if (_options.Durable || _writer.MayAcknowledge(ref waitUntil)) break;
             }
             _index.Add(connection);
-            _pending[connection.OutboundKey] = connection;
-            if (_oldestPendingInsert == 0) _oldestPendingInsert = Stopwatch.GetTimestamp();
-            if (_pending.Count >= BatchLimit) _wakeWriter.Set();
+            _writer.PutInserted(connection);
         }
         if (_options.Durable)
         {
             var inserted = connection;
-            FlushOrUndo(() =>
+            try
+            {
+                _writer.Flush(throwOnFailure: true);
+            }
+            catch (NatStoreUnavailableException)
             {
                 lock (_gate)
                 {
                     if (_index.TryGet(inserted.OutboundKey, out var entry)) _index.Remove(entry);
-                    _pending.Remove(inserted.OutboundKey); // it never reached the file
+                    _writer.Forget(inserted.OutboundKey); // it never reached the file
                 }
-            });
+                throw;
+            }
         }
         return NatInsertStatus.Inserted;
     }
@@ -457,7 +290,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
         {
             if (!_index.TryGet(key, out var entry)) return;
             _index.Update(entry, entry.Connection.WithLastSeen(now));
-            _pending[entry.Connection.OutboundKey] = entry.Connection; // written lazily, at the next flush
+            _writer.Put(entry.Connection); // written lazily, with the next batch
         }
     }
 
@@ -470,7 +303,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
             if (!_index.TryGet(key, out var entry)) return null;
             if (entry.Connection.Flags != expected) return entry.Connection.Flags;
             _index.Update(entry, entry.Connection.WithState(flags, now));
-            _pending[entry.Connection.OutboundKey] = entry.Connection;
+            _writer.Put(entry.Connection);
             return expected;
         }
     }
@@ -488,7 +321,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
             removed = entry.Connection;
             Forget(entry);
         }
-        if (_options.Durable) Flush(throwOnFailure: true);
+        if (_options.Durable) _writer.Flush(throwOnFailure: true);
         return true;
     }
 
@@ -505,7 +338,7 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
                 count++;
             }
         }
-        if (_options.Durable && count > 0) Flush(throwOnFailure: true);
+        if (_options.Durable && count > 0) _writer.Flush(throwOnFailure: true);
         return count;
     }
 
@@ -521,10 +354,9 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
         lock (_gate)
         {
             _index.Clear();
-            _pending.Clear();
-            _pendingClear = true;
+            _writer.Clear();
         }
-        if (_options.Durable) Flush(throwOnFailure: true);
+        if (_options.Durable) _writer.Flush(throwOnFailure: true);
     }
 
     /// <inheritdoc/>
@@ -536,203 +368,16 @@ public sealed class LiteDbNatStore : INatStore, INatHostIndex, INatStoreStatisti
         }
     }
 
-    // ---- the writer --------------------------------------------------------------------------------------------
-
-    private void WriteLoop()
-    {
-        var handles = new WaitHandle[] { _wakeWriter, _stop.Token.WaitHandle };
-        while (!_stop.IsCancellationRequested)
-        {
-            long wait;
-            bool failing;
-            lock (_gate)
-            {
-                // Due when the oldest waiting insert is a flush interval old, or at once when the batch is as large as
-                // can be written in time; touches alone wait a whole interval.
-                failing = _failing;
-                wait = _pending.Count >= BatchLimit ? 0
-                    : _oldestPendingInsert != 0 ? _flushIntervalTicks - (Stopwatch.GetTimestamp() - _oldestPendingInsert)
-                    : _flushIntervalTicks;
-            }
-            // A failing file is retried once per interval whatever wakes the writer: each attempt opens a new LiteDB engine.
-            if (failing) _stop.Token.WaitHandle.WaitOne(_options.FlushInterval);
-            else if (wait > 0) WaitHandle.WaitAny(handles, TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency));
-            if (_stop.IsCancellationRequested) break;
-            Flush(throwOnFailure: false);
-        }
-    }
-
     /// <summary>Commits every pending change now, in one transaction. <see cref="Dispose"/> calls it too.</summary>
     /// <exception cref="NatStoreUnavailableException">The file could not be written; the changes stay pending and are retried.</exception>
-    public void Flush() => Flush(throwOnFailure: true);
-
-    private void FlushOrUndo(Action undo)
-    {
-        try
-        {
-            Flush(throwOnFailure: true);
-        }
-        catch (NatStoreUnavailableException)
-        {
-            undo();
-            throw;
-        }
-    }
-
-    private void Flush(bool throwOnFailure)
-    {
-        lock (_writeLock)
-        {
-            Dictionary<FlowKey, NatConnection?> batch;
-            bool clear;
-            long oldestInsert;
-            lock (_gate)
-            {
-                if (_pending.Count == 0 && !_pendingClear) return;
-                batch = _pending;
-                clear = _pendingClear;
-                oldestInsert = _oldestPendingInsert;
-                _pending = new Dictionary<FlowKey, NatConnection?>();
-                _pendingClear = false;
-                _oldestPendingInsert = 0;
-                _committingSince = Stopwatch.GetTimestamp();
-                Monitor.PulseAll(_gate); // room for the adds that waited
-            }
-            long started = Stopwatch.GetTimestamp();
-            try
-            {
-                if (_database is null || _collection is null)
-                {
-                    // A failed write leaves LiteDB with a half-done transaction holding its locks: start a fresh engine,
-                    // which recovers the file from its log, and write the whole batch again.
-                    (_database, _collection) = OpenEngine();
-                }
-                _database.BeginTrans();
-                if (clear) _collection.DeleteAll();
-                foreach (var (outbound, connection) in batch)
-                {
-                    if (connection is { } write) _collection.Upsert(ConnectionDocument.From(write));
-                    else _collection.Delete(ConnectionDocument.IdOf(outbound));
-                }
-                _database.Commit();
-                lock (_gate)
-                {
-                    Measured(batch.Count, Stopwatch.GetTimestamp() - started);
-                    _committingSince = 0;
-                    if (_failing)
-                    {
-                        _failing = false;
-                        LiteDbStoreLog.WritingAgain(_logger, _path);
-                    }
-                    Monitor.PulseAll(_gate);
-                }
-            }
-            catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
-            {
-                // Roll back on this thread first: LiteDB binds a transaction to the thread that began it, and one left
-                // open is finalized later with an exception on the finalizer thread, which ends the process.
-                if (!RollBack()) DiscardEngine();
-                Interlocked.Increment(ref _writeFailures);
-                bool first;
-                lock (_gate)
-                {
-                    // Put the batch back under anything newer, to be retried at the next flush.
-                    foreach (var (outbound, connection) in batch) _pending.TryAdd(outbound, connection);
-                    _pendingClear |= clear;
-                    if (oldestInsert != 0 && (_oldestPendingInsert == 0 || oldestInsert < _oldestPendingInsert)) _oldestPendingInsert = oldestInsert;
-                    _committingSince = 0;
-                    first = !_failing;
-                    _failing = true;
-                }
-                if (first) LiteDbStoreLog.WriteFailed(_logger, e, _path);
-                if (throwOnFailure) throw new NatStoreUnavailableException($"Writing the NAT table file '{_path}' failed: {e.Message}", e);
-            }
-        }
-    }
-
-    /// <summary>Updates the writer's measured speed after a batch of <paramref name="documents"/> took <paramref name="ticks"/>.</summary>
-    private void Measured(int documents, long ticks)
-    {
-        if (documents == 0) return;
-        double seconds = ticks / (double)Stopwatch.Frequency;
-        // Small batches are mostly the commit's fixed cost (a journal flush) and would make documents look dear.
-        if (documents < MinBatchLimit && ticks <= _commitBudgetTicks) return;
-        double perDocument = seconds / documents;
-        // Slower at once (the window is at stake), faster gradually.
-        _secondsPerDocument = perDocument > _secondsPerDocument ? perDocument : 0.7 * _secondsPerDocument + 0.3 * perDocument;
-    }
-
-    private bool RollBack()
-    {
-        try
-        {
-            _database?.Rollback();
-            return _database is not null;
-        }
-        catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
-        {
-            LiteDbStoreLog.RollbackFailed(_logger, e, _path);
-            return false;
-        }
-    }
-
-    private void DiscardEngine()
-    {
-        if (_database is not null) ReleaseFailedTransactions(_database);
-        try
-        {
-            _database?.Dispose();
-        }
-        catch (Exception e) when (e is IOException or LiteException or UnauthorizedAccessException)
-        {
-            LiteDbStoreLog.CloseFailed(_logger, e, _path);
-        }
-        _database = null;
-        _collection = null;
-    }
-
-    /// <summary>
-    /// Lets go of the transactions of an engine about to be thrown away. LiteDB 5 disposes a transaction that nobody
-    /// disposed from its finalizer, and that dispose throws when the transaction still holds dirty pages of a failed write —
-    /// on the finalizer thread, which ends the process (seen in CI after a full disk, even with a rollback: a rollback can
-    /// fail too); so its transactions are told not to finalize (the file is recovered from its log by the next engine
-    /// anyway). And the engine keeps the current transaction in a <see cref="ThreadLocal{T}"/> it never disposes: on the
-    /// writer thread, which lives on, that slot kept every failed engine reachable — its caches and its file handles,
-    /// ≈ 120 KB and one descriptor per retry of a full disk, 20 retries a second — so the slot is disposed here.
-    /// LiteDB offers no API for either, so both go through its private fields (checked against 5.0.21); if they are not
-    /// found nothing happens.
-    /// </summary>
-    private void ReleaseFailedTransactions(LiteDatabase database)
-    {
-        const System.Reflection.BindingFlags Private = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic;
-        try
-        {
-            object? engine = typeof(LiteDatabase).GetField("_engine", Private)?.GetValue(database);
-            object? monitor = engine?.GetType().GetField("_monitor", Private)?.GetValue(engine);
-            if (monitor?.GetType().GetField("_transactions", Private)?.GetValue(monitor) is not System.Collections.IDictionary transactions) return;
-            lock (transactions) // what LiteDB locks when it adds or removes one
-            {
-                foreach (var transaction in transactions.Values) GC.SuppressFinalize(transaction);
-            }
-            (monitor.GetType().GetField("_slot", Private)?.GetValue(monitor) as IDisposable)?.Dispose();
-        }
-        catch (Exception e) when (e is FieldAccessException or InvalidOperationException or ArgumentException)
-        {
-            LiteDbStoreLog.TransactionsUnreachable(_logger, e, _path);
-        }
-    }
+    public void Flush() => _writer.Flush(throwOnFailure: true);
 
     /// <summary>Stops the writer, writes what is pending, and closes the file.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
-        _stop.Cancel();
-        _writer.Join();
-        Flush(throwOnFailure: false);
-        DiscardEngine();
-        _lockFile.Dispose();
-        _stop.Dispose();
-        _wakeWriter.Dispose();
+        _writer.Dispose();
+        _file.Dispose();
     }
 }

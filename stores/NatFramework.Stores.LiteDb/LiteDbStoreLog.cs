@@ -32,4 +32,7 @@ internal static partial class LiteDbStoreLog
 
     [LoggerMessage(EventId = 9, Level = LogLevel.Debug, Message = "Could not reach the transactions of the failed LiteDB engine of {Path}")]
     public static partial void TransactionsUnreachable(ILogger logger, Exception cause, string path);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Copying the log of NAT table file {Path} into it failed; the log keeps every commit and the next checkpoint tries again")]
+    public static partial void CheckpointFailed(ILogger logger, Exception cause, string path);
 }

@@ -7,18 +7,22 @@ public sealed class LiteDbStoreOptions
     public string Path { get; set; } = "";
 
     /// <summary>
-    /// How long an acknowledged change may wait before the background writer commits it (default 100 ms). The writer
-    /// commits changes in batches; see <see cref="DurabilityWindow"/> for the bound on what a crash can lose.
+    /// How long the background writer gathers changes into a batch (default 20 ms): a batch starts once its oldest
+    /// acknowledged insert is this old (or at once when it is as large as can be written in time), and changes that only
+    /// refresh a connection (last-seen times, TCP states) wait a whole interval. See <see cref="DurabilityWindow"/> for the
+    /// bound on what a crash can lose.
     /// </summary>
-    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>
     /// The most a crash may lose without <see cref="Durable"/>: connections acknowledged within this time before the crash
     /// (default 250 ms). Held at any rate of adds by backpressure: the writer measures how fast it commits and sizes its
-    /// batches to finish in time, and when it is behind (or failing), an add waits for it and, if it does not catch up
-    /// within the window, answers <c>StoreUnavailable</c> rather than acknowledging a connection it could lose. A writer
-    /// that stalls after acknowledgements were given (its thread not scheduled, the disk not answering) holds them for the
-    /// stall, which backpressure cannot shorten; <see cref="Durable"/> is the bound that holds through that too.
+    /// batches to finish within a third of the window, copies LiteDB's log into the data file itself between batches
+    /// (acknowledging nothing meanwhile), and when it is behind (or failing), an add waits for it and, if it does not catch
+    /// up within the window, answers <c>StoreUnavailable</c> rather than acknowledging a connection it could lose. A writer
+    /// whose machine stops running it for longer than the window's margin after acknowledgements were given (the disk not
+    /// answering, the process descheduled) holds them for that long, which backpressure cannot shorten;
+    /// <see cref="Durable"/> is the bound that holds through that too.
     /// </summary>
     public TimeSpan DurabilityWindow { get; set; } = TimeSpan.FromMilliseconds(250);
 

@@ -48,6 +48,60 @@ public sealed class TableFileSafetyTests : IDisposable
         Assert.False(File.Exists(LogPath));
     }
 
+    /// <summary>The log of a table that committed and was not checkpointed yet, as a crash leaves it: the log's bytes.</summary>
+    private byte[] UncheckpointedLog()
+    {
+        byte[] log;
+        using (var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path }))
+        {
+            var nat = new LiteDbNatTranslator(store);
+            for (int i = 0; i < 200; i++)
+                Assert.True(nat.AddNat(Ipv4PacketBuilder.Udp(new Ipv4Address(0x0A4D0002u), (ushort)(2000 + i), Ipv4Address.Parse("203.0.113.1"), 53, []), Ipv4Address.Parse("198.51.100.1")).IsOk);
+            store.Flush();
+            log = File.ReadAllBytes(LogPath);
+        }
+        Assert.NotEmpty(log);
+        return log;
+    }
+
+    [Fact]
+    public void A_log_without_its_table_is_an_error_and_stays_byte_for_byte()
+    {
+        // Someone deleted the table to start afresh and left its log: LiteDB would replay it onto the new file, damaging
+        // that file from its first write on (every later write failed with "page type must be index page").
+        var log = UncheckpointedLog();
+        File.Delete(_file.Path);
+        File.WriteAllBytes(LogPath, log);
+
+        var error = Assert.Throws<InvalidDataException>(() => new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path }));
+
+        Assert.Contains(LogPath, error.Message);
+        Assert.Contains("without the table", error.Message);
+        Assert.False(File.Exists(_file.Path));
+        Assert.Equal(log, File.ReadAllBytes(LogPath));
+    }
+
+    [Fact]
+    public void A_log_without_its_table_moved_aside_leaves_a_table_that_writes_and_reopens()
+    {
+        var log = UncheckpointedLog();
+        File.Delete(_file.Path);
+        File.WriteAllBytes(LogPath, log);
+
+        using (var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path, MoveAsideCorruptFile = true }))
+        {
+            Assert.Equal(0, store.Count);
+            var nat = new LiteDbNatTranslator(store);
+            for (int i = 0; i < 500; i++)
+                Assert.True(nat.AddNat(Ipv4PacketBuilder.Udp(new Ipv4Address(0x0A4D0003u), (ushort)(3000 + i), Ipv4Address.Parse("203.0.113.1"), 53, []), Ipv4Address.Parse("198.51.100.1")).IsOk);
+            store.Flush();
+            Assert.Equal(0, store.WriteFailures);
+        }
+        Assert.Equal(log, File.ReadAllBytes(Assert.Single(Directory.GetFiles(_file.Folder, "nat.db.corrupt-*-log"))));
+        using var reopened = new LiteDbNatStore(new LiteDbStoreOptions { Path = _file.Path });
+        Assert.Equal(500, reopened.Count);
+    }
+
     [Fact]
     public void A_table_cut_short_by_one_byte_is_an_error_and_is_not_cut_further()
     {

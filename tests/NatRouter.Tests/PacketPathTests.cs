@@ -56,6 +56,39 @@ public sealed class PacketPathTests
 
     private static ushort SourcePort(byte[] packet) => BinaryPrimitives.ReadUInt16BigEndian(packet.AsSpan(20));
 
+    [Fact]
+    public void A_translator_without_a_policy_gets_the_routers_and_translates_from_inside()
+    {
+        var settings = new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24"));
+        var nat = LruNatTranslator.Create(new NatOptions { PublicAddress = Public }); // NatPolicy.None: it would only look up
+        Assert.Same(NatPolicy.None, nat.Policy);
+        var inside = new MemoryPort(offload: false);
+        var outside = new MemoryPort(offload: false);
+        using var router = new PacketRouter(nat, settings, inside, outside);
+
+        Assert.Equal(settings.Policy.SourceNat, nat.Policy.SourceNat);
+        inside.Inject(Ipv4PacketBuilder.Udp(Client, 5000, Server, 53, "q"u8));
+        router.RunOnce(fromInside: true, 0);
+        var sent = outside.TakeWritten();
+        Assert.NotNull(sent);
+        Assert.Equal(Public, new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(sent.AsSpan(Ipv4Packet.SourceOffset))));
+    }
+
+    [Fact]
+    public void A_translator_whose_policy_skips_the_private_network_is_refused_naming_it()
+    {
+        var settings = new RouterSettings(Public, Ipv4Prefix.Parse("10.77.0.0/24"));
+        var nat = LruNatTranslator.Create(new NatOptions
+        {
+            Policy = new NatPolicy { SourceNat = [new SourceNatRule(Ipv4Prefix.Parse("192.168.1.0/24"), Public)] },
+        });
+
+        var error = Assert.Throws<ArgumentException>(() => new PacketRouter(nat, settings, new MemoryPort(false), new MemoryPort(false)));
+
+        Assert.Contains("no source-NAT rule for 10.77.0.0/24", error.Message);
+        Assert.Contains("192.168.1.0/24", error.Message);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
