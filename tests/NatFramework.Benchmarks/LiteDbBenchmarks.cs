@@ -72,7 +72,7 @@ public class LiteDbReopenBenchmarks
     {
         _folder = Directory.CreateTempSubdirectory("natframework-bench-").FullName;
         _path = Path.Combine(_folder, "nat.db");
-        using var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = _path, FlushInterval = TimeSpan.FromSeconds(10) });
+        using var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = _path, UdpCapacity = 1_100_000, DurabilityWindow = TimeSpan.FromSeconds(60), FlushInterval = TimeSpan.FromSeconds(10) });
         var nat = new LiteDbNatTranslator(store);
         for (int i = 0; i < 1_000_000; i++)
         {
@@ -89,7 +89,7 @@ public class LiteDbReopenBenchmarks
     [Benchmark(Description = "open a 1M-connection table file")]
     public int Reopen()
     {
-        using var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = _path });
+        using var store = new LiteDbNatStore(new LiteDbStoreOptions { Path = _path, UdpCapacity = 1_100_000 });
         return store.Count == 1_000_000 ? store.Count : throw new InvalidOperationException($"loaded {store.Count}");
     }
 }
