@@ -144,81 +144,91 @@ public sealed partial class TranslatorCore
         where TCalls : struct, ISyncStoreCalls
     {
         if (results.Length < packets.Length) throw new ArgumentException("results needs one slot per packet.", nameof(results));
-        if (TCalls.HasRewriteLookup) TranslateBatchByRewrites(calls, buffer, packets, results, side);
-        else TranslateBatchByLookups(calls, buffer, packets, results, side);
+        TranslateBatchInChunks(calls, buffer, packets, results, side);
         NatMetrics.Count(results[..packets.Length]);
         NoticeAll(results[..packets.Length]);
     }
 
-    private void TranslateBatchByRewrites<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)
+    /// <summary>
+    /// A batch in chunks of <see cref="BatchChunk"/>: each chunk's common packets are looked up together (one batch
+    /// lookup where the store has one) and completed; every other packet is translated on its own as it is read.
+    /// </summary>
+    private void TranslateBatchInChunks<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)
         where TCalls : struct, ISyncStoreCalls
     {
         Span<FlowKey> keys = stackalloc FlowKey[BatchChunk];
-        Span<FlowRewrite> answers = stackalloc FlowRewrite[BatchChunk];
         Span<int> indices = stackalloc int[BatchChunk];
         for (int start = 0; start < packets.Length; start += BatchChunk)
         {
             int count = Math.Min(BatchChunk, packets.Length - start);
             int pending = CollectCommon(calls, buffer, packets, results, side, start, count, keys, indices);
             if (pending == 0) continue;
-            long now = Now;
-            var expiry = Cutoffs(now);
-            answers[..pending].Clear();
-            try
-            {
-                if (TCalls.HasRewriteBatchLookup) calls.LookupRewriteBatch(keys[..pending], now, expiry, answers[..pending]);
-                else for (int p = 0; p < pending; p++) calls.TryLookupRewrite(keys[p], now, expiry, out answers[p]);
-            }
-            catch (NatStoreUnavailableException)
-            {
-                for (int p = 0; p < pending; p++) results[start + indices[p]] = NatTranslateResult.StoreUnavailable;
-                continue;
-            }
-            for (int p = 0; p < pending; p++)
-            {
-                int i = start + indices[p];
-                results[i] = answers[p].Found ? CommonFlow.Rewrite(buffer[packets[i]], answers[p]) : Miss(calls, buffer[packets[i]], keys[p], side, now);
-            }
+            if (TCalls.HasRewriteLookup) CompleteByRewrites(calls, buffer, packets, results, side, start, keys[..pending], indices[..pending]);
+            else CompleteByLookups(calls, buffer, packets, results, side, start, keys[..pending], indices[..pending]);
         }
     }
 
-    private void TranslateBatchByLookups<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side)
-        where TCalls : struct, ISyncStoreCalls
+    /// <summary>A chunk's common packets through the store's rewrite lookups: found ones rewritten, the others created by the policy.</summary>
+    private void CompleteByRewrites<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side,
+        int start, ReadOnlySpan<FlowKey> keys, ReadOnlySpan<int> indices) where TCalls : struct, ISyncStoreCalls
     {
-        Span<FlowKey> keys = stackalloc FlowKey[BatchChunk];
-        Span<NatLookup> answers = stackalloc NatLookup[BatchChunk];
-        Span<int> indices = stackalloc int[BatchChunk];
-        for (int start = 0; start < packets.Length; start += BatchChunk)
+        long now = Now;
+        var expiry = Cutoffs(now);
+        Span<FlowRewrite> answers = stackalloc FlowRewrite[keys.Length];
+        answers.Clear();
+        try
         {
-            int count = Math.Min(BatchChunk, packets.Length - start);
-            int pending = CollectCommon(calls, buffer, packets, results, side, start, count, keys, indices);
-            if (pending == 0) continue;
-            long now = Now;
-            var expiry = Cutoffs(now);
-            answers[..pending].Clear();
-            try
+            if (TCalls.HasRewriteBatchLookup) calls.LookupRewriteBatch(keys, now, expiry, answers);
+            else for (int p = 0; p < keys.Length; p++) calls.TryLookupRewrite(keys[p], now, expiry, out answers[p]);
+        }
+        catch (NatStoreUnavailableException)
+        {
+            Unavailable(results, start, indices);
+            return;
+        }
+        for (int p = 0; p < keys.Length; p++)
+        {
+            int i = start + indices[p];
+            results[i] = answers[p].Found ? CommonFlow.Rewrite(buffer[packets[i]], answers[p]) : Miss(calls, buffer[packets[i]], keys[p], side, now);
+        }
+    }
+
+    /// <summary>A chunk's common packets through the store's lookups: found ones refreshed when due and rewritten, the others created by the policy.</summary>
+    private void CompleteByLookups<TCalls>(TCalls calls, Span<byte> buffer, ReadOnlySpan<Range> packets, Span<NatTranslateResult> results, NatSide side,
+        int start, ReadOnlySpan<FlowKey> keys, ReadOnlySpan<int> indices) where TCalls : struct, ISyncStoreCalls
+    {
+        long now = Now;
+        var expiry = Cutoffs(now);
+        Span<NatLookup> answers = stackalloc NatLookup[keys.Length];
+        answers.Clear();
+        try
+        {
+            if (TCalls.HasBatchLookup) calls.LookupBatch(keys, expiry, answers);
+            else for (int p = 0; p < keys.Length; p++) calls.TryLookup(keys[p], expiry, out answers[p]);
+        }
+        catch (NatStoreUnavailableException)
+        {
+            Unavailable(results, start, indices);
+            return;
+        }
+        for (int p = 0; p < keys.Length; p++)
+        {
+            int i = start + indices[p];
+            if (!answers[p].Found)
             {
-                if (TCalls.HasBatchLookup) calls.LookupBatch(keys[..pending], expiry, answers[..pending]);
-                else for (int p = 0; p < pending; p++) calls.TryLookup(keys[p], expiry, out answers[p]);
-            }
-            catch (NatStoreUnavailableException)
-            {
-                for (int p = 0; p < pending; p++) results[start + indices[p]] = NatTranslateResult.StoreUnavailable;
+                results[i] = Miss(calls, buffer[packets[i]], keys[p], side, now);
                 continue;
             }
-            for (int p = 0; p < pending; p++)
-            {
-                int i = start + indices[p];
-                if (!answers[p].Found)
-                {
-                    results[i] = Miss(calls, buffer[packets[i]], keys[p], side, now);
-                    continue;
-                }
-                // A common packet always translates (its TTL is above 1), so the refresh can come first.
-                if (NeedsTouch(answers[p], now)) TouchAfterTranslation(calls, keys[p], now);
-                results[i] = CommonFlow.Rewrite(buffer[packets[i]], FlowRewrite.Of(answers[p]));
-            }
+            // A common packet always translates (its TTL is above 1), so the refresh can come first.
+            if (NeedsTouch(answers[p], now)) TouchAfterTranslation(calls, keys[p], now);
+            results[i] = CommonFlow.Rewrite(buffer[packets[i]], FlowRewrite.Of(answers[p]));
         }
+    }
+
+    /// <summary>A chunk's lookup could not reach the store: each of its packets says so.</summary>
+    private static void Unavailable(Span<NatTranslateResult> results, int start, ReadOnlySpan<int> indices)
+    {
+        foreach (int index in indices) results[start + index] = NatTranslateResult.StoreUnavailable;
     }
 
     /// <summary>
